@@ -1,0 +1,32 @@
+"""`python -m dmnist build --seed S --out DIR [--train N --val N --test N --shift N]`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .build import DEFAULT_COUNTS, build
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dmnist", description="difficult-MNIST tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build a dataset version into an empty directory")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", type=Path, required=True)
+    for split, n in DEFAULT_COUNTS.items():
+        b.add_argument(f"--{split}", type=int, default=n, metavar="N", help=f"samples (default {n:,})")
+    b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    args = parser.parse_args(argv)
+    try:
+        manifest = build(args.out, seed=args.seed, workers=args.workers,
+                         counts={s: getattr(args, s) for s in DEFAULT_COUNTS})
+    except (ValueError, FileExistsError) as e:
+        print(f"dmnist: {e}", file=sys.stderr)
+        return 2
+    print(f"dmnist: wrote {sum(manifest['counts'].values()):,} images to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

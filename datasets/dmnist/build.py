@@ -1,0 +1,151 @@
+"""Build one dataset version: four splits, per-sample metadata and a manifest, byte-identical per seed.
+
+Every sample draws from its own generator seeded by (seed, split, index), so the result does not
+depend on how the work is chunked across processes.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from basin_grader import dataset_layout as layout
+from .glyphs import GlyphSource, StrokeGlyphs
+from .render import PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, compose, make_paper, place_glyph
+
+GENERATOR_VERSION = "1"
+DEFAULT_COUNTS = {"train": 50_000, "val": 10_000, "test": 10_000, "shift": 2_000}
+PRIVATE_FRACTION = 0.7  # of each class in the test split; the rest is the public leaderboard part
+_SPLIT_CODE = {"train": 1, "val": 2, "test": 3, "shift": 4}
+_CHUNK = 500
+META_FIELDS = ("index", "glyph_id", "paper", "pen", "height", "x", "y", "rotation")
+
+
+@lru_cache(maxsize=2)
+def _papers(seed: int) -> dict[str, np.ndarray]:
+    return {name: make_paper(name, np.random.default_rng([seed, 0, i]))
+            for i, name in enumerate(PAPERS + (SHIFT_PAPER,))}
+
+
+def _assignments(seed: int, split: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Balanced labels and (paper, pen) combinations, shuffled: every class and combination occurs."""
+    rng = np.random.default_rng([seed, _SPLIT_CODE[split], 0])
+    labels = rng.permutation(np.arange(n) % 10).astype(np.int64)
+    if split == "shift":
+        papers = np.full(n, len(PAPERS))
+        pens = np.full(n, len(PENS))
+    else:
+        combos = rng.permutation(np.arange(n) % (len(PAPERS) * len(PENS)))
+        papers, pens = combos % len(PAPERS), combos // len(PAPERS)
+    return labels, papers, pens
+
+
+def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
+    seed, split, start, labels, papers, pens, glyphs = args
+    all_papers = _papers(seed)
+    paper_names = PAPERS + (SHIFT_PAPER,)
+    pen_names = PENS + (SHIFT_PEN,)
+    images = np.empty((len(labels), 64, 64, 3), np.uint8)
+    rows = []
+    for k, (label, paper, pen) in enumerate(zip(labels, papers, pens)):
+        index = start + k
+        rng = np.random.default_rng([seed, _SPLIT_CODE[split], 1, index])
+        mask, where = place_glyph(glyphs.glyph(int(label), rng), rng)
+        images[k] = compose(all_papers[paper_names[paper]], mask, PEN_STYLES[pen_names[pen]], rng)
+        rows.append((index, f"{glyphs.name}:{split}:{index}", paper_names[paper], pen_names[pen],
+                     where.height, where.x, where.y, where.rotation))
+    return images, rows
+
+
+def stratified_private(labels: np.ndarray, seed: int) -> np.ndarray:
+    """True for the samples of the private leaderboard part: PRIVATE_FRACTION of each class."""
+    rng = np.random.default_rng([seed, _SPLIT_CODE["test"], 2])
+    private = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_public = int(round(len(idx) * (1 - PRIVATE_FRACTION)))
+        private[idx[n_public:]] = True
+    return private
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    np.save(path, array, allow_pickle=False)
+
+
+def _write_meta(path: Path, rows: list[tuple]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(META_FIELDS)
+    writer.writerows(rows)
+    path.write_text(buf.getvalue())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
+          glyphs: GlyphSource | None = None, workers: int | None = None, progress: bool = True) -> dict:
+    """Write a dataset version into `out` (created; must be empty) and return its manifest."""
+    counts = {**DEFAULT_COUNTS, **(counts or {})}
+    for split, n in counts.items():
+        if split not in layout.SPLITS or n < 10:
+            raise ValueError(f"split {split!r} needs a known name and at least 10 samples, got {n}")
+    glyphs = glyphs or StrokeGlyphs()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty; choose a new directory for a new version")
+    workers = workers or min(os.cpu_count() or 1, 8)
+    total = sum(counts.values())
+    bar = tqdm(total=total, unit="img", desc="dmnist", disable=not progress)
+    pool = ProcessPoolExecutor(workers) if workers > 1 and total > 2 * _CHUNK else None
+    try:
+        for split in layout.SPLITS:
+            n = counts[split]
+            labels, papers, pens = _assignments(seed, split, n)
+            jobs = [(seed, split, s, labels[s:s + _CHUNK], papers[s:s + _CHUNK], pens[s:s + _CHUNK], glyphs)
+                    for s in range(0, n, _CHUNK)]
+            images = np.empty((n, 64, 64, 3), np.uint8)
+            rows: list[tuple] = []
+            results = pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)
+            for job, (chunk, chunk_rows) in zip(jobs, results):
+                images[job[2]:job[2] + len(chunk)] = chunk
+                rows.extend(chunk_rows)
+                bar.update(len(chunk))
+            folder = out / split
+            folder.mkdir(parents=True)
+            _save_npy(folder / layout.IMAGES, images)
+            _save_npy(folder / layout.LABELS, labels)
+            _write_meta(folder / layout.META, rows)
+            if split == "test":
+                _save_npy(folder / layout.IS_PRIVATE, stratified_private(labels, seed))
+    finally:
+        bar.close()
+        if pool:
+            pool.shutdown()
+    manifest = {
+        "name": "difficult-MNIST",
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "glyph_source": glyphs.name,
+        "counts": {s: counts[s] for s in layout.SPLITS},
+        "papers": list(PAPERS), "pens": list(PENS),
+        "shift": {"paper": SHIFT_PAPER, "pen": SHIFT_PEN},
+        "private_fraction": PRIVATE_FRACTION,
+        "files": {str(p.relative_to(out)): sha256_file(p)
+                  for p in sorted(out.rglob("*")) if p.is_file()},
+    }
+    (out / layout.MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest

@@ -1,0 +1,115 @@
+"""Digit glyphs: grey masks in [0, 1], ink = 1, behind one small interface.
+
+`StrokeGlyphs` is the built-in offline source: each digit is a few pen strokes through control
+points (several forms per digit, as people write them), bent by a per-writer style (slant,
+width, aspect, jitter, a smooth elastic warp) and drawn with round-capped strokes of varying
+width, supersampled for anti-aliasing. Not a font: no two glyphs are alike.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+GLYPH_SIZE = 48  # the mask's side; the compositor rescales it to the drawn size
+_SUPERSAMPLE = 2
+
+
+class GlyphSource(Protocol):
+    name: str
+
+    def glyph(self, label: int, rng: np.random.Generator) -> np.ndarray:
+        """A float32 mask GLYPH_SIZE×GLYPH_SIZE in [0, 1] of the digit `label`."""
+
+
+# Control points in a unit box (x right, y down); one tuple per stroke, several forms per digit.
+_FORMS: dict[int, list[list[list[tuple[float, float]]]]] = {
+    0: [[[(0.5, 0.05), (0.22, 0.18), (0.13, 0.5), (0.22, 0.83), (0.5, 0.95), (0.78, 0.83),
+          (0.87, 0.5), (0.78, 0.17), (0.5, 0.05), (0.38, 0.1)]]],
+    1: [[[(0.52, 0.05), (0.5, 0.5), (0.48, 0.95)]],
+        [[(0.3, 0.25), (0.55, 0.05), (0.52, 0.5), (0.5, 0.95)]],
+        [[(0.32, 0.22), (0.55, 0.05), (0.52, 0.5), (0.5, 0.93)], [(0.3, 0.95), (0.72, 0.95)]]],
+    2: [[[(0.18, 0.25), (0.35, 0.07), (0.62, 0.05), (0.8, 0.22), (0.74, 0.45), (0.45, 0.7),
+          (0.15, 0.95), (0.5, 0.93), (0.88, 0.95)]],
+        [[(0.2, 0.2), (0.5, 0.04), (0.8, 0.2), (0.7, 0.5), (0.3, 0.8), (0.2, 0.93), (0.4, 0.85),
+          (0.6, 0.9), (0.88, 0.93)]]],
+    3: [[[(0.2, 0.12), (0.5, 0.04), (0.78, 0.15), (0.72, 0.38), (0.45, 0.48), (0.75, 0.58),
+          (0.82, 0.8), (0.55, 0.96), (0.18, 0.88)]],
+        [[(0.18, 0.06), (0.8, 0.06), (0.45, 0.42), (0.75, 0.55), (0.82, 0.8), (0.55, 0.96),
+          (0.18, 0.86)]]],
+    4: [[[(0.66, 0.95), (0.66, 0.05), (0.12, 0.68), (0.88, 0.68)]],
+        [[(0.3, 0.05), (0.16, 0.6), (0.86, 0.6)], [(0.68, 0.28), (0.65, 0.95)]]],
+    5: [[[(0.8, 0.06), (0.32, 0.06), (0.25, 0.45), (0.55, 0.38), (0.8, 0.55), (0.8, 0.8),
+          (0.55, 0.95), (0.2, 0.88)]],
+        [[(0.3, 0.06), (0.25, 0.45), (0.55, 0.38), (0.8, 0.55), (0.8, 0.8), (0.55, 0.95),
+          (0.2, 0.88)], [(0.3, 0.06), (0.82, 0.05)]]],
+    6: [[[(0.72, 0.06), (0.42, 0.24), (0.2, 0.6), (0.3, 0.9), (0.55, 0.95), (0.78, 0.78),
+          (0.72, 0.55), (0.45, 0.5), (0.22, 0.66)]]],
+    7: [[[(0.15, 0.08), (0.85, 0.08), (0.56, 0.5), (0.4, 0.95)]],
+        [[(0.15, 0.12), (0.85, 0.08), (0.56, 0.5), (0.4, 0.95)], [(0.36, 0.5), (0.76, 0.5)]]],
+    8: [[[(0.55, 0.48), (0.78, 0.3), (0.72, 0.1), (0.5, 0.04), (0.27, 0.12), (0.25, 0.3),
+          (0.5, 0.48), (0.78, 0.68), (0.72, 0.9), (0.5, 0.96), (0.25, 0.88), (0.22, 0.68),
+          (0.5, 0.48)]]],
+    9: [[[(0.78, 0.28), (0.6, 0.45), (0.35, 0.45), (0.22, 0.28), (0.35, 0.07), (0.62, 0.05),
+          (0.78, 0.2), (0.75, 0.55), (0.68, 0.95)]],
+        [[(0.78, 0.25), (0.55, 0.42), (0.3, 0.4), (0.25, 0.2), (0.45, 0.05), (0.72, 0.08),
+          (0.78, 0.25), (0.74, 0.6), (0.7, 0.95)]]],
+}
+
+
+def _catmull_rom(points: np.ndarray, samples_per_segment: int = 10) -> np.ndarray:
+    """A smooth curve through `points` (K×2), sampled densely."""
+    p = np.vstack([points[:1], points, points[-1:]])
+    t = np.linspace(0.0, 1.0, samples_per_segment, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(p) - 2):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
+    out.append(p[-2:-1])
+    return np.vstack(out)
+
+
+class StrokeGlyphs:
+    """The built-in offline generator of handwriting-like digits."""
+
+    name = "strokes"
+
+    def glyph(self, label: int, rng: np.random.Generator) -> np.ndarray:
+        forms = _FORMS[label]
+        strokes = forms[rng.integers(len(forms))]
+        slant = rng.uniform(-0.35, 0.2)
+        aspect = rng.uniform(0.7, 1.1)
+        width = rng.uniform(0.06, 0.13)
+        jitter = rng.uniform(0.015, 0.045)
+        # A smooth elastic warp: two low-frequency sine displacements with random phase.
+        warp_amp = rng.uniform(0.0, 0.05, size=2)
+        warp_freq = rng.uniform(1.0, 2.5, size=2)
+        warp_phase = rng.uniform(0, 2 * np.pi, size=2)
+
+        side = GLYPH_SIZE * _SUPERSAMPLE
+        canvas = Image.new("L", (side, side), 0)
+        draw = ImageDraw.Draw(canvas)
+        margin = 0.12
+        for stroke in strokes:
+            pts = np.asarray(stroke, dtype=np.float64)
+            pts = pts + rng.normal(0.0, jitter, size=pts.shape)
+            curve = _catmull_rom(pts)
+            x, y = curve[:, 0], curve[:, 1]
+            x = x + warp_amp[0] * np.sin(warp_freq[0] * np.pi * y + warp_phase[0])
+            y = y + warp_amp[1] * np.sin(warp_freq[1] * np.pi * x + warp_phase[1])
+            x = 0.5 + (x - 0.5) * aspect + slant * (0.5 - y)
+            xy = np.stack([x, y], axis=1) * (1 - 2 * margin) + margin
+            xy *= side
+            # Pressure: the width swells and thins smoothly along the stroke.
+            n = len(xy)
+            pressure = 1.0 + 0.3 * np.sin(np.linspace(0, rng.uniform(1, 3) * np.pi, n) + rng.uniform(0, 6.3))
+            w = np.maximum(1.5, width * side * pressure)
+            for i in range(n - 1):
+                draw.line([tuple(xy[i]), tuple(xy[i + 1])], fill=255, width=int(round(w[i])))
+            for i in range(n):
+                r = w[i] / 2
+                draw.ellipse([xy[i, 0] - r, xy[i, 1] - r, xy[i, 0] + r, xy[i, 1] + r], fill=255)
+        mask = canvas.resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BOX)
+        return np.asarray(mask, dtype=np.float32) / 255.0

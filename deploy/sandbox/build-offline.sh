@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the CPU sandbox image on a machine with no image registry.
+#   1. a Debian bookworm root made with debootstrap from Debian's packages, imported as BASE;
+#   2. the wheels the runtime needs, downloaded on the host (pip reaches the package index,
+#      a build container does not), plus a wheel of basin_grader built from grader/;
+#   3. docker build of Dockerfile.offline from those files.
+# Idempotent: the base is made once; the image is rebuilt when grader/ changes (docker caches).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+base=${BASIN_SANDBOX_BASE:-basin-base:bookworm}
+image=${BASIN_SANDBOX_IMAGE:-basin-sandbox:cpu}
+python=${PYTHON:-python3}
+
+if ! docker image inspect "$base" >/dev/null 2>&1; then
+  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
+  echo "sandbox: debootstrap bookworm into $rootfs (about a minute)"
+  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" \
+    http://deb.debian.org/debian >/dev/null
+  tar -C "$rootfs" -c . | docker import - "$base" >/dev/null
+  rm -rf "$rootfs"
+  trap - EXIT
+fi
+
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+mkdir -p "$ctx/wheels"
+cp "$here/requirements-cpu.txt" "$ctx/wheels/requirements.txt"
+"$python" -m pip download -q --only-binary=:all: -d "$ctx/wheels" -r "$here/requirements-cpu.txt"
+"$python" -m pip wheel -q --no-deps -w "$ctx/wheels" "$root/grader"
+cp "$here/Dockerfile.offline" "$ctx/Dockerfile"
+docker build -q --build-arg "BASE=$base" -t "$image" "$ctx" >/dev/null
+echo "sandbox: built $image on $base"

@@ -1,0 +1,1 @@
+"""Basin's grader: formats, the sandbox, the runtime inside it, and trusted scoring. No Django."""

@@ -1,0 +1,33 @@
+"""Where a dataset version keeps its files, and which of them a student may ever see.
+
+The contract between the dataset builder (dmnist, which writes) and the grader (which reads);
+it lives here because the grader must be installable without the builder.
+
+    VERSION/manifest.json
+    VERSION/{train,val}/images.npy labels.npy meta.csv     public: served to students
+    VERSION/{test,shift}/images.npy                          hidden images: the sandbox sees these
+    VERSION/{test,shift}/labels.npy meta.csv                 hidden: only the trusted scorer reads them
+    VERSION/test/is_private.npy                              leaderboard part of each test sample
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+PUBLIC_SPLITS = ("train", "val")
+HIDDEN_SPLITS = ("test", "shift")
+SPLITS = PUBLIC_SPLITS + HIDDEN_SPLITS
+
+IMAGES = "images.npy"
+LABELS = "labels.npy"
+META = "meta.csv"
+IS_PRIVATE = "is_private.npy"
+MANIFEST = "manifest.json"
+
+# The files of a public split, in the order the dataset class and the download API list them.
+PUBLIC_FILES = (IMAGES, LABELS, META)
+
+
+def split_file(root: str | Path, split: str, name: str) -> Path:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; the splits are {', '.join(SPLITS)}")
+    return Path(root) / split / name

@@ -1,0 +1,137 @@
+"""One evaluation, outside Django: check the file, run the sandbox, score against hidden labels.
+
+The grading worker and `python -m basin_grader evaluate` both call `evaluate`. The sandbox sees
+the submission and the hidden *images*; the labels are read here, after it has exited.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import dataset_layout as layout
+from .formats import inspect_submission, submission_filename
+from .runtime import OUTPUT_RESULT, images_name, logits_name
+from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
+from .scoring import metrics, read_logits, read_result, score_test
+from .verdicts import (DEFAULT_MESSAGES, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, STUDENT_VERDICTS, TIME_LIMIT,
+                       GradingError)
+
+_REPORTED_TIMINGS = ("load_s", "inference_s")
+_SANDBOX_UID = 65534
+
+
+@dataclass
+class Evaluation:
+    verdict: str
+    message: str
+    log_tail: str = ""
+    scores: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    backend: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _share_read_only(source: Path, target: Path) -> None:
+    """Hard-link a hidden image file into the sandbox's /data (copy across filesystems)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    if not os.stat(target).st_mode & 0o004:
+        target.unlink()
+        shutil.copyfile(source, target)
+    os.chmod(target, 0o644)
+
+
+def prepare(workdir: Path, submission: Path, kind: str, dataset: Path) -> SandboxDirs:
+    """Fresh /sub, /data and /out for one attempt under `workdir` (emptied first)."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    dirs = SandboxDirs(sub=workdir / "sub", data=workdir / "data", out=workdir / "out", scratch=workdir / "scratch")
+    for d in (dirs.sub, dirs.data, dirs.out, dirs.scratch):
+        d.mkdir(parents=True)
+    os.chmod(workdir, 0o755)
+    target = dirs.sub / submission_filename(kind)
+    shutil.copyfile(submission, target)
+    os.chmod(target, 0o644)
+    for split in layout.HIDDEN_SPLITS:
+        source = layout.split_file(dataset, split, layout.IMAGES)
+        if source.exists():
+            _share_read_only(source, dirs.data / images_name(split))
+    for d in (dirs.sub, dirs.data):
+        os.chmod(d, 0o755)
+    if os.geteuid() == 0:  # the container runs as nobody; it must be able to write /out
+        os.chown(dirs.out, _SANDBOX_UID, _SANDBOX_UID)
+    else:
+        os.chmod(dirs.out, 0o777)
+    return dirs
+
+
+def _reported_timings(reported: dict) -> dict:
+    timings = reported.get("timings") if isinstance(reported.get("timings"), dict) else {}
+    out = {}
+    for key in _REPORTED_TIMINGS:
+        value = timings.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
+            out[key] = float(value)
+    return out
+
+
+def score(out: Path, dataset: Path) -> dict:
+    labels = np.load(layout.split_file(dataset, "test", layout.LABELS), allow_pickle=False)
+    is_private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE), allow_pickle=False)
+    scores = score_test(read_logits(out / logits_name("test"), len(labels)), labels, is_private)
+    shift_labels_path = layout.split_file(dataset, "shift", layout.LABELS)
+    if shift_labels_path.exists():
+        shift_labels = np.load(shift_labels_path, allow_pickle=False)
+        scores["shift"] = metrics(read_logits(out / logits_name("shift"), len(shift_labels)), shift_labels)
+    return scores
+
+
+def evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
+             limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity()) -> Evaluation:
+    """Evaluate one submission file. A student's failure is a verdict; the grader's raises
+    basin_grader.verdicts.InfrastructureError, for the caller to retry."""
+    try:
+        with open(submission, "rb") as f:
+            info = inspect_submission(f, submission.name)
+    except GradingError as e:
+        return Evaluation(e.verdict, e.message, backend=backend.name)
+    dirs = prepare(workdir, submission, info.kind, dataset)
+    run = backend.run(dirs, limits, identity)
+    timings = {"sandbox_s": run.seconds}
+    result = Evaluation(SCORED, DEFAULT_MESSAGES[SCORED], run.log_tail, timings=timings, backend=backend.name)
+    if run.timed_out:
+        result.verdict = TIME_LIMIT
+        result.message = f"Your model did not finish within {limits.wall_seconds:g} s. Make inference faster or the model smaller."
+        return result
+    if run.oom_killed:
+        result.verdict = MEMORY_LIMIT
+        result.message = f"Your model used more than the {limits.memory_mb} MB memory limit. Use a smaller model or batch."
+        return result
+    try:
+        reported = read_result(dirs.out / OUTPUT_RESULT)
+    except GradingError:
+        reported = {}
+    timings.update(_reported_timings(reported))
+    if run.exit_code != 0:
+        verdict = reported.get("verdict")
+        result.verdict = verdict if verdict in STUDENT_VERDICTS else RUNTIME_ERROR
+        message = reported.get("message")
+        result.message = message[:2000] if isinstance(message, str) and message else DEFAULT_MESSAGES[result.verdict]
+        return result
+    started = time.perf_counter()
+    try:
+        result.scores = score(dirs.out, dataset)
+    except GradingError as e:
+        result.verdict, result.message = e.verdict, e.message
+    timings["scoring_s"] = time.perf_counter() - started
+    return result

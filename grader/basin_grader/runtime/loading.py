@@ -1,0 +1,84 @@
+"""Turn an accepted submission file into an nn.Module in eval mode (inside the sandbox only)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from ..formats import BUNDLE, inspect_submission
+from ..verdicts import INVALID_SUBMISSION, GradingError
+
+
+def _load_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # weights_only refuses anything but tensors and plain containers
+        raise GradingError(INVALID_SUBMISSION, f"{path.name} could not be loaded as a state_dict: {e}") from e
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise GradingError(INVALID_SUBMISSION, f"{path.name} must hold a dict of tensors (model.state_dict()).")
+    return state
+
+
+def _describe_keys(kind: str, keys: list[str]) -> str:
+    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return f"{kind}: {shown}"
+
+
+def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
+    info = inspect_submission(open(path, "rb"), path.name)
+    folder = scratch / "bundle"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path) as zf:  # only the two files the bundle is made of
+        for name in ("model.py", info.weights):
+            (folder / name).write_bytes(zf.read(name))
+    spec = importlib.util.spec_from_file_location("submission_model", folder / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission_model"] = module
+    sys.path.insert(0, str(folder))
+    spec.loader.exec_module(module)  # the student's code: errors surface as runtime errors
+    if not callable(getattr(module, "build_model", None)):
+        raise GradingError(INVALID_SUBMISSION, "model.py has no build_model() function; define one that returns your nn.Module.")
+    model = module.build_model()
+    if not isinstance(model, torch.nn.Module):
+        raise GradingError(INVALID_SUBMISSION, f"build_model() returned {type(model).__name__}, not an nn.Module.")
+    state = _load_state_dict(folder / info.weights)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatches
+        raise GradingError(INVALID_SUBMISSION, f"The weights do not fit build_model()'s model: {e}"[:2000]) from e
+    problems = []
+    if result.missing_keys:
+        problems.append(_describe_keys("missing", result.missing_keys))
+    if result.unexpected_keys:
+        problems.append(_describe_keys("unexpected", result.unexpected_keys))
+    if problems:
+        raise GradingError(INVALID_SUBMISSION, "The weights do not match build_model()'s model ("
+                           + "; ".join(problems) + "). Save model.state_dict() of the same architecture.")
+    return model
+
+
+def load_export(path: Path) -> torch.nn.Module:
+    try:
+        program = torch.export.load(str(path))
+    except Exception as e:
+        raise GradingError(INVALID_SUBMISSION, f"The .pt2 program could not be loaded: {e}") from e
+    return program.module()
+
+
+def load_model(path: Path, scratch: Path) -> torch.nn.Module:
+    info = inspect_submission(open(path, "rb"), path.name)
+    model = load_bundle(path, scratch) if info.kind == BUNDLE else load_export(path)
+    if hasattr(model, "eval"):
+        try:
+            model.eval()
+        except NotImplementedError:  # an exported program's module is already in eval form
+            pass
+    return model

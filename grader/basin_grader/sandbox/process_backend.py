@@ -1,0 +1,66 @@
+"""The fallback sandbox for machines without a Docker engine: a subprocess under rlimits.
+
+Plainly weaker than a container (same filesystem view, same user); the settings' deploy check
+refuses it in production. Where permitted (root) it also gets a fresh, empty network namespace.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+from . import RunIdentity, SandboxDirs, SandboxLimits, SandboxRun, sandbox_env
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _limit_child(limits: SandboxLimits):
+    def apply() -> None:  # runs in the child between fork and exec
+        mb = 1024 * 1024
+        # RLIMIT_DATA, not RLIMIT_AS: the CUDA build of torch maps gigabytes of libraries at import.
+        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * mb, limits.memory_mb * mb))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        cpu = int(limits.wall_seconds * max(1.0, limits.cpus)) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.unshare(_CLONE_NEWNET)  # no network where permitted; EPERM otherwise, ignored
+
+    return apply
+
+
+class ProcessBackend:
+    name = "process"
+
+    def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity) -> SandboxRun:
+        tmp = dirs.scratch / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = sandbox_env(limits) | {"HOME": str(tmp), "TMPDIR": str(tmp), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        log_path = dirs.scratch / "sandbox.log"
+        cmd = [sys.executable, "-m", "basin_grader.runtime",
+               "--sub", str(dirs.sub), "--data", str(dirs.data), "--out", str(dirs.out)]
+        started = time.monotonic()
+        timed_out = False
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+                                    env=env, start_new_session=True, preexec_fn=_limit_child(limits))
+            try:
+                proc.wait(timeout=limits.wall_seconds)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:  # the whole process group: children must not outlive the run
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        seconds = time.monotonic() - started
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log_path.stat().st_size - limits.log_bytes))
+            log_tail = log.read().decode("utf-8", errors="replace")
+        return SandboxRun(exit_code=None if timed_out else proc.returncode, timed_out=timed_out,
+                          oom_killed=False, log_tail=log_tail, seconds=seconds)

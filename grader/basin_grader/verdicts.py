@@ -1,0 +1,37 @@
+"""Verdicts a student sees, each with the plain message shown beside the log tail."""
+from __future__ import annotations
+
+SCORED = "scored"
+INVALID_SUBMISSION = "invalid_submission"
+RUNTIME_ERROR = "runtime_error"
+TIME_LIMIT = "time_limit"
+MEMORY_LIMIT = "memory_limit"
+INVALID_OUTPUT = "invalid_output"
+# Not the student's fault: retried, never counted against a quota.
+INFRASTRUCTURE_ERROR = "infrastructure_error"
+
+STUDENT_VERDICTS = (INVALID_SUBMISSION, RUNTIME_ERROR, TIME_LIMIT, MEMORY_LIMIT, INVALID_OUTPUT)
+ALL = (SCORED,) + STUDENT_VERDICTS + (INFRASTRUCTURE_ERROR,)
+
+DEFAULT_MESSAGES = {
+    SCORED: "Scored.",
+    INVALID_SUBMISSION: "The file is not a submission the grader accepts.",
+    RUNTIME_ERROR: "Your model raised an error while it was loaded or run. The log below shows where.",
+    TIME_LIMIT: "Your model did not finish within the time limit. Make inference faster or the model smaller.",
+    MEMORY_LIMIT: "Your model used more memory than the limit allows. Use a smaller model or batch.",
+    INVALID_OUTPUT: "Your model's output was not N×10 finite logits for the N test images.",
+    INFRASTRUCTURE_ERROR: "The grader had a problem of its own; your submission will be retried.",
+}
+
+
+class GradingError(Exception):
+    """A verdict reached before or after the sandbox run (bad file, bad output)."""
+
+    def __init__(self, verdict: str, message: str):
+        super().__init__(message)
+        self.verdict = verdict
+        self.message = message
+
+
+class InfrastructureError(Exception):
+    """The grader itself failed (no engine, no image, disk): retry, do not blame the student."""

@@ -1,0 +1,55 @@
+"""Homework endpoints: details for members, creation for the course's TAs."""
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from basin.errors import ApplicationError
+
+from . import services
+from .models import DatasetVersion, Homework
+from .selectors import course_for_staff, homework_for_member
+
+
+class HomeworkSerializer(serializers.ModelSerializer):
+    course = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Homework
+        fields = ["slug", "title", "description", "course", "dataset", "opens_at", "deadline", "daily_quota",
+                  "max_upload_mb", "time_limit_s", "memory_limit_mb", "leaderboard_is_public"]
+
+
+class HomeworkDetailApi(APIView):
+    def get(self, request, slug: str):
+        homework, role = homework_for_member(slug, request.user)
+        return Response(HomeworkSerializer(homework).data | {"role": role})
+
+
+class CourseHomeworksApi(APIView):
+    class Input(serializers.Serializer):
+        slug = serializers.SlugField()
+        title = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        dataset = serializers.SlugField()
+        opens_at = serializers.DateTimeField()
+        deadline = serializers.DateTimeField()
+        daily_quota = serializers.IntegerField(required=False, min_value=1, default=5)
+        max_upload_mb = serializers.IntegerField(required=False, min_value=1, max_value=4096, default=50)
+        time_limit_s = serializers.IntegerField(required=False, min_value=10, max_value=3600, default=300)
+        memory_limit_mb = serializers.IntegerField(required=False, min_value=256, max_value=65536, default=2048)
+        leaderboard_is_public = serializers.BooleanField(required=False, default=True)
+
+    def post(self, request, course_slug: str):
+        course = course_for_staff(course_slug, request.user)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        dataset = DatasetVersion.objects.filter(slug=fields.pop("dataset")).first()
+        if dataset is None:
+            raise ApplicationError("unknown_dataset", "No dataset version has that slug; build one with "
+                                   "`python manage.py build_dataset`.")
+        homework = services.create_homework(actor=request.user, course=course, dataset=dataset, **fields)
+        return Response(HomeworkSerializer(homework).data, status=status.HTTP_201_CREATED)

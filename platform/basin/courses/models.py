@@ -1,0 +1,74 @@
+"""Courses, who is in them, the dataset versions they use, and their homeworks. Data only:
+the rules live in services.py (writes) and selectors.py (reads)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+
+
+class Course(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        TA = "ta", "TA"
+        STUDENT = "student", "Student"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "user"], name="one_membership_per_course")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.course.slug}"
+
+
+class DatasetVersion(models.Model):
+    """A built difficult-MNIST version: a directory under BASIN_DATASETS_DIR and its manifest."""
+
+    slug = models.SlugField(unique=True)
+    directory = models.CharField(max_length=255, help_text="relative to BASIN_DATASETS_DIR")
+    seed = models.IntegerField()
+    manifest = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def path(self) -> Path:
+        return Path(settings.BASIN_DATASETS_DIR) / self.directory
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Homework(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="homeworks")
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    dataset = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="homeworks")
+    opens_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    daily_quota = models.PositiveIntegerField(default=5)
+    max_upload_mb = models.PositiveIntegerField(default=50)
+    time_limit_s = models.PositiveIntegerField(default=300)
+    memory_limit_mb = models.PositiveIntegerField(default=2048)
+    leaderboard_is_public = models.BooleanField(default=True, help_text="visible without logging in")
+    private_revealed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(deadline__gt=models.F("opens_at")),
+                                              name="deadline_after_opening")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,46 @@
+"""Reads for courses, with the visibility rules: who may see which homework."""
+from __future__ import annotations
+
+from django.http import Http404
+
+from .models import Course, Homework, Membership
+
+
+def role_in(course_id: int, user) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(course_id=course_id, user=user).values_list("role", flat=True).first()
+
+
+def homework_for_member(slug: str, user) -> tuple[Homework, str]:
+    """The homework and the user's role in its course; 404 for anyone outside it (existence hidden)."""
+    homework = Homework.objects.select_related("course", "dataset").filter(slug=slug).first()
+    role = role_in(homework.course_id, user) if homework else None
+    if homework is None or role is None:
+        raise Http404("No such homework.")
+    return homework, role
+
+
+def homework_for_leaderboard(slug: str, user) -> Homework:
+    """Public leaderboards are open to everyone; course-only ones to the course's members."""
+    homework = Homework.objects.select_related("course").filter(slug=slug).first()
+    if homework is None or not (homework.leaderboard_is_public or role_in(homework.course_id, user)):
+        raise Http404("No such homework.")
+    return homework
+
+
+def course_for_staff(slug: str, user) -> Course:
+    course = Course.objects.filter(slug=slug).first()
+    if course is None or role_in(course.id, user) != Membership.Role.TA:
+        raise Http404("No such course.")
+    return course
+
+
+def visible_homeworks(user) -> list[Homework]:
+    """The homeworks listed on the front page: public leaderboards and the user's own courses."""
+    from django.db.models import Q
+
+    q = Q(leaderboard_is_public=True)
+    if user.is_authenticated:
+        q |= Q(course__memberships__user=user)
+    return list(Homework.objects.filter(q).select_related("course").distinct().order_by("-deadline"))

@@ -1,0 +1,54 @@
+"""Writes for courses: datasets registered, homeworks created, people enrolled."""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from basin.errors import ApplicationError
+from basin_grader import dataset_layout
+
+from .models import Course, DatasetVersion, Homework, Membership
+
+
+def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progress: bool = False) -> DatasetVersion:
+    """Build a difficult-MNIST version into the datasets directory and register it."""
+    from dmnist import build
+
+    if DatasetVersion.objects.filter(slug=slug).exists():
+        raise ApplicationError("dataset_exists", f"A dataset version named {slug!r} exists already.")
+    target = settings.BASIN_DATASETS_DIR / slug
+    partial = settings.BASIN_DATASETS_DIR / f".{slug}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    manifest = build(partial, seed=seed, counts=counts, progress=progress)
+    partial.rename(target)  # a version appears whole or not at all
+    return DatasetVersion.objects.create(slug=slug, directory=slug, seed=seed, manifest=manifest)
+
+
+def register_dataset_version(*, slug: str) -> DatasetVersion:
+    """Register a version already built into BASIN_DATASETS_DIR/<slug>."""
+    path = settings.BASIN_DATASETS_DIR / slug
+    manifest = json.loads((path / dataset_layout.MANIFEST).read_text())
+    return DatasetVersion.objects.create(slug=slug, directory=slug, seed=manifest["seed"], manifest=manifest)
+
+
+def enroll(*, course: Course, user, role: str) -> Membership:
+    membership, _ = Membership.objects.update_or_create(course=course, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def create_homework(*, actor, course: Course, slug: str, title: str, dataset: DatasetVersion,
+                    opens_at: datetime, deadline: datetime, description: str = "", **options) -> Homework:
+    if not Membership.objects.filter(course=course, user=actor, role=Membership.Role.TA).exists():
+        raise ApplicationError("not_course_staff", "Only the course's TAs can create homeworks.", status_code=403)
+    if deadline <= opens_at:
+        raise ApplicationError("invalid_deadline", "The deadline must come after the opening time.")
+    if Homework.objects.filter(slug=slug).exists():
+        raise ApplicationError("homework_exists", f"A homework named {slug!r} exists already; choose another slug.",
+                               status_code=409)
+    return Homework.objects.create(course=course, slug=slug, title=title, description=description,
+                                   dataset=dataset, opens_at=opens_at, deadline=deadline, **options)

@@ -1,0 +1,52 @@
+"""One application error type, mapped to one JSON error shape for every API response:
+
+    {"error": {"code": "quota_exceeded", "message": "a sentence that says what to do", "details": {...}}}
+"""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """A rule of Basin's that a request broke. Services raise it; the API maps it."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, code: str, message: str, *, status_code: int | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's 500 handling (logged, no traceback to the client)
+    if isinstance(exc, exceptions.ValidationError):
+        code, message, details = "invalid_request", "Some fields are missing or invalid.", exc.detail
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        code = "not_authenticated"
+        message = "Log in first: send 'Authorization: Token <your token>' (basin login) or use a browser session."
+        details = {}
+    else:
+        code = exc.default_code if isinstance(exc, exceptions.APIException) else "error"
+        message, details = str(getattr(exc, "detail", exc)), {}
+    response.data = error_body(code, message, details if isinstance(details, dict) else {"fields": details})
+    return response

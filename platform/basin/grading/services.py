@@ -1,0 +1,113 @@
+"""The grading worker's side of a submission: claim it once, evaluate it in the sandbox, store
+the verdict once. Exactly-once comes from conditional UPDATEs, not from the broker:
+
+    claim   queued  → running   (attempt + 1, lease until T)   only one worker wins
+    record  running → scored | failed, for *this* attempt      a late duplicate changes nothing
+    retry   running → queued    on an infrastructure error, with backoff, until the attempts run out
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from basin.submissions.models import Submission
+from basin.submissions.services import enqueue_grading
+from basin_grader.evaluate import Evaluation, evaluate
+from basin_grader.sandbox import RunIdentity, SandboxLimits, get_backend
+from basin_grader.verdicts import INFRASTRUCTURE_ERROR, SCORED, InfrastructureError
+
+log = logging.getLogger(__name__)
+RETRY_BACKOFF_S = (10, 60, 300)
+
+
+@dataclass(frozen=True)
+class Claim:
+    submission: Submission
+    attempt: int
+
+
+def claim(submission_id: int) -> Claim | None:
+    now = timezone.now()
+    won = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
+        status=Submission.Status.RUNNING, attempts=F("attempts") + 1, started_at=now,
+        lease_expires_at=now + timedelta(seconds=settings.BASIN_LEASE_SECONDS))
+    if not won:
+        return None
+    submission = Submission.objects.select_related("homework__dataset").get(pk=submission_id)
+    return Claim(submission, submission.attempts)
+
+
+def _running(claim: Claim):
+    return Submission.objects.filter(pk=claim.submission.pk, status=Submission.Status.RUNNING, attempts=claim.attempt)
+
+
+def record(claim: Claim, evaluation: Evaluation) -> bool:
+    """Store a verdict for this attempt; False when the attempt is no longer current."""
+    scores = evaluation.scores
+    return bool(_running(claim).update(
+        status=Submission.Status.SCORED if evaluation.verdict == SCORED else Submission.Status.FAILED,
+        verdict=evaluation.verdict, message=evaluation.message, log_tail=evaluation.log_tail,
+        scores=scores, timings=evaluation.timings, backend=evaluation.backend,
+        public_score=scores.get("public", {}).get("accuracy"), private_score=scores.get("private", {}).get("accuracy"),
+        finished_at=timezone.now(), lease_expires_at=None))
+
+
+def release_for_retry(claim: Claim, reason: str) -> None:
+    """An infrastructure failure: queue again with backoff, or fail once the attempts are spent."""
+    if claim.attempt >= settings.BASIN_MAX_ATTEMPTS:
+        _running(claim).update(status=Submission.Status.FAILED, verdict=INFRASTRUCTURE_ERROR,
+                               message="The grader failed on this submission several times; the course staff "
+                                       "have been told. It does not count against your quota.",
+                               finished_at=timezone.now(), lease_expires_at=None)
+        log.error("submission %s failed for good after %s attempts: %s", claim.submission.pk, claim.attempt, reason)
+        return
+    if _running(claim).update(status=Submission.Status.QUEUED, lease_expires_at=None):
+        delay = RETRY_BACKOFF_S[min(claim.attempt, len(RETRY_BACKOFF_S)) - 1]
+        log.warning("submission %s attempt %s: infrastructure error, retry in %ss: %s",
+                    claim.submission.pk, claim.attempt, delay, reason)
+        enqueue_grading(claim.submission.pk, countdown=delay)
+
+
+def _local_copy(submission: Submission, folder: Path) -> Path:
+    """The stored file as a local path (storage may be remote); the name keeps its suffix."""
+    target = folder / f"upload{Path(submission.file.name).suffix}"
+    with submission.file.open("rb") as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
+
+
+def limits_for(homework) -> SandboxLimits:
+    return SandboxLimits(wall_seconds=homework.time_limit_s, memory_mb=homework.memory_limit_mb)
+
+
+def grade_submission(submission_id: int) -> None:
+    claimed = claim(submission_id)
+    if claimed is None:
+        log.info("submission %s is not queued (taken or finished); nothing to do", submission_id)
+        return
+    submission = claimed.submission
+    work_root = Path(settings.BASIN_WORK_DIR)
+    work_root.mkdir(parents=True, exist_ok=True)
+    identity = RunIdentity(name=f"basin-sub-{submission.pk}-a{claimed.attempt}",
+                           labels={"basin.submission": str(submission.pk), "basin.attempt": str(claimed.attempt)})
+    with tempfile.TemporaryDirectory(prefix=f"sub-{submission.pk}-", dir=work_root) as tmp:
+        try:
+            backend = get_backend(settings.BASIN_SANDBOX_BACKEND, image=settings.BASIN_SANDBOX_IMAGE,
+                                  gpu=settings.BASIN_GPU)
+            upload = _local_copy(submission, Path(tmp))
+            evaluation = evaluate(upload, submission.homework.dataset.path, Path(tmp) / "attempt", backend,
+                                  limits_for(submission.homework), identity)
+        except (InfrastructureError, OSError) as e:
+            release_for_retry(claimed, f"{type(e).__name__}: {e}")
+            return
+    if not record(claimed, evaluation):
+        log.warning("submission %s attempt %s finished after losing its lease; result dropped",
+                    submission.pk, claimed.attempt)

@@ -1,0 +1,9 @@
+"""Celery tasks of the grading worker: thin, they take an id and call a service."""
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="basin.grading.grade_submission", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def grade_submission(submission_id: int) -> None:
+    services.grade_submission(submission_id)

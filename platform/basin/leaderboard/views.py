@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.shortcuts import render
+
+from basin.courses.selectors import homework_for_leaderboard, visible_homeworks
+
+from .selectors import public_leaderboard
+
+
+def home(request):
+    return render(request, "leaderboard/home.html", {"homeworks": visible_homeworks(request.user)})
+
+
+def leaderboard(request, slug: str):
+    homework = homework_for_leaderboard(slug, request.user)
+    return render(request, "leaderboard/leaderboard.html", {"homework": homework, "rows": public_leaderboard(homework)})

@@ -1,0 +1,180 @@
+"""Basin's one settings module, driven by environment variables (see deploy/.env.example).
+
+The embedded default needs no server: SQLite and files under BASIN_DATA_DIR, and Celery over a
+broker kept in files there, with a real worker process. DATABASE_URL (PostgreSQL) and
+CELERY_BROKER_URL (Redis) switch to the production components.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_bool, env_choice, env_int, env_list, env_path, env_str
+
+DATA_DIR = env_path("BASIN_DATA_DIR", Path.cwd() / "var")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+PRODUCTION = env_bool("BASIN_PRODUCTION", False)
+DEBUG = env_bool("BASIN_DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_str("BASIN_SECRET_KEY", "")
+    if key:
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured("BASIN_SECRET_KEY (or BASIN_SECRET_KEY_FILE) must be set when BASIN_PRODUCTION=1")
+    path = DATA_DIR / "secret_key"  # made once per data directory, never committed
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("BASIN_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("BASIN_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "basin.accounts",
+    "basin.courses",
+    "basin.submissions",
+    "basin.grading",
+    "basin.leaderboard",
+    "basin.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "basin.urls"
+WSGI_APPLICATION = "basin.wsgi.application"
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+
+_database_url = env_str("DATABASE_URL", "")
+if _database_url:
+    try:
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
+    except ValueError as e:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django understands: {e}") from e
+else:
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "basin.sqlite3",
+        # IMMEDIATE: a transaction takes the write lock at its start, so quota checks serialize;
+        # WAL lets the web and the worker read while the other writes.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+    }}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = not PRODUCTION  # no collectstatic needed to try Basin
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if PRODUCTION
+                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Uploads over this go to a temporary file, not memory; the per-homework limit is checked first.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "basin.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# --- Grading --------------------------------------------------------------------------------
+BASIN_DATASETS_DIR = DATA_DIR / "datasets"
+BASIN_WORK_DIR = env_path("BASIN_WORK_DIR", DATA_DIR / "work")  # per-attempt sandbox dirs
+BASIN_SANDBOX_BACKEND = env_choice("BASIN_SANDBOX_BACKEND", "auto", ("auto", "docker", "process"))
+BASIN_SANDBOX_IMAGE = env_str("BASIN_SANDBOX_IMAGE", "basin-sandbox:cpu")
+BASIN_GPU = env_str("BASIN_GPU", "") or None  # the GPU id this grading worker owns
+BASIN_MAX_ATTEMPTS = env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)  # infrastructure failures retried
+BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60)
+
+# --- Celery ---------------------------------------------------------------------------------
+_broker_dir = DATA_DIR / "broker"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_broker_dir / "queue"),
+                                       "data_folder_out": str(_broker_dir / "queue"),
+                                       "store_processed": False}
+else:  # Redis: redeliver only after the hard time limit, never while a grader still runs
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BASIN_LEASE_SECONDS + 600}
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "basin"
+CELERY_TASK_ROUTES = {"basin.grading.*": {"queue": "scoring"}}
+CELERY_TASK_TIME_LIMIT = BASIN_LEASE_SECONDS
+CELERY_TASK_SOFT_TIME_LIMIT = BASIN_LEASE_SECONDS - 30
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("BASIN_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("BASIN_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("BASIN_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True

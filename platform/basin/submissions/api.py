@@ -1,0 +1,44 @@
+"""Submission endpoints: upload and list (per homework), and one submission's status."""
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from basin.courses.selectors import homework_for_member
+from basin.errors import ApplicationError
+
+from . import selectors, services
+from .serializers import SubmissionSerializer
+
+
+class HomeworkSubmissionsApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class Input(serializers.Serializer):
+        file = serializers.FileField(allow_empty_file=False)
+        note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+        baseline = serializers.BooleanField(required=False, default=False)
+
+    def get(self, request, slug: str):
+        homework, _ = homework_for_member(slug, request.user)
+        return Response(SubmissionSerializer(selectors.submissions_of(request.user, homework), many=True).data)
+
+    def post(self, request, slug: str):
+        homework, _ = homework_for_member(slug, request.user)
+        # Refuse an oversized upload from its declared length, before reading the body.
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        services.check_upload_size(homework, max(0, declared - 64 * 1024))
+        data = self.Input(data=request.data)
+        if not data.is_valid():
+            raise ApplicationError("invalid_request", "Send the checkpoint as a multipart form field named 'file'.",
+                                   details=data.errors)
+        submission = services.submit(homework=homework, user=request.user, upload=data.validated_data["file"],
+                                     note=data.validated_data["note"], is_baseline=data.validated_data["baseline"])
+        return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
+
+
+class SubmissionDetailApi(APIView):
+    def get(self, request, submission_id: int):
+        return Response(SubmissionSerializer(selectors.submission_for(submission_id, request.user)).data)

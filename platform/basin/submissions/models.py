@@ -1,0 +1,62 @@
+"""A submission: the stored file and where it stands in received → queued → running →
+scored | failed | cancelled. Scores of the private leaderboard part are stored here but only
+shown after the homework's reveal (see selectors and serializers)."""
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import models
+
+
+def submission_upload_path(instance: "Submission", filename: str) -> str:
+    # A random name: the student's file name is kept in original_name, never in a path.
+    suffix = PurePath(filename).suffix.lower()[:8]
+    return f"submissions/{instance.homework_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Submission(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        QUEUED = "queued"
+        RUNNING = "running"
+        SCORED = "scored"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    homework = models.ForeignKey("courses.Homework", on_delete=models.CASCADE, related_name="submissions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    is_baseline = models.BooleanField(default=False)
+    file = models.FileField(upload_to=submission_upload_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16)  # basin_grader.formats.BUNDLE or EXPORT
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    note = models.CharField(max_length=500, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    verdict = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    log_tail = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    public_score = models.FloatField(null=True, blank=True)
+    private_score = models.FloatField(null=True, blank=True)
+    scores = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    backend = models.CharField(max_length=16, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["homework", "status", "public_score"]),
+            models.Index(fields=["homework", "user", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.user} {self.status}"

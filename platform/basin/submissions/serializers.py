@@ -1,0 +1,21 @@
+"""What the API says about a submission. Private-part scores appear only after the reveal."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import Submission
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    homework = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    private_score = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "status",
+                  "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "created_at",
+                  "started_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_private_score(self, submission: Submission) -> float | None:
+        return submission.private_score if submission.homework.private_revealed_at else None
