@@ -108,6 +108,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = not PRODUCTION  # no collectstatic needed to try Basin
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -142,9 +144,11 @@ BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60)
 _broker_dir = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
-    (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
+    for _folder in ("queue", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_broker_dir / "queue"),
                                        "data_folder_out": str(_broker_dir / "queue"),
+                                       "control_folder": str(_broker_dir / "control"),  # else relative to cwd
                                        "store_processed": False}
 else:  # Redis: redeliver only after the hard time limit, never while a grader still runs
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BASIN_LEASE_SECONDS + 600}

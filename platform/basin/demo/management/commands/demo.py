@@ -25,7 +25,7 @@ TERMINAL = (Submission.Status.SCORED, Submission.Status.FAILED, Submission.Statu
 
 
 def worker_command(queues: str = "scoring,basin") -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "basin", "worker", "-Q", queues, "--concurrency", "1",
+    return [sys.executable, "-m", "celery", "--quiet", "-A", "basin", "worker", "-Q", queues, "--concurrency", "1",
             "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
 
 

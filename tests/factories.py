@@ -1,0 +1,48 @@
+"""Submission files for tests, built the way students build them."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import save as save_safetensors
+
+from basin.demo import baseline_model
+
+BASELINE_SOURCE = Path(baseline_model.__file__).read_text()
+
+
+def baseline_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    return {k: v.contiguous() for k, v in baseline_model.build_model().eval().state_dict().items()}
+
+
+def bundle(model_source: str = BASELINE_SOURCE, state: dict | None = None, weights_name: str = "weights.safetensors",
+           extra: dict[str, bytes] | None = None) -> bytes:
+    state = baseline_state() if state is None else state
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.py", model_source)
+        if weights_name.endswith(".safetensors"):
+            zf.writestr(weights_name, save_safetensors(state))
+        else:
+            inner = io.BytesIO()
+            torch.save(state, inner)
+            zf.writestr(weights_name, inner.getvalue())
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+# model.py variants for verdict tests: each defines build_model() over the baseline.
+RAISES_IN_BUILD = "def build_model():\n    raise ValueError('my model is broken')\n"
+SLEEPS_FOREVER = BASELINE_SOURCE + "\nimport time\n_build = build_model\ndef build_model():\n    time.sleep(3600)\n"
+WRONG_SHAPE = BASELINE_SOURCE + "\n_build = build_model\ndef build_model():\n    m = _build()\n    m.head = nn.Linear(64, 7)\n    return m\n"
+MEMORY_BOMB = (BASELINE_SOURCE + "\n_build = build_model\ndef build_model():\n"
+               "    hog = [bytearray(64 * 1024 * 1024) for _ in range(1000)]\n    return _build()\n")

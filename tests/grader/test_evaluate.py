@@ -1,0 +1,97 @@
+"""One evaluation through a real sandbox, per backend: the verdict a student would read."""
+import numpy as np
+import pytest
+import torch
+
+from basin.demo import baseline_model
+from basin_grader import dataset_layout as layout
+from basin_grader.evaluate import evaluate
+from basin_grader.runtime.predict import predict_logits
+from basin_grader.sandbox import SandboxLimits, get_backend
+from basin_grader.verdicts import INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, TIME_LIMIT
+from tests import factories, services
+
+BACKENDS = ["process", "docker"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    if request.param == "docker":
+        services.require("docker")
+    return get_backend(request.param)
+
+
+def run(backend, tmp_path, dataset, data: bytes, name="submission.zip", **limits):
+    path = factories.write(tmp_path / name, data)
+    return evaluate(path, dataset, tmp_path / "attempt", backend, SandboxLimits(**{"wall_seconds": 120, **limits}))
+
+
+def expected_scores(dataset, state):
+    model = baseline_model.build_model()
+    model.load_state_dict(state)
+    logits = predict_logits(model.eval(), np.load(layout.split_file(dataset, "test", layout.IMAGES)))
+    labels = np.load(layout.split_file(dataset, "test", layout.LABELS))
+    private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE))
+    correct = logits.argmax(1) == labels
+    return correct[~private].mean(), correct[private].mean()
+
+
+def test_a_valid_bundle_is_scored_as_it_scores_in_process(backend, tmp_path, tiny_dataset):
+    state = factories.baseline_state(seed=3)
+    result = run(backend, tmp_path, tiny_dataset, factories.bundle(state=state))
+    assert result.verdict == SCORED, result.log_tail
+    public, private = expected_scores(tiny_dataset, state)
+    # The Docker image runs the CPU build of torch: allow one flipped argmax either way.
+    tolerance = 0 if backend.name == "process" else 1.5 / result.scores["public"]["count"]
+    assert result.scores["public"]["accuracy"] == pytest.approx(public, abs=tolerance + 1e-12)
+    assert result.scores["private"]["accuracy"] == pytest.approx(private, abs=2 * tolerance + 1e-12)
+    assert result.scores["public"]["count"] + result.scores["private"]["count"] == 300
+    assert result.scores["shift"]["count"] == 60
+    assert {"sandbox_s", "load_s", "inference_s", "scoring_s"} <= set(result.timings)
+
+
+def test_an_exception_in_build_model_is_a_runtime_error_with_the_traceback(backend, tmp_path, tiny_dataset):
+    result = run(backend, tmp_path, tiny_dataset, factories.bundle(model_source=factories.RAISES_IN_BUILD))
+    assert result.verdict == RUNTIME_ERROR
+    assert "my model is broken" in result.message and "Traceback" in result.log_tail
+
+
+def test_a_model_that_never_finishes_hits_the_time_limit(backend, tmp_path, tiny_dataset):
+    result = run(backend, tmp_path, tiny_dataset, factories.bundle(model_source=factories.SLEEPS_FOREVER),
+                 wall_seconds=15)
+    assert result.verdict == TIME_LIMIT
+    assert "15 s" in result.message
+
+
+def test_wrong_output_shape_is_invalid_output(backend, tmp_path, tiny_dataset):
+    source = factories.WRONG_SHAPE
+    state = factories.baseline_state()
+    state["head.weight"], state["head.bias"] = torch.zeros(7, 64), torch.zeros(7)
+    result = run(backend, tmp_path, tiny_dataset, factories.bundle(model_source=source, state=state))
+    assert result.verdict == INVALID_OUTPUT
+    assert "(2, 10)" in result.message
+
+
+def test_a_memory_bomb_hits_the_memory_limit(backend, tmp_path, tiny_dataset):
+    result = run(backend, tmp_path, tiny_dataset, factories.bundle(model_source=factories.MEMORY_BOMB),
+                 memory_mb=1024)
+    assert result.verdict == MEMORY_LIMIT
+
+
+def test_mismatched_weights_name_the_missing_keys(backend, tmp_path, tiny_dataset):
+    state = factories.baseline_state()
+    del state["head.bias"]
+    result = run(backend, tmp_path, tiny_dataset, factories.bundle(state=state))
+    assert result.verdict == INVALID_SUBMISSION
+    assert "missing: head.bias" in result.message
+
+
+def test_a_refused_format_never_reaches_the_sandbox(tmp_path, tiny_dataset):
+    class Untouchable:
+        name = "untouchable"
+
+        def run(self, *args):
+            raise AssertionError("the sandbox must not run for a refused file")
+
+    result = run(Untouchable(), tmp_path, tiny_dataset, b"not a zip")
+    assert result.verdict == INVALID_SUBMISSION

@@ -1,0 +1,79 @@
+"""The worker's side: claimed once, scored through the real sandbox, stored once, retried when
+the grader itself fails."""
+import pytest
+from django.core.files.base import ContentFile
+
+from basin.grading import services
+from basin.submissions.models import Submission
+from basin_grader.evaluate import Evaluation
+from tests import factories, services as real
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(homework, people):
+    def make(data: bytes | None = None) -> Submission:
+        return Submission.objects.create(
+            homework=homework, user=people["student"], file=ContentFile(data or factories.bundle(), name="s.zip"),
+            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
+    return make
+
+
+def test_only_one_claim_wins(queued):
+    submission = queued()
+    first, second = services.claim(submission.pk), services.claim(submission.pk)
+    assert first is not None and first.attempt == 1 and second is None
+    submission.refresh_from_db()
+    assert submission.status == "running" and submission.lease_expires_at is not None
+
+
+@pytest.mark.parametrize("sandbox", ["process", "docker"])
+def test_a_queued_submission_is_scored_through_the_sandbox(queued, settings, sandbox):
+    if sandbox == "docker":
+        real.require("docker")
+    settings.BASIN_SANDBOX_BACKEND = sandbox
+    submission = queued()
+    services.grade_submission(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == "scored", (submission.message, submission.log_tail)
+    assert submission.backend == sandbox and submission.attempts == 1
+    assert submission.public_score == submission.scores["public"]["accuracy"]
+    assert submission.private_score == submission.scores["private"]["accuracy"]
+    assert 0.0 <= submission.public_score <= 1.0 and submission.finished_at and submission.lease_expires_at is None
+
+
+def test_a_students_failure_is_stored_with_its_verdict(queued):
+    submission = queued(factories.bundle(model_source=factories.RAISES_IN_BUILD))
+    services.grade_submission(submission.pk)
+    submission.refresh_from_db()
+    assert (submission.status, submission.verdict) == ("failed", "runtime_error")
+    assert "my model is broken" in submission.message
+
+
+def test_a_result_from_an_attempt_that_lost_its_lease_changes_nothing(queued):
+    submission = queued()
+    stale = services.claim(submission.pk)
+    Submission.objects.filter(pk=submission.pk).update(status="queued")  # the watchdog re-queued it
+    current = services.claim(submission.pk)
+    assert services.record(stale, Evaluation("scored", "Scored.", scores={"public": {"accuracy": 0.99}})) is False
+    assert services.record(current, Evaluation("scored", "Scored.", scores={"public": {"accuracy": 0.5}})) is True
+    assert services.record(current, Evaluation("scored", "Scored.", scores={"public": {"accuracy": 0.7}})) is False
+    submission.refresh_from_db()
+    assert submission.public_score == 0.5 and submission.attempts == 2
+
+
+def test_infrastructure_errors_are_retried_then_failed_without_blaming_the_student(queued, settings, monkeypatch):
+    settings.BASIN_SANDBOX_BACKEND = "docker"
+    settings.BASIN_SANDBOX_IMAGE = "basin-sandbox:does-not-exist"  # no engine, or no such image: the grader's fault
+    settings.BASIN_MAX_ATTEMPTS = 2
+    requeued = []
+    monkeypatch.setattr(services, "enqueue_grading", lambda pk, countdown=0: requeued.append((pk, countdown)))
+    submission = queued()
+    services.grade_submission(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == "queued" and submission.attempts == 1 and requeued == [(submission.pk, 10)]
+    services.grade_submission(submission.pk)
+    submission.refresh_from_db()
+    assert (submission.status, submission.verdict, submission.attempts) == ("failed", "infrastructure_error", 2)
+    assert "does not count against your quota" in submission.message

@@ -1,0 +1,84 @@
+"""The public leaderboard: best public score per student, ties to the earlier submission,
+baselines in place, no private score anywhere, a constant number of queries."""
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from basin.leaderboard.selectors import public_leaderboard
+from basin.submissions.models import Submission
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scored(homework):
+    start = timezone.now() - timedelta(hours=5)
+
+    def make(user, public, private=0.0, minutes=0, baseline=False, status="scored"):
+        s = Submission.objects.create(homework=homework, user=user, is_baseline=baseline,
+                                      file=ContentFile(b"x", name="s.zip"), original_name="s.zip", kind="bundle",
+                                      size=1, sha256="0" * 64, status=status, public_score=public,
+                                      private_score=private, note="baseline CNN" if baseline else "")
+        Submission.objects.filter(pk=s.pk).update(created_at=start + timedelta(minutes=minutes))
+        return s
+    return make
+
+
+def test_each_student_appears_once_with_their_best_public_score(homework, people, scored):
+    scored(people["student"], 0.50, minutes=1)
+    best = scored(people["student"], 0.80, private=0.11, minutes=2)
+    scored(people["student"], 0.70, minutes=3)
+    scored(people["other_student"], 0.60, minutes=4)
+    scored(people["other_student"], 0.99, minutes=5, status="failed")
+    rows = public_leaderboard(homework)
+    assert [(r.rank, r.name, r.public_score, r.entries) for r in rows] == [
+        (1, "student", 0.80, 3), (2, "other_student", 0.60, 1)]
+    assert rows[0].submission_id == best.pk
+
+
+def test_ties_go_to_the_earlier_submission(homework, people, scored):
+    scored(people["other_student"], 0.75, minutes=10)
+    scored(people["student"], 0.75, minutes=20)
+    assert [r.name for r in public_leaderboard(homework)] == ["other_student", "student"]
+
+
+def test_baselines_are_shown_in_place_without_a_rank(homework, people, scored):
+    scored(people["student"], 0.9)
+    scored(people["ta"], 0.7, baseline=True)
+    scored(people["other_student"], 0.6)
+    rows = public_leaderboard(homework)
+    assert [(r.rank, r.is_baseline) for r in rows] == [(1, False), (None, True), (2, False)]
+    assert rows[1].name == "baseline: baseline CNN"
+
+
+def test_the_leaderboard_takes_the_same_number_of_queries_for_many_submissions(homework, people, scored):
+    scored(people["student"], 0.5)
+    with CaptureQueriesContext(connection) as few:
+        public_leaderboard(homework)
+    for i in range(30):
+        scored(people["student" if i % 2 else "other_student"], i / 100, minutes=i)
+        scored(people["ta"], 0.3, baseline=True)
+    with CaptureQueriesContext(connection) as many:
+        public_leaderboard(homework)
+    assert len(many) == len(few) == 2
+
+
+def test_the_page_and_the_api_show_public_scores_and_never_private_ones(client, api, homework, people, scored):
+    scored(people["student"], 0.8125, private=0.4375)
+    page = client.get("/homeworks/hw1/leaderboard/")
+    assert page.status_code == 200
+    assert "0.8125" in page.content.decode() and "0.4375" not in page.content.decode()
+    data = api(None).get("/api/homeworks/hw1/leaderboard/")
+    assert data.json()["rows"][0]["public_score"] == 0.8125 and "0.4375" not in data.content.decode()
+
+
+def test_a_course_only_leaderboard_is_hidden_from_outsiders(client, api, homework, people, scored):
+    homework.leaderboard_is_public = False
+    homework.save()
+    assert client.get("/homeworks/hw1/leaderboard/").status_code == 404
+    assert api("outsider").get("/api/homeworks/hw1/leaderboard/").status_code == 404
+    assert api("student").get("/api/homeworks/hw1/leaderboard/").status_code == 200

@@ -1,0 +1,58 @@
+"""Settings are read through typed helpers that fail loudly, naming the variable."""
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from basin.env import env_bool, env_choice, env_int, env_list, env_str
+
+
+def test_a_bad_boolean_names_the_variable_and_the_accepted_values(monkeypatch):
+    monkeypatch.setenv("BASIN_DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match=r"BASIN_DEBUG='maybe' is not a boolean: use one of 1/0"):
+        env_bool("BASIN_DEBUG", False)
+
+
+def test_booleans_accept_the_usual_spellings(monkeypatch):
+    for raw, value in [("1", True), ("yes", True), ("ON", True), ("0", False), ("false", False), ("off", False)]:
+        monkeypatch.setenv("X_FLAG", raw)
+        assert env_bool("X_FLAG", not value) is value
+
+
+def test_numbers_are_checked_for_form_and_minimum(monkeypatch):
+    monkeypatch.setenv("BASIN_MAX_ATTEMPTS", "three")
+    with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+        env_int("BASIN_MAX_ATTEMPTS", 3)
+    monkeypatch.setenv("BASIN_MAX_ATTEMPTS", "0")
+    with pytest.raises(ImproperlyConfigured, match="below its minimum of 1"):
+        env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)
+
+
+def test_choices_list_the_allowed_values(monkeypatch):
+    monkeypatch.setenv("BASIN_SANDBOX_BACKEND", "vm")
+    with pytest.raises(ImproperlyConfigured, match="not one of: auto, docker, process"):
+        env_choice("BASIN_SANDBOX_BACKEND", "auto", ("auto", "docker", "process"))
+
+
+def test_secrets_can_come_from_a_file(monkeypatch, tmp_path):
+    (tmp_path / "key").write_text("s3cret\n")
+    monkeypatch.delenv("BASIN_SECRET_KEY", raising=False)
+    monkeypatch.setenv("BASIN_SECRET_KEY_FILE", str(tmp_path / "key"))
+    assert env_str("BASIN_SECRET_KEY", "") == "s3cret"
+    monkeypatch.setenv("BASIN_SECRET_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="cannot be read"):
+        env_str("BASIN_SECRET_KEY", "")
+
+
+def test_lists_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("BASIN_ALLOWED_HOSTS", "basin.example.edu, localhost,")
+    assert env_list("BASIN_ALLOWED_HOSTS", []) == ["basin.example.edu", "localhost"]
+
+
+def test_every_variable_read_is_listed_in_env_example():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r'env_\w+\("([A-Z_]+)"', (root / "platform/basin/settings.py").read_text()))
+    read |= {"DATABASE_URL", "CELERY_BROKER_URL"}
+    listed = set(re.findall(r"^#?\s*([A-Z_]+)=", (root / "deploy/.env.example").read_text(), re.M))
+    assert read <= listed, f"missing from deploy/.env.example: {sorted(read - listed)}"

@@ -1,0 +1,126 @@
+"""A student uploads a checkpoint over the API; it is stored and queued once the transaction commits."""
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from basin.submissions.models import Submission
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, slug="hw1", data: bytes | None = None, name="model.zip", **extra):
+    file = SimpleUploadedFile(name, factories.bundle() if data is None else data, content_type="application/zip")
+    return client.post(f"/api/homeworks/{slug}/submissions/", {"file": file, **extra}, format="multipart")
+
+
+def test_a_student_submits_and_the_submission_is_queued_on_commit(api, homework, people, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = upload(api("student"), note="first try")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "queued" and body["kind"] == "bundle" and body["note"] == "first try"
+    assert len(callbacks) == 1  # grading is enqueued only after the upload is committed
+    stored = Submission.objects.get(pk=body["id"])
+    assert stored.user == people["student"] and stored.file.read() == factories.bundle()
+    assert "model.zip" not in stored.file.name  # stored under a random name
+
+
+def test_anonymous_uploads_are_refused_with_the_error_shape(api, homework):
+    response = upload(api(None))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert "Token" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("persona", ["outsider", "other_ta"])
+def test_people_outside_the_course_do_not_learn_the_homework_exists(api, homework, persona):
+    response = upload(api(persona))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_file_that_is_not_a_submission_gets_a_message_saying_what_to_send(api, homework):
+    response = upload(api("student"), data=b"GIF89a...", name="cat.gif")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_submission" and "model.py" in error["message"]
+    assert not Submission.objects.exists()
+
+
+def test_a_missing_file_field_is_explained(api, homework):
+    response = api("student").post("/api/homeworks/hw1/submissions/", {"note": "x"}, format="multipart")
+    assert response.status_code == 400
+    assert "field named 'file'" in response.json()["error"]["message"]
+
+
+def test_an_upload_over_the_homework_limit_is_refused_with_413(api, homework):
+    homework.max_upload_mb = 1
+    homework.save()
+    response = upload(api("student"), data=factories.bundle(extra={"padding.bin": __import__("os").urandom(2 << 20)}))
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "file_too_large"
+
+
+def test_the_daily_quota_holds_and_infrastructure_failures_do_not_count(api, homework, people):
+    client = api("student")
+    for _ in range(homework.daily_quota):
+        assert upload(client).status_code == 201
+    refused = upload(client)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "quota_exceeded"
+    Submission.objects.filter(user=people["student"]).update(status="failed", verdict="infrastructure_error")
+    assert upload(client).status_code == 201
+
+
+def test_after_the_deadline_submissions_are_closed(api, homework):
+    homework.opens_at = timezone.now() - timedelta(days=9)
+    homework.deadline = timezone.now() - timedelta(seconds=1)
+    homework.save()
+    response = upload(api("student"))
+    assert response.status_code == 403 and response.json()["error"]["code"] == "deadline_passed"
+
+
+def test_only_tas_add_baselines(api, homework):
+    assert upload(api("student"), baseline="true").json()["error"]["code"] == "not_course_staff"
+    assert upload(api("ta"), baseline="true").json()["is_baseline"] is True
+
+
+def test_a_submission_is_visible_to_its_owner_and_the_course_tas_only(api, homework):
+    submission_id = upload(api("student")).json()["id"]
+    assert api("student").get(f"/api/submissions/{submission_id}/").status_code == 200
+    assert api("ta").get(f"/api/submissions/{submission_id}/").status_code == 200
+    for persona in ("other_student", "other_ta", "outsider", None):
+        assert api(persona).get(f"/api/submissions/{submission_id}/").status_code in (401, 404), persona
+    assert api("other_student").get("/api/homeworks/hw1/submissions/").json() == []
+
+
+def test_the_private_score_is_shown_only_after_the_reveal(api, homework):
+    submission_id = upload(api("student")).json()["id"]
+    Submission.objects.filter(pk=submission_id).update(status="scored", public_score=0.61, private_score=0.59,
+                                                       scores={"private": {"accuracy": 0.59}})
+    before = api("student").get(f"/api/submissions/{submission_id}/")
+    assert before.json()["private_score"] is None and "0.59" not in before.content.decode()
+    homework.private_revealed_at = timezone.now()
+    homework.save()
+    assert api("student").get(f"/api/submissions/{submission_id}/").json()["private_score"] == 0.59
+
+
+def test_a_ta_creates_a_homework_and_students_cannot(api, course, registered_dataset):
+    payload = {"slug": "hw2", "title": "Homework 2", "dataset": "tiny",
+               "opens_at": timezone.now().isoformat(), "deadline": (timezone.now() + timedelta(days=3)).isoformat()}
+    assert api("student").post("/api/courses/dl101/homeworks/", payload, format="json").status_code == 404
+    assert api("other_ta").post("/api/courses/dl101/homeworks/", payload, format="json").status_code == 404
+    created = api("ta").post("/api/courses/dl101/homeworks/", payload, format="json")
+    assert created.status_code == 201 and created.json()["dataset"] == "tiny"
+    assert api("student").get("/api/homeworks/hw2/").json()["role"] == "student"
+    again = api("ta").post("/api/courses/dl101/homeworks/", payload, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "homework_exists"
+
+
+def test_a_token_is_issued_for_a_username_and_password(api, people):
+    response = api(None).post("/api/auth/token/", {"username": "student", "password": "student-password-1"})
+    assert response.status_code == 200 and len(response.json()["token"]) == 40
+    wrong = api(None).post("/api/auth/token/", {"username": "student", "password": "nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
