@@ -1,0 +1,121 @@
+"""`basin login | submit | status | submissions | leaderboard`: parsing here, acting in
+commands below, HTTP in http.py, and one error boundary in main()."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import config
+from .http import EXIT_NOT_SCORED, EXIT_USAGE, CliError, Client
+
+TERMINAL = ("scored", "failed", "cancelled")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="basin", description="Submit to a Basin course competition.")
+    parser.add_argument("--url", help="server address (env BASIN_URL; saved by login)")
+    parser.add_argument("--token", help="API token (env BASIN_TOKEN; saved by login)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    login = sub.add_parser("login", help="get an API token and save it with the server address")
+    login.add_argument("--username", help="default: ask")
+    login.add_argument("--homework", help="homework to use by default in later commands")
+
+    submit = sub.add_parser("submit", help="upload a checkpoint (bundle .zip or .pt2)")
+    submit.add_argument("file", type=Path)
+    submit.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
+    submit.add_argument("-m", "--message", default="", help="a note to remember this submission by")
+    submit.add_argument("--wait", action="store_true", help="follow the status; exit non-zero unless scored")
+
+    status = sub.add_parser("status", help="one submission's status and verdict")
+    status.add_argument("id", type=int)
+    status.add_argument("--wait", action="store_true", help="wait until graded")
+
+    for name, text in (("submissions", "your submissions"), ("leaderboard", "the public leaderboard")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
+    return parser
+
+
+def show(args, data, text: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else text)
+
+
+def describe(s: dict) -> str:
+    line = f"#{s['id']} {s['status']}"
+    if s["status"] == "scored":
+        line += f"  public accuracy {s['public_score']:.4f}"
+    elif s["status"] == "failed":
+        line += f"  {s['verdict']}: {s['message']}"
+    return line
+
+
+def follow(client: Client, submission_id: int, quiet: bool) -> dict:
+    last = None
+    while True:
+        s = client.submission(submission_id)
+        if s["status"] != last and not quiet:
+            print(f"#{submission_id} {s['status']}", file=sys.stderr)
+            last = s["status"]
+        if s["status"] in TERMINAL:
+            return s
+        time.sleep(2)
+
+
+def run(args) -> int:
+    settings = config.resolve(args.url, args.token, getattr(args, "homework", None))
+    if args.command == "login":
+        client = Client(settings.url)
+        username = args.username or input("username: ")
+        token = client.token(username, getpass.getpass("password: "))
+        stored = config.load_file() | {"url": settings.url, "token": token}
+        if args.homework:
+            stored["homework"] = args.homework
+        path = config.save_file(stored)
+        show(args, {"url": settings.url, "config": str(path)}, f"Logged in to {settings.url}; token saved in {path}")
+        return 0
+    client = Client(settings.url, settings.token)
+    homework = settings.homework
+    if args.command in ("submit", "submissions", "leaderboard") and not homework:
+        raise CliError("Which homework? Pass --homework SLUG or set BASIN_HOMEWORK.", EXIT_USAGE)
+    if args.command == "submit":
+        if not args.file.is_file():
+            raise CliError(f"No file at {args.file}.", EXIT_USAGE)
+        s = client.submit(homework, args.file, args.message)
+        if args.wait:
+            s = follow(client, s["id"], args.json)
+        show(args, s, describe(s))
+        return 0 if not args.wait or s["status"] == "scored" else EXIT_NOT_SCORED
+    if args.command == "status":
+        s = follow(client, args.id, args.json) if args.wait else client.submission(args.id)
+        show(args, s, describe(s) + (f"\n{s['log_tail']}" if s.get("log_tail") and s["status"] == "failed" else ""))
+        return 0
+    if args.command == "submissions":
+        rows = client.submissions(homework)
+        show(args, rows, "\n".join(describe(s) for s in rows) or "No submissions yet.")
+        return 0
+    board = client.leaderboard(homework)
+    lines = [f"{r['rank'] or '-':>3}  {r['public_score']:.4f}  {r['name']}" for r in board["rows"]]
+    show(args, board, "\n".join(lines) or "No scored submission yet.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except CliError as e:
+        print(f"basin: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("basin: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

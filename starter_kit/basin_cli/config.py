@@ -1,0 +1,45 @@
+"""Settings come from a flag, else an environment variable, else the user's config file."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def config_path() -> Path:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "basin" / "config.json"
+
+
+def load_file() -> dict:
+    try:
+        return json.loads(config_path().read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def save_file(values: dict) -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the token is a secret
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f, indent=2)
+    os.chmod(path, 0o600)
+    return path
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str | None
+    token: str | None
+    homework: str | None
+
+
+def resolve(url: str | None = None, token: str | None = None, homework: str | None = None) -> Settings:
+    stored = load_file()
+    return Settings(
+        url=(url or os.environ.get("BASIN_URL") or stored.get("url") or "").rstrip("/") or None,
+        token=token or os.environ.get("BASIN_TOKEN") or stored.get("token"),
+        homework=homework or os.environ.get("BASIN_HOMEWORK") or stored.get("homework"),
+    )

@@ -1,0 +1,65 @@
+"""The one module that speaks HTTP to a Basin server. Errors become CliError with an exit code."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from . import __version__
+
+# Exit codes, one per kind of failure, so scripts can tell them apart.
+EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_SERVER = 2, 3, 4, 5, 6, 7, 8
+
+
+class CliError(Exception):
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.message, self.exit_code = message, exit_code
+
+
+class Client:
+    def __init__(self, url: str | None, token: str | None = None, timeout: float = 30):
+        if not url:
+            raise CliError("No server: run `basin login --url URL` or set BASIN_URL.", EXIT_USAGE)
+        self.url, self.timeout = url, timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"basin-cli/{__version__}"
+        if token:
+            self.session.headers["Authorization"] = f"Token {token}"
+
+    def _request(self, method: str, path: str, **kwargs) -> dict | list:
+        try:
+            response = self.session.request(method, f"{self.url}{path}", timeout=kwargs.pop("timeout", self.timeout),
+                                            **kwargs)
+        except requests.ConnectionError:
+            raise CliError(f"Cannot reach {self.url}: is the address right and the server up?", EXIT_NETWORK) from None
+        except requests.Timeout:
+            raise CliError(f"{self.url} did not answer in time; try again.", EXIT_NETWORK) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.ok and body is not None:
+            return body
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message = error.get("message") or f"The server answered {response.status_code} {response.reason}."
+        code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
+                400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
+        raise CliError(message, code)
+
+    def token(self, username: str, password: str) -> str:
+        return self._request("POST", "/api/auth/token/", data={"username": username, "password": password})["token"]
+
+    def submit(self, homework: str, path: Path, note: str = "") -> dict:
+        with open(path, "rb") as f:
+            return self._request("POST", f"/api/homeworks/{homework}/submissions/", timeout=600,
+                                 files={"file": (path.name, f, "application/octet-stream")}, data={"note": note})
+
+    def submission(self, submission_id: int) -> dict:
+        return self._request("GET", f"/api/submissions/{submission_id}/")
+
+    def submissions(self, homework: str) -> list:
+        return self._request("GET", f"/api/homeworks/{homework}/submissions/")
+
+    def leaderboard(self, homework: str) -> dict:
+        return self._request("GET", f"/api/homeworks/{homework}/leaderboard/")
