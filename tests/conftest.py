@@ -8,6 +8,7 @@ import pytest
 from tests import services
 
 TINY_COUNTS = {"train": 150, "val": 60, "test": 300, "shift": 60}
+HIDDEN_SEED = 0x5EC12E7
 
 
 def pytest_report_header(config):
@@ -25,7 +26,7 @@ def tiny_dataset(tmp_path_factory):
     from dmnist import build
 
     path = tmp_path_factory.mktemp("datasets") / "tiny"
-    build(path, seed=7, counts=TINY_COUNTS, progress=False, workers=1)
+    build(path, seed=7, counts=TINY_COUNTS, progress=False, workers=1, hidden_seed=HIDDEN_SEED)
     return path
 
 

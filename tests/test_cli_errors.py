@@ -25,12 +25,19 @@ def test_an_unreachable_server_is_one_line_and_exit_3(tmp_path):
 
 def test_no_server_configured_says_how_to_set_one(tmp_path):
     done = basin("status", "1", tmp_path=tmp_path)
-    assert done.returncode == 2 and "basin login --url" in done.stderr
+    assert done.returncode == 2 and "basin --url URL login" in done.stderr
+    hint = basin("--url", "http://127.0.0.1:1", "login", "--help", tmp_path=tmp_path)
+    assert hint.returncode == 0  # the hint's word order is one argparse accepts
 
 
 def test_submit_without_a_homework_says_which_flag_to_pass(tmp_path):
     done = basin("--url", "http://127.0.0.1:1", "submit", "x.zip", tmp_path=tmp_path)
     assert done.returncode == 2 and "--homework" in done.stderr
+
+
+def test_an_address_without_a_scheme_is_explained(tmp_path):
+    done = basin("--url", "localhost:8000", "status", "1", tmp_path=tmp_path)
+    assert done.returncode == 2 and "http(s)://host[:port]" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_every_subcommand_has_help(tmp_path):

@@ -16,10 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", type=Path, required=True)
     for split, n in DEFAULT_COUNTS.items():
         b.add_argument(f"--{split}", type=int, default=n, metavar="N", help=f"samples (default {n:,})")
+    b.add_argument("--hidden-seed", type=lambda v: int(v, 16), default=None, metavar="HEX",
+                   help="seed of the hidden splits, to rebuild a version (default: 128 random bits)")
     b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_args(argv)
     try:
-        manifest = build(args.out, seed=args.seed, workers=args.workers,
+        manifest = build(args.out, seed=args.seed, workers=args.workers, hidden_seed=args.hidden_seed,
                          counts={s: getattr(args, s) for s in DEFAULT_COUNTS})
     except (ValueError, FileExistsError) as e:
         print(f"dmnist: {e}", file=sys.stderr)

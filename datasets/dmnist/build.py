@@ -1,7 +1,11 @@
-"""Build one dataset version: four splits, per-sample metadata and a manifest, byte-identical per seed.
+"""Build one dataset version: four splits, per-sample metadata and a manifest, byte-identical for
+the same seeds.
 
-Every sample draws from its own generator seeded by (seed, split, index), so the result does not
-depend on how the work is chunked across processes.
+Two seeds: `seed` (public, in the manifest) drives train and val; `hidden_seed` (128 random bits
+unless given, kept in hidden.json, never served) drives test and shift and the public/private
+assignment, so the generator's public code and seed cannot rebuild the hidden labels. Every sample
+draws from its own generator seeded by (split seed, split, index), so the result does not depend
+on how the work is chunked across processes.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +40,10 @@ def _papers(seed: int) -> dict[str, np.ndarray]:
             for i, name in enumerate(PAPERS + (SHIFT_PAPER,))}
 
 
+def _split_seed(split: str, seed: int, hidden_seed: int) -> int:
+    return hidden_seed if split in layout.HIDDEN_SPLITS else seed
+
+
 def _assignments(seed: int, split: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Balanced labels and (paper, pen) combinations, shuffled: every class and combination occurs."""
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], 0])
@@ -49,7 +58,7 @@ def _assignments(seed: int, split: str, n: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
-    seed, split, start, labels, papers, pens, glyphs = args
+    seed, split_seed, split, start, labels, papers, pens, glyphs = args
     all_papers = _papers(seed)
     paper_names = PAPERS + (SHIFT_PAPER,)
     pen_names = PENS + (SHIFT_PEN,)
@@ -57,7 +66,7 @@ def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
     rows = []
     for k, (label, paper, pen) in enumerate(zip(labels, papers, pens)):
         index = start + k
-        rng = np.random.default_rng([seed, _SPLIT_CODE[split], 1, index])
+        rng = np.random.default_rng([split_seed, _SPLIT_CODE[split], 1, index])
         mask, where = place_glyph(glyphs.glyph(int(label), rng), rng)
         images[k] = compose(all_papers[paper_names[paper]], mask, PEN_STYLES[pen_names[pen]], rng)
         rows.append((index, f"{glyphs.name}:{split}:{index}", paper_names[paper], pen_names[pen],
@@ -65,9 +74,9 @@ def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
     return images, rows
 
 
-def stratified_private(labels: np.ndarray, seed: int) -> np.ndarray:
+def stratified_private(labels: np.ndarray, hidden_seed: int) -> np.ndarray:
     """True for the samples of the private leaderboard part: PRIVATE_FRACTION of each class."""
-    rng = np.random.default_rng([seed, _SPLIT_CODE["test"], 2])
+    rng = np.random.default_rng([hidden_seed, _SPLIT_CODE["test"], 2])
     private = np.zeros(len(labels), bool)
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
@@ -97,8 +106,10 @@ def sha256_file(path: Path) -> str:
 
 
 def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
-          glyphs: GlyphSource | None = None, workers: int | None = None, progress: bool = True) -> dict:
+          glyphs: GlyphSource | None = None, workers: int | None = None, progress: bool = True,
+          hidden_seed: int | None = None) -> dict:
     """Write a dataset version into `out` (created; must be empty) and return its manifest."""
+    hidden_seed = secrets.randbits(128) if hidden_seed is None else hidden_seed
     counts = {**DEFAULT_COUNTS, **(counts or {})}
     for split, n in counts.items():
         if split not in layout.SPLITS or n < 10:
@@ -114,14 +125,15 @@ def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
     try:
         for split in layout.SPLITS:
             n = counts[split]
-            labels, papers, pens = _assignments(seed, split, n)
-            jobs = [(seed, split, s, labels[s:s + _CHUNK], papers[s:s + _CHUNK], pens[s:s + _CHUNK], glyphs)
+            split_seed = _split_seed(split, seed, hidden_seed)
+            labels, papers, pens = _assignments(split_seed, split, n)
+            jobs = [(seed, split_seed, split, s, labels[s:s + _CHUNK], papers[s:s + _CHUNK], pens[s:s + _CHUNK], glyphs)
                     for s in range(0, n, _CHUNK)]
             images = np.empty((n, 64, 64, 3), np.uint8)
             rows: list[tuple] = []
             results = pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)
             for job, (chunk, chunk_rows) in zip(jobs, results):
-                images[job[2]:job[2] + len(chunk)] = chunk
+                images[job[3]:job[3] + len(chunk)] = chunk
                 rows.extend(chunk_rows)
                 bar.update(len(chunk))
             folder = out / split
@@ -130,15 +142,19 @@ def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
             _save_npy(folder / layout.LABELS, labels)
             _write_meta(folder / layout.META, rows)
             if split == "test":
-                _save_npy(folder / layout.IS_PRIVATE, stratified_private(labels, seed))
+                _save_npy(folder / layout.IS_PRIVATE, stratified_private(labels, hidden_seed))
     finally:
         bar.close()
         if pool:
             pool.shutdown()
+    secret = out / layout.HIDDEN_SEED
+    secret.write_text(json.dumps({"hidden_seed": f"{hidden_seed:032x}"}) + "\n")
+    secret.chmod(0o600)
     manifest = {
         "name": "difficult-MNIST",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
+        "hidden_seed": f"in {layout.HIDDEN_SEED} (secret: it determines the hidden labels)",
         "glyph_source": glyphs.name,
         "counts": {s: counts[s] for s in layout.SPLITS},
         "papers": list(PAPERS), "pens": list(PENS),

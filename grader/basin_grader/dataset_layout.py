@@ -8,6 +8,7 @@ it lives here because the grader must be installable without the builder.
     VERSION/{test,shift}/images.npy                          hidden images: the sandbox sees these
     VERSION/{test,shift}/labels.npy meta.csv                 hidden: only the trusted scorer reads them
     VERSION/test/is_private.npy                              leaderboard part of each test sample
+    VERSION/hidden.json                                      the seed of the hidden splits (secret)
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ LABELS = "labels.npy"
 META = "meta.csv"
 IS_PRIVATE = "is_private.npy"
 MANIFEST = "manifest.json"
+HIDDEN_SEED = "hidden.json"
 
 # The files of a public split, in the order the dataset class and the download API list them.
 PUBLIC_FILES = (IMAGES, LABELS, META)

@@ -20,7 +20,7 @@ from .runtime import OUTPUT_RESULT, images_name, logits_name
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
 from .verdicts import (DEFAULT_MESSAGES, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, STUDENT_VERDICTS, TIME_LIMIT,
-                       GradingError)
+                       GradingError, InfrastructureError)
 
 _REPORTED_TIMINGS = ("load_s", "inference_s")
 _SANDBOX_UID = 65534
@@ -39,19 +39,22 @@ class Evaluation:
         return asdict(self)
 
 
-def _share_read_only(source: Path, target: Path) -> None:
-    """Hard-link a hidden image file into the sandbox's /data (copy across filesystems)."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-    if not os.stat(target).st_mode & 0o004:
-        target.unlink()
-        shutil.copyfile(source, target)
+def _share_read_only(source: Path, target: Path, link: bool) -> None:
+    """Put a hidden image file into the sandbox's /data. A hard link only where /data is mounted
+    read-only (Docker); a process-backend run could write through a link into the dataset."""
+    if link:
+        try:
+            os.link(source, target)
+            if os.stat(target).st_mode & 0o004:
+                return
+            target.unlink()
+        except OSError:
+            pass
+    shutil.copyfile(source, target)
     os.chmod(target, 0o644)
 
 
-def prepare(workdir: Path, submission: Path, kind: str, dataset: Path) -> SandboxDirs:
+def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: bool = False) -> SandboxDirs:
     """Fresh /sub, /data and /out for one attempt under `workdir` (emptied first)."""
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -65,7 +68,9 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path) -> Sandbo
     for split in layout.HIDDEN_SPLITS:
         source = layout.split_file(dataset, split, layout.IMAGES)
         if source.exists():
-            _share_read_only(source, dirs.data / images_name(split))
+            _share_read_only(source, dirs.data / images_name(split), link)
+        elif split == "test":  # the grader's data is broken, not the student's model
+            raise InfrastructureError(f"the dataset version at {dataset} has no {split} images")
     for d in (dirs.sub, dirs.data):
         os.chmod(d, 0o755)
     if os.geteuid() == 0:  # the container runs as nobody; it must be able to write /out
@@ -86,8 +91,11 @@ def _reported_timings(reported: dict) -> dict:
 
 
 def score(out: Path, dataset: Path) -> dict:
-    labels = np.load(layout.split_file(dataset, "test", layout.LABELS), allow_pickle=False)
-    is_private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE), allow_pickle=False)
+    try:
+        labels = np.load(layout.split_file(dataset, "test", layout.LABELS), allow_pickle=False)
+        is_private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE), allow_pickle=False)
+    except OSError as e:
+        raise InfrastructureError(f"the hidden labels of {dataset} cannot be read: {e}") from e
     scores = score_test(read_logits(out / logits_name("test"), len(labels)), labels, is_private)
     shift_labels_path = layout.split_file(dataset, "shift", layout.LABELS)
     if shift_labels_path.exists():
@@ -96,16 +104,28 @@ def score(out: Path, dataset: Path) -> dict:
     return scores
 
 
+def _printable(text: str) -> str:
+    """Text the sandbox produced, made safe to store: no NULs, no lone surrogates."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
              limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity()) -> Evaluation:
     """Evaluate one submission file. A student's failure is a verdict; the grader's raises
     basin_grader.verdicts.InfrastructureError, for the caller to retry."""
+    result = _evaluate(submission, dataset, workdir, backend, limits, identity)
+    result.message, result.log_tail = _printable(result.message), _printable(result.log_tail)
+    return result
+
+
+def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
+              limits: SandboxLimits, identity: RunIdentity) -> Evaluation:
     try:
         with open(submission, "rb") as f:
             info = inspect_submission(f, submission.name)
     except GradingError as e:
         return Evaluation(e.verdict, e.message, backend=backend.name)
-    dirs = prepare(workdir, submission, info.kind, dataset)
+    dirs = prepare(workdir, submission, info.kind, dataset, link=backend.name == "docker")
     run = backend.run(dirs, limits, identity)
     timings = {"sandbox_s": run.seconds}
     result = Evaluation(SCORED, DEFAULT_MESSAGES[SCORED], run.log_tail, timings=timings, backend=backend.name)

@@ -6,7 +6,6 @@ pickle *opcodes* (never executing them); real loading happens only inside the sa
 """
 from __future__ import annotations
 
-import io
 import json
 import pickletools
 import stat
@@ -34,6 +33,8 @@ _SAFETENSORS_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1
 _STATE_DICT_GLOBALS = ("collections.OrderedDict", "torch._utils.", "torch.serialization.",
                        "torch.", "builtins.set")
 _MODULE_HINTS = ("torch.nn.modules.", "__main__.", "torch.jit.", "torch.fx.")
+# data.pkl of a state_dict holds names and shapes only (tensors are separate entries).
+MAX_PICKLE_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def check_safetensors_header(f: BinaryIO, size: int) -> dict:
         raise _reject("The .safetensors header is larger than the file; the file is damaged or not safetensors.")
     try:
         header = json.loads(f.read(n))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise _reject("The .safetensors header is not valid JSON; save the weights with safetensors.torch.save_file.")
     if not isinstance(header, dict):
         raise _reject("The .safetensors header is not a JSON object.")
@@ -127,33 +128,44 @@ def pickle_globals(data: bytes) -> set[str]:
     return found
 
 
+def _read_small(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """An archive member of at most `limit` bytes (as declared, and as actually inflated)."""
+    if zf.getinfo(name).file_size > limit:
+        raise _reject(f"The archive entry {name!r} is larger than such an entry can be ({limit:,} bytes).")
+    with zf.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise _reject(f"The archive entry {name!r} is larger than it claims.")
+    return data
+
+
 def _torch_zip_kind(zf: zipfile.ZipFile, names: list[str]) -> str:
     """For a torch.save / TorchScript zip: 'torchscript', 'module' (pickled object) or 'state_dict'."""
     if any("/code/__torch__/" in n or n.startswith("code/__torch__/") for n in names):
         return "torchscript"
     pkl = next(n for n in names if n.endswith("data.pkl"))
-    globs = pickle_globals(zf.read(pkl))
+    globs = pickle_globals(_read_small(zf, pkl, MAX_PICKLE_BYTES))
     if any(g.startswith(_MODULE_HINTS) or not g.startswith(_STATE_DICT_GLOBALS) for g in globs):
         return "module"
     return "state_dict"
 
 
-def _check_weights(zf: zipfile.ZipFile, name: str) -> None:
+def _check_weights(zf: zipfile.ZipFile, name: str, limits: ArchiveLimits) -> None:
     info = zf.getinfo(name)
-    with zf.open(info) as member:
+    with zf.open(info) as member:  # streamed: nothing here holds a whole member in memory
         if name.endswith(".safetensors"):
             check_safetensors_header(member, info.file_size)
             return
-        data = member.read()
-    try:
-        inner = zipfile.ZipFile(io.BytesIO(data))
-        inner_names = inner.namelist()
-    except zipfile.BadZipFile:
-        raise _reject(f"{name} is not a file written by torch.save; save model.state_dict() with torch.save "
-                      "or with safetensors.torch.save_file.")
-    if not any(n.endswith("data.pkl") for n in inner_names):
-        raise _reject(f"{name} is not a file written by torch.save.")
-    kind = _torch_zip_kind(inner, inner_names)
+        try:
+            inner = zipfile.ZipFile(member)
+            inner_names = [i.filename for i in _check_listing(inner, ArchiveLimits(
+                max_entries=100_000, max_uncompressed=limits.max_uncompressed, max_ratio=limits.max_ratio))]
+        except zipfile.BadZipFile:
+            raise _reject(f"{name} is not a file written by torch.save; save model.state_dict() with torch.save "
+                          "or with safetensors.torch.save_file.")
+        if not any(n.endswith("data.pkl") for n in inner_names):
+            raise _reject(f"{name} is not a file written by torch.save.")
+        kind = _torch_zip_kind(inner, inner_names)
     if kind != "state_dict":
         raise _reject(f"{name} holds a pickled {('TorchScript program' if kind == 'torchscript' else 'object')}, "
                       "not a state_dict of tensors. Save model.state_dict() instead of the model.")
@@ -183,11 +195,11 @@ def inspect_submission(f: BinaryIO, filename: str = "", limits: ArchiveLimits = 
             found = ", ".join(weights) or "none"
             raise _reject("A bundle needs exactly one weights file (.safetensors, .pt or .pth) beside model.py "
                           f"at the top of the zip; found {found}.")
-        _check_weights(zf, weights[0])
+        _check_weights(zf, weights[0], limits)
         return SubmissionInfo(BUNDLE, weights[0], len(infos), total)
     if any(PurePosixPath(n).name == "archive_format" for n in names):
         fmt_entry = next(n for n in names if PurePosixPath(n).name == "archive_format")
-        if zf.read(fmt_entry).strip() == b"pt2":
+        if _read_small(zf, fmt_entry, 64).strip() == b"pt2":
             return SubmissionInfo(EXPORT, None, len(infos), total)
     if any(n.endswith("data.pkl") for n in names):
         kind = _torch_zip_kind(zf, names)

@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as e:
         print(f"basin: {e.message}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("basin: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, EOFError):
+        print("basin: interrupted (no answer to a prompt)", file=sys.stderr)
         return 130
 
 

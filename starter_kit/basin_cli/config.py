@@ -14,9 +14,10 @@ def config_path() -> Path:
 
 def load_file() -> dict:
     try:
-        return json.loads(config_path().read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        values = json.loads(config_path().read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
+    return values if isinstance(values, dict) else {}
 
 
 def save_file(values: dict) -> Path:

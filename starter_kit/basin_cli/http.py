@@ -20,7 +20,7 @@ class CliError(Exception):
 class Client:
     def __init__(self, url: str | None, token: str | None = None, timeout: float = 30):
         if not url:
-            raise CliError("No server: run `basin login --url URL` or set BASIN_URL.", EXIT_USAGE)
+            raise CliError("No server: run `basin --url URL login` or set BASIN_URL.", EXIT_USAGE)
         self.url, self.timeout = url, timeout
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"basin-cli/{__version__}"
@@ -35,6 +35,11 @@ class Client:
             raise CliError(f"Cannot reach {self.url}: is the address right and the server up?", EXIT_NETWORK) from None
         except requests.Timeout:
             raise CliError(f"{self.url} did not answer in time; try again.", EXIT_NETWORK) from None
+        except (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL):
+            raise CliError(f"{self.url!r} is not a server address; write it as http(s)://host[:port].",
+                           EXIT_USAGE) from None
+        except requests.RequestException as e:
+            raise CliError(f"Talking to {self.url} failed: {e}", EXIT_NETWORK) from None
         try:
             body = response.json()
         except ValueError:

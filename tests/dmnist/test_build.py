@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from basin_grader import dataset_layout as layout
+from tests.conftest import HIDDEN_SEED
 from dmnist import build
 from dmnist.build import PRIVATE_FRACTION
 from dmnist.render import MAX_HEIGHT, MIN_HEIGHT, PAPERS, PENS, SHIFT_PAPER, SHIFT_PEN
@@ -24,13 +25,24 @@ def files(root):
     return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_the_same_seed_gives_byte_identical_files_and_another_seed_differs(tmp_path, tiny_dataset):
+def test_the_same_seeds_give_byte_identical_files_and_another_seed_differs(tmp_path, tiny_dataset):
     again = tmp_path / "again"
-    build(again, seed=7, counts=COUNTS, progress=False, workers=2)  # chunking differs, bytes do not
+    build(again, seed=7, counts=COUNTS, progress=False, workers=2, hidden_seed=HIDDEN_SEED)  # other chunking
     assert files(again) == files(tiny_dataset)
     other = tmp_path / "other"
-    build(other, seed=8, counts=COUNTS, progress=False, workers=1)
+    build(other, seed=8, counts=COUNTS, progress=False, workers=1, hidden_seed=HIDDEN_SEED)
     assert np.load(other / "train/images.npy").tobytes() != np.load(again / "train/images.npy").tobytes()
+
+
+def test_the_public_seed_and_the_code_cannot_rebuild_the_hidden_labels(tmp_path, tiny_dataset):
+    guess = tmp_path / "guess"
+    build(guess, seed=7, counts=COUNTS, progress=False, workers=1)  # same public seed, its own hidden seed
+    for split in ("train", "val"):
+        assert files(guess / split) == files(tiny_dataset / split)
+    for name in ("test/labels.npy", "test/images.npy", "test/is_private.npy", "shift/labels.npy"):
+        assert (guess / name).read_bytes() != (tiny_dataset / name).read_bytes(), name
+    manifest = (tiny_dataset / layout.MANIFEST).read_text()
+    assert f"{HIDDEN_SEED:032x}" not in manifest and f"{HIDDEN_SEED}" not in manifest
 
 
 def test_the_manifest_records_seed_source_counts_and_every_files_sha256(tiny_dataset):
@@ -38,7 +50,7 @@ def test_the_manifest_records_seed_source_counts_and_every_files_sha256(tiny_dat
     assert (manifest["seed"], manifest["glyph_source"], manifest["counts"]) == (7, "strokes", COUNTS)
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((tiny_dataset / name).read_bytes()).hexdigest() == digest
-    assert len(manifest["files"]) == 3 + 3 + 4 + 3
+    assert len(manifest["files"]) == 3 + 3 + 4 + 3 + 1  # the splits' files and hidden.json
 
 
 def test_arrays_have_the_documented_shapes_and_load_without_pickle(tiny_dataset):

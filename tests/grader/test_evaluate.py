@@ -95,3 +95,26 @@ def test_a_refused_format_never_reaches_the_sandbox(tmp_path, tiny_dataset):
 
     result = run(Untouchable(), tmp_path, tiny_dataset, b"not a zip")
     assert result.verdict == INVALID_SUBMISSION
+
+
+def test_nul_bytes_and_lone_surrogates_in_the_output_are_made_storable(tmp_path, tiny_dataset):
+    source = "import sys\ndef build_model():\n    sys.stderr.write('bad\\x00bytes\\udcff\\n')\n    raise ValueError('x\\x00y')\n"
+    result = run(get_backend("process"), tmp_path, tiny_dataset, factories.bundle(model_source=source))
+    assert result.verdict == RUNTIME_ERROR
+    assert "\x00" not in result.message + result.log_tail
+    (result.message + result.log_tail).encode("utf-8")  # no lone surrogate left
+
+
+def test_a_dataset_without_hidden_images_is_the_graders_fault_not_the_students(tmp_path):
+    from basin_grader.verdicts import InfrastructureError
+
+    empty = tmp_path / "empty-version"
+    empty.mkdir()
+    with pytest.raises(InfrastructureError, match="no test images"):
+        run(get_backend("process"), tmp_path, empty, factories.bundle())
+
+
+def test_an_empty_leaderboard_part_scores_none_not_nan():
+    from basin_grader.scoring import metrics
+
+    assert metrics(np.zeros((0, 10)), np.zeros(0, dtype=np.int64)) == {"accuracy": None, "nll": None, "count": 0}

@@ -98,3 +98,29 @@ def test_a_damaged_safetensors_header_is_refused():
 def test_files_that_are_not_zips_get_a_message_naming_the_accepted_formats():
     assert "not a zip archive" in rejection(b"hello", "model.onnx2")
     assert "code too" in rejection(b"\x08\0\0\0\0\0\0\0{}", "weights.safetensors")
+
+
+def test_a_zip_bomb_nested_inside_the_weights_is_refused_without_inflating_it():
+    import resource
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("w/data.pkl", saved({}))
+        zf.writestr("w/data/0", b"\0" * (256 << 20))
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("model.py", factories.BASELINE_SOURCE)
+        zf.writestr("weights.pt", inner.getvalue())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert "zip bomb" in rejection(outer.getvalue())
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB: nothing inflated
+
+
+def test_a_deeply_nested_safetensors_header_is_refused_not_a_crash():
+    header = b"[" * 100_000 + b"]" * 100_000
+    data = len(header).to_bytes(8, "little") + header
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("model.py", b"")
+        zf.writestr("weights.safetensors", data)
+    assert "not valid JSON" in rejection(buf.getvalue())

@@ -77,3 +77,12 @@ def test_infrastructure_errors_are_retried_then_failed_without_blaming_the_stude
     submission.refresh_from_db()
     assert (submission.status, submission.verdict, submission.attempts) == ("failed", "infrastructure_error", 2)
     assert "does not count against your quota" in submission.message
+
+
+def test_production_never_falls_back_to_the_process_sandbox(settings):
+    from basin_grader.verdicts import InfrastructureError
+
+    settings.PRODUCTION = True
+    settings.BASIN_SANDBOX_BACKEND = "process"
+    with pytest.raises(InfrastructureError, match="production grades only in Docker"):
+        services.sandbox_backend()

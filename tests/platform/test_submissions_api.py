@@ -102,6 +102,9 @@ def test_the_private_score_is_shown_only_after_the_reveal(api, homework):
                                                        scores={"private": {"accuracy": 0.59}})
     before = api("student").get(f"/api/submissions/{submission_id}/")
     assert before.json()["private_score"] is None and "0.59" not in before.content.decode()
+    homework.private_revealed_at = timezone.now() + timedelta(hours=1)  # a reveal scheduled for later
+    homework.save()
+    assert api("student").get(f"/api/submissions/{submission_id}/").json()["private_score"] is None
     homework.private_revealed_at = timezone.now()
     homework.save()
     assert api("student").get(f"/api/submissions/{submission_id}/").json()["private_score"] == 0.59
@@ -117,6 +120,20 @@ def test_a_ta_creates_a_homework_and_students_cannot(api, course, registered_dat
     assert api("student").get("/api/homeworks/hw2/").json()["role"] == "student"
     again = api("ta").post("/api/courses/dl101/homeworks/", payload, format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "homework_exists"
+
+
+def test_a_time_limit_longer_than_the_grading_lease_is_refused(api, course, registered_dataset, settings):
+    settings.BASIN_LEASE_SECONDS = 900
+    payload = {"slug": "hw3", "title": "Homework 3", "dataset": "tiny", "time_limit_s": 1800,
+               "opens_at": timezone.now().isoformat(), "deadline": (timezone.now() + timedelta(days=3)).isoformat()}
+    response = api("ta").post("/api/courses/dl101/homeworks/", payload, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "time_limit_too_long"
+
+
+def test_a_malformed_content_length_is_a_clear_400_not_a_500(api, homework):
+    response = api("student").post("/api/homeworks/hw1/submissions/", b"", content_type="multipart/form-data; boundary=x",
+                                   HTTP_CONTENT_LENGTH="lots", CONTENT_LENGTH="lots")
+    assert response.status_code == 400
 
 
 def test_a_token_is_issued_for_a_username_and_password(api, people):

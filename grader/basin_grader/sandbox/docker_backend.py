@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
 from ..verdicts import InfrastructureError
 from . import RunIdentity, SandboxDirs, SandboxLimits, SandboxRun, sandbox_env
@@ -10,18 +9,25 @@ from . import RunIdentity, SandboxDirs, SandboxLimits, SandboxRun, sandbox_env
 _CONTAINER_PATHS = {"sub": "/sub", "data": "/data", "out": "/out"}
 
 
-@lru_cache(maxsize=1)
+_answered = False
+
+
 def docker_available() -> bool:
-    """Whether a Docker engine answers (asked once per process; never at import)."""
+    """Whether a Docker engine answers. Never asked at import; a yes is remembered, a no is not
+    (an engine that was down at a worker's start must be used once it is up)."""
+    global _answered
+    if _answered:
+        return True
     try:
         import docker
 
         client = docker.from_env(timeout=5)
         client.ping()
         client.close()
-        return True
+        _answered = True
     except Exception:
         return False
+    return True
 
 
 class DockerBackend:

@@ -13,6 +13,13 @@ class Course(models.Model):
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    @property
+    def private_is_revealed(self) -> bool:
+        """A reveal set for a later time is not a reveal yet."""
+        from django.utils import timezone
+
+        return self.private_revealed_at is not None and self.private_revealed_at <= timezone.now()
+
     def __str__(self) -> str:
         return self.title
 
@@ -69,6 +76,13 @@ class Homework(models.Model):
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(deadline__gt=models.F("opens_at")),
                                               name="deadline_after_opening")]
+
+    @property
+    def private_is_revealed(self) -> bool:
+        """A reveal set for a later time is not a reveal yet."""
+        from django.utils import timezone
+
+        return self.private_revealed_at is not None and self.private_revealed_at <= timezone.now()
 
     def __str__(self) -> str:
         return self.title

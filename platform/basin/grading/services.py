@@ -98,16 +98,26 @@ def grade_submission(submission_id: int) -> None:
     work_root.mkdir(parents=True, exist_ok=True)
     identity = RunIdentity(name=f"basin-sub-{submission.pk}-a{claimed.attempt}",
                            labels={"basin.submission": str(submission.pk), "basin.attempt": str(claimed.attempt)})
-    with tempfile.TemporaryDirectory(prefix=f"sub-{submission.pk}-", dir=work_root) as tmp:
+    # ignore_cleanup_errors: what a sandbox left in /out must never keep a verdict from being stored.
+    with tempfile.TemporaryDirectory(prefix=f"sub-{submission.pk}-", dir=work_root, ignore_cleanup_errors=True) as tmp:
         try:
-            backend = get_backend(settings.BASIN_SANDBOX_BACKEND, image=settings.BASIN_SANDBOX_IMAGE,
-                                  gpu=settings.BASIN_GPU)
+            backend = sandbox_backend()
             upload = _local_copy(submission, Path(tmp))
             evaluation = evaluate(upload, submission.homework.dataset.path, Path(tmp) / "attempt", backend,
                                   limits_for(submission.homework), identity)
         except (InfrastructureError, OSError) as e:
             release_for_retry(claimed, f"{type(e).__name__}: {e}")
             return
-    if not record(claimed, evaluation):
-        log.warning("submission %s attempt %s finished after losing its lease; result dropped",
-                    submission.pk, claimed.attempt)
+        except BaseException as e:  # a bug or a time limit: retry rather than leave it running
+            release_for_retry(claimed, f"unexpected {type(e).__name__}: {e}")
+            raise
+        if not record(claimed, evaluation):
+            log.warning("submission %s attempt %s finished after losing its lease; result dropped",
+                        submission.pk, claimed.attempt)
+
+
+def sandbox_backend():
+    backend = get_backend(settings.BASIN_SANDBOX_BACKEND, image=settings.BASIN_SANDBOX_IMAGE, gpu=settings.BASIN_GPU)
+    if settings.PRODUCTION and backend.name != "docker":  # never fall back to the weak sandbox silently
+        raise InfrastructureError("no Docker engine answers, and production grades only in Docker")
+    return backend

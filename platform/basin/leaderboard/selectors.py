@@ -27,7 +27,7 @@ class Row:
 
 
 def public_leaderboard(homework: Homework) -> list[Row]:
-    scored = Submission.objects.filter(homework=homework, status=Submission.Status.SCORED)
+    scored = Submission.objects.filter(homework=homework, status=Submission.Status.SCORED, public_score__isnull=False)
     best = (scored.filter(is_baseline=False)
             .annotate(place=Window(RowNumber(), partition_by=[F("user_id")],
                                    order_by=[F("public_score").desc(), F("created_at").asc(), F("id").asc()]),

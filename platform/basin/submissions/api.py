@@ -28,7 +28,10 @@ class HomeworkSubmissionsApi(APIView):
     def post(self, request, slug: str):
         homework, _ = homework_for_member(slug, request.user)
         # Refuse an oversized upload from its declared length, before reading the body.
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise ApplicationError("invalid_request", "The Content-Length header is not a number.") from None
         services.check_upload_size(homework, max(0, declared - 64 * 1024))
         data = self.Input(data=request.data)
         if not data.is_valid():

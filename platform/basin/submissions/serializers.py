@@ -18,4 +18,4 @@ class SubmissionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_private_score(self, submission: Submission) -> float | None:
-        return submission.private_score if submission.homework.private_revealed_at else None
+        return submission.private_score if submission.homework.private_is_revealed else None

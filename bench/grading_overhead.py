@@ -1,0 +1,93 @@
+"""What the sandbox costs: one submission graded end to end, against the same inference in-process.
+
+    python bench/grading_overhead.py [--data DATASET_DIR] [--repeat 3] [--backends process,docker]
+
+In one run, on the same model (the demo's baseline CNN) and the same hidden images (test + shift),
+it times (a) the baseline: loading the bundle and predicting in this process, one thread, as the
+sandbox does with its 1-CPU quota; (b) `basin_grader.evaluate` through each sandbox backend, split
+into sandbox start-up, model load, inference (as measured inside) and scoring. It prints medians
+and the ratio of each backend's total to (a).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.factories: the same bundles the tests use
+
+from basin_grader import dataset_layout as layout  # noqa: E402
+from basin_grader.evaluate import evaluate  # noqa: E402
+from basin_grader.runtime.loading import load_model  # noqa: E402
+from basin_grader.runtime.predict import predict_logits  # noqa: E402
+from basin_grader.sandbox import SandboxLimits, get_backend  # noqa: E402
+from basin_grader.sandbox.docker_backend import docker_available  # noqa: E402
+from tests import factories  # noqa: E402
+
+
+def in_process(bundle: Path, dataset: Path) -> dict:
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        model = load_model(bundle, Path(scratch))
+    loaded = time.perf_counter()
+    for split in layout.HIDDEN_SPLITS:
+        predict_logits(model, np.load(layout.split_file(dataset, split, layout.IMAGES)), 256)
+    done = time.perf_counter()
+    return {"load_s": loaded - started, "inference_s": done - loaded, "total_s": done - started}
+
+
+def sandboxed(backend_name: str, bundle: Path, dataset: Path, work: Path) -> dict:
+    started = time.perf_counter()
+    result = evaluate(bundle, dataset, work / backend_name, get_backend(backend_name), SandboxLimits(cpus=1.0))
+    total = time.perf_counter() - started
+    assert result.verdict == "scored", (result.message, result.log_tail)
+    t = result.timings
+    startup = t["sandbox_s"] - t.get("load_s", 0) - t.get("inference_s", 0)
+    return {"startup_s": startup, "load_s": t["load_s"], "inference_s": t["inference_s"],
+            "scoring_s": t["scoring_s"], "total_s": total}
+
+
+def median_of(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="a dataset version (default: build one with the default test split)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backends", default="process,docker")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="basin-bench-") as tmp:
+        tmp = Path(tmp)
+        dataset = args.data
+        if dataset is None:
+            from dmnist import build
+
+            dataset = tmp / "dataset"
+            print("building a dataset version with the default test (10,000) and shift (2,000) splits ...")
+            build(dataset, seed=0, counts={"train": 10, "val": 10, "test": 10_000, "shift": 2_000}, progress=False)
+        bundle = factories.write(tmp / "baseline.zip", factories.bundle())
+        n = sum(len(np.load(layout.split_file(dataset, s, layout.LABELS), mmap_mode="r")) for s in layout.HIDDEN_SPLITS)
+        backends = [b for b in args.backends.split(",") if b != "docker" or docker_available()]
+        rows = {"in-process": median_of([in_process(bundle, dataset) for _ in range(args.repeat)])}
+        for name in backends:
+            rows[name] = median_of([sandboxed(name, bundle, dataset, tmp) for _ in range(args.repeat)])
+    base = rows["in-process"]["total_s"]
+    print(f"\nbaseline CNN on {n:,} hidden images, 1 CPU thread, median of {args.repeat} runs, torch {torch.__version__}")
+    print(f"{'':12}{'start-up':>10}{'load':>9}{'inference':>11}{'scoring':>9}{'total':>9}{'× in-process':>14}")
+    for name, r in rows.items():
+        print(f"{name:12}{r.get('startup_s', 0):>9.2f}s{r['load_s']:>8.2f}s{r['inference_s']:>10.2f}s"
+              f"{r.get('scoring_s', 0):>8.3f}s{r['total_s']:>8.2f}s{r['total_s'] / base:>13.2f}×")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
