@@ -5,10 +5,13 @@ import io
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save as save_safetensors
 
 from basin.demo import baseline_model
+from basin_grader import dataset_layout as layout
+from basin_grader.runtime.predict import predict_logits
 
 BASELINE_SOURCE = Path(baseline_model.__file__).read_text()
 
@@ -33,6 +36,16 @@ def bundle(model_source: str = BASELINE_SOURCE, state: dict | None = None, weigh
         for name, data in (extra or {}).items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def expected_accuracy(dataset: Path, state: dict) -> tuple[float, float]:
+    """(public, private) test accuracy of the baseline with `state`, computed in this process."""
+    model = baseline_model.build_model()
+    model.load_state_dict(state)
+    logits = predict_logits(model.eval(), np.load(layout.split_file(dataset, "test", layout.IMAGES)))
+    correct = logits.argmax(1) == np.load(layout.split_file(dataset, "test", layout.LABELS))
+    private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE))
+    return float(correct[~private].mean()), float(correct[private].mean())
 
 
 def write(path: Path, data: bytes) -> Path:

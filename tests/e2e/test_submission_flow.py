@@ -14,15 +14,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
 
-from basin.demo import baseline_model
 from basin.demo.management.commands.demo import worker_command
 from basin.demo.services import LOGINS
-from basin_grader import dataset_layout as layout
-from basin_grader.runtime.predict import predict_logits
 from tests import factories, services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,15 +95,6 @@ def wait_for(predicate, timeout: float, what: str, processes: Processes):
     pytest.fail(f"timed out waiting for {what}\n{processes.tails()}")
 
 
-def expected_public_accuracy(dataset: Path, state) -> float:
-    model = baseline_model.build_model()
-    model.load_state_dict(state)
-    logits = predict_logits(model.eval(), np.load(layout.split_file(dataset, "test", layout.IMAGES)))
-    labels = np.load(layout.split_file(dataset, "test", layout.LABELS))
-    public = ~np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE))
-    return float((logits.argmax(1) == labels)[public].mean())
-
-
 def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platform_env, tmp_path):
     env = platform_env
     seeded = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--no-baseline"],
@@ -155,7 +142,7 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
         assert result["status"] == "scored" and result["note"] == "e2e" and result["original_name"] == "my-model.zip"
         assert session.get(f"{base}/api/submissions/{result['id']}/", headers=student, timeout=10).json() == result
         dataset = Path(env["BASIN_DATA_DIR"]) / "datasets" / "dmnist-demo"
-        assert result["public_score"] == pytest.approx(expected_public_accuracy(dataset, state), abs=2 / 300)
+        assert result["public_score"] == pytest.approx(factories.expected_accuracy(dataset, state)[0], abs=2 / 300)
         assert result["private_score"] is None  # not before the reveal
 
         board = session.get(f"{base}/api/homeworks/e2e/leaderboard/", timeout=10).json()

@@ -3,10 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from basin.demo import baseline_model
-from basin_grader import dataset_layout as layout
 from basin_grader.evaluate import evaluate
-from basin_grader.runtime.predict import predict_logits
 from basin_grader.sandbox import SandboxLimits, get_backend
 from basin_grader.verdicts import INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, TIME_LIMIT
 from tests import factories, services
@@ -26,21 +23,11 @@ def run(backend, tmp_path, dataset, data: bytes, name="submission.zip", **limits
     return evaluate(path, dataset, tmp_path / "attempt", backend, SandboxLimits(**{"wall_seconds": 120, **limits}))
 
 
-def expected_scores(dataset, state):
-    model = baseline_model.build_model()
-    model.load_state_dict(state)
-    logits = predict_logits(model.eval(), np.load(layout.split_file(dataset, "test", layout.IMAGES)))
-    labels = np.load(layout.split_file(dataset, "test", layout.LABELS))
-    private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE))
-    correct = logits.argmax(1) == labels
-    return correct[~private].mean(), correct[private].mean()
-
-
 def test_a_valid_bundle_is_scored_as_it_scores_in_process(backend, tmp_path, tiny_dataset):
     state = factories.baseline_state(seed=3)
     result = run(backend, tmp_path, tiny_dataset, factories.bundle(state=state))
     assert result.verdict == SCORED, result.log_tail
-    public, private = expected_scores(tiny_dataset, state)
+    public, private = factories.expected_accuracy(tiny_dataset, state)
     # The Docker image runs the CPU build of torch: allow one flipped argmax either way.
     tolerance = 0 if backend.name == "process" else 1.5 / result.scores["public"]["count"]
     assert result.scores["public"]["accuracy"] == pytest.approx(public, abs=tolerance + 1e-12)

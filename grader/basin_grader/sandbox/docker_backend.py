@@ -46,7 +46,6 @@ class DockerBackend:
             raise InfrastructureError(f"no Docker engine answers: {e}") from e
 
     def _create(self, client, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity):
-        import docker
         from docker.types import DeviceRequest, LogConfig, Ulimit
 
         mb = 1024 * 1024
