@@ -77,9 +77,12 @@ def main() -> int:
         bundle = factories.write(tmp / "baseline.zip", factories.bundle())
         n = sum(len(np.load(layout.split_file(dataset, s, layout.LABELS), mmap_mode="r")) for s in layout.HIDDEN_SPLITS)
         backends = [b for b in args.backends.split(",") if b != "docker" or docker_available()]
-        rows = {"in-process": median_of([in_process(bundle, dataset) for _ in range(args.repeat)])}
-        for name in backends:
-            rows[name] = median_of([sandboxed(name, bundle, dataset, tmp) for _ in range(args.repeat)])
+        runs: dict[str, list[dict]] = {"in-process": [], **{name: [] for name in backends}}
+        for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits every row alike
+            runs["in-process"].append(in_process(bundle, dataset))
+            for name in backends:
+                runs[name].append(sandboxed(name, bundle, dataset, tmp))
+        rows = {name: median_of(r) for name, r in runs.items()}
     base = rows["in-process"]["total_s"]
     print(f"\nbaseline CNN on {n:,} hidden images, 1 CPU thread, median of {args.repeat} runs, torch {torch.__version__}")
     print(f"{'':12}{'start-up':>10}{'load':>9}{'inference':>11}{'scoring':>9}{'total':>9}{'× in-process':>14}")
