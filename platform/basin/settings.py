@@ -139,6 +139,10 @@ BASIN_SANDBOX_IMAGE = env_str("BASIN_SANDBOX_IMAGE", "basin-sandbox:cpu")
 BASIN_GPU = env_str("BASIN_GPU", "") or None  # the GPU id this grading worker owns
 BASIN_MAX_ATTEMPTS = env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)  # infrastructure failures retried
 BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60)
+BASIN_WATCHDOG_SECONDS = env_int("BASIN_WATCHDOG_SECONDS", 60, minimum=1)
+# A queued submission whose message is older than this is sent again (a lost message must not
+# strand it; a duplicate is harmless: only one claim can win).
+BASIN_RESEND_AFTER_SECONDS = env_int("BASIN_RESEND_AFTER_SECONDS", 600, minimum=30)
 
 # --- Celery ---------------------------------------------------------------------------------
 _broker_dir = DATA_DIR / "broker"
@@ -161,6 +165,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "basin"
 CELERY_TASK_ROUTES = {"basin.grading.*": {"queue": "scoring"}}
+CELERY_BEAT_SCHEDULE = {"watchdog": {"task": "basin.watchdog", "schedule": float(BASIN_WATCHDOG_SECONDS)}}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_TIME_LIMIT = BASIN_LEASE_SECONDS
 CELERY_TASK_SOFT_TIME_LIMIT = BASIN_LEASE_SECONDS - 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

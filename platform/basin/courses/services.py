@@ -47,10 +47,10 @@ def create_homework(*, actor, course: Course, slug: str, title: str, dataset: Da
         raise ApplicationError("not_course_staff", "Only the course's TAs can create homeworks.", status_code=403)
     if deadline <= opens_at:
         raise ApplicationError("invalid_deadline", "The deadline must come after the opening time.")
-    most = settings.BASIN_LEASE_SECONDS - 120  # a grading run must end well inside its lease
+    most = settings.BASIN_LEASE_SECONDS - 30  # a grading run (sandbox start, scoring) ends inside its lease
     if options.get("time_limit_s", 0) > most:
         raise ApplicationError("time_limit_too_long", f"The time limit can be at most {most} s here "
-                               "(BASIN_LEASE_SECONDS minus two minutes).")
+                               "(BASIN_LEASE_SECONDS minus 30 s).")
     if Homework.objects.filter(slug=slug).exists():
         raise ApplicationError("homework_exists", f"A homework named {slug!r} exists already; choose another slug.",
                                status_code=409)

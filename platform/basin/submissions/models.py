@@ -41,6 +41,7 @@ class Submission(models.Model):
     log_tail = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # last message sent; the watchdog resends stale ones
 
     public_score = models.FloatField(null=True, blank=True)
     private_score = models.FloatField(null=True, blank=True)

@@ -44,6 +44,8 @@ def enqueue_grading(submission_id: int, countdown: float = 0) -> None:
         grade_submission.apply_async((submission_id,), countdown=countdown)
     except Exception:  # the broker is down: the submission stays queued in the database
         log.exception("could not enqueue submission %s; it stays queued for the watchdog", submission_id)
+        return
+    Submission.objects.filter(pk=submission_id).update(enqueued_at=timezone.now() + timedelta(seconds=countdown))
 
 
 def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: bool = False) -> Submission:

@@ -25,8 +25,9 @@ TERMINAL = (Submission.Status.SCORED, Submission.Status.FAILED, Submission.Statu
 
 
 def worker_command(queues: str = "scoring,basin") -> list[str]:
-    return [sys.executable, "-m", "celery", "--quiet", "-A", "basin", "worker", "-Q", queues, "--concurrency", "1",
-            "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    """One worker process with Celery beat embedded (-B): it also runs the watchdog."""
+    return [sys.executable, "-m", "celery", "--quiet", "-A", "basin", "worker", "-B", "-Q", queues,
+            "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
 
 
 class Command(BaseCommand):

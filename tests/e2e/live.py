@@ -1,0 +1,109 @@
+"""A live Basin for end-to-end tests: seeded by `manage.py demo`, a real web server on loopback,
+real Celery worker processes, all with their own data directory."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from basin.demo.management.commands.demo import worker_command
+from basin.demo.services import LOGINS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(data_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "BASIN_"))}
+    return env | {"BASIN_DATA_DIR": str(data_dir)}
+
+
+class LivePlatform:
+    def __init__(self, env: dict, logs: Path):
+        self.env, self.logs = env, logs
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.base = f"http://127.0.0.1:{free_port()}"
+        self.http = requests.Session()
+
+    def seed(self) -> None:
+        done = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--no-baseline"],
+                              cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def start(self, name: str, cmd: list[str], **env_extra) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "ab")
+        process = subprocess.Popen(cmd, cwd=ROOT, env=self.env | env_extra, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def start_web(self) -> None:
+        self.start("web", [sys.executable, "-m", "django", "runserver", "--noreload", self.base.removeprefix("http://")])
+
+        def up():
+            try:
+                return self.http.get(f"{self.base}/", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        self.wait_for(up, 60, "the web server")
+
+    def start_worker(self, name: str = "worker", **env_extra) -> subprocess.Popen:
+        return self.start(name, worker_command(), **env_extra)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and its children (a worker's pool): no chance to clean up."""
+        os.killpg(self.processes[name].pid, signal.SIGKILL)
+        self.processes[name].wait()
+
+    def tails(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
+
+    def wait_for(self, predicate, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.5)
+        pytest.fail(f"timed out waiting for {what}\n{self.tails()}")
+
+    def token(self, persona: str) -> dict:
+        username, password = LOGINS[persona]
+        r = self.http.post(f"{self.base}/api/auth/token/", data={"username": username, "password": password}, timeout=10)
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Token {r.json()['token']}"}
+
+    def create_homework(self, slug: str, **options) -> None:
+        now = datetime.now(timezone.utc)
+        r = self.http.post(f"{self.base}/api/courses/dl101/homeworks/", headers=self.token("ta"), timeout=10, json={
+            "slug": slug, "title": f"Homework {slug}", "dataset": "dmnist-demo",
+            "opens_at": (now - timedelta(minutes=1)).isoformat(), "deadline": (now + timedelta(days=1)).isoformat(),
+            **options})
+        assert r.status_code == 201, r.text
+
+    def submission(self, submission_id: int, headers: dict) -> dict:
+        return self.http.get(f"{self.base}/api/submissions/{submission_id}/", headers=headers, timeout=10).json()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

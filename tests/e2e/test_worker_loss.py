@@ -1,0 +1,57 @@
+"""A worker killed with SIGKILL in the middle of grading loses nothing: the watchdog notices the
+expired lease, a new worker grades the submission, and the orphaned container is removed."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests import factories, services
+
+from .live import LivePlatform, base_env
+
+SLOW_START = factories.BASELINE_SOURCE + "\nimport time\n_build = build_model\ndef build_model():\n    time.sleep(8)\n    return _build()\n"
+
+
+def sandbox_containers(submission_id: int) -> list:
+    import docker
+
+    client = docker.from_env()
+    try:
+        return client.containers.list(all=True, filters={"label": f"basin.submission={submission_id}"})
+    finally:
+        client.close()
+
+
+def test_a_submission_survives_its_worker_being_killed(tmp_path):
+    docker_ok, _ = services.docker_sandbox()
+    env = base_env(tmp_path / "data") | {"BASIN_SANDBOX_BACKEND": "docker" if docker_ok else "process"}
+    services.exercised["docker"] |= docker_ok
+    live = LivePlatform(env, tmp_path)
+    live.seed()
+    # Short lease and a frequent watchdog, so the test takes a minute and a half, not fifteen.
+    fast = {"BASIN_LEASE_SECONDS": "70", "BASIN_WATCHDOG_SECONDS": "3"}
+    try:
+        live.start_web()
+        live.create_homework("loss", time_limit_s=30)
+        student = live.token("student")
+        live.start_worker("worker-1", **fast)
+        upload = live.http.post(f"{live.base}/api/homeworks/loss/submissions/", headers=student, timeout=30,
+                                files={"file": ("slow.zip", factories.bundle(model_source=SLOW_START))})
+        assert upload.status_code == 201, upload.text
+        submission_id = upload.json()["id"]
+        live.wait_for(lambda: live.submission(submission_id, student)["status"] == "running", 60, "grading to start")
+        if docker_ok:
+            live.wait_for(lambda: sandbox_containers(submission_id), 30, "the sandbox container")
+        live.kill("worker-1")
+
+        live.start_worker("worker-2", **fast)
+        done = live.wait_for(lambda: (s := live.submission(submission_id, student))["status"] in ("scored", "failed")
+                             and s, 240, "the watchdog and a new worker to finish the submission")
+        assert done["status"] == "scored", (done, live.tails())
+        assert done["attempts"] == 2  # the lost attempt, then the one that finished
+        if docker_ok:
+            live.wait_for(lambda: not sandbox_containers(submission_id), 30, "the orphaned container's removal")
+    except requests.ConnectionError:
+        pytest.fail(live.tails())
+    finally:
+        live.stop()

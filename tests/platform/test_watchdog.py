@@ -1,0 +1,85 @@
+"""The watchdog: expired leases re-queued, lost messages resent, orphaned containers removed."""
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from basin.grading import services, watchdog
+from basin.submissions.models import Submission
+from tests import services as real
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Messages the watchdog sends, recorded (the broker is exercised by the end-to-end tests)."""
+    messages = []
+    monkeypatch.setattr(services, "enqueue_grading", lambda pk, countdown=0: messages.append(pk))
+    monkeypatch.setattr(watchdog, "enqueue_grading", lambda pk, countdown=0: messages.append(pk))
+    return messages
+
+
+@pytest.fixture
+def submission(homework, people):
+    def make(status="queued", attempts=0, lease_in=None, age=timedelta(0), enqueued_ago=None) -> Submission:
+        now = timezone.now()
+        s = Submission.objects.create(
+            homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
+            kind="bundle", size=1, sha256="0" * 64, status=status, attempts=attempts,
+            lease_expires_at=None if lease_in is None else now + lease_in,
+            enqueued_at=None if enqueued_ago is None else now - enqueued_ago)
+        Submission.objects.filter(pk=s.pk).update(created_at=now - age)
+        return s
+    return make
+
+
+def test_a_running_submission_whose_lease_expired_is_queued_again(submission, sent):
+    lost = submission("running", attempts=1, lease_in=-timedelta(seconds=1))
+    busy = submission("running", attempts=1, lease_in=timedelta(minutes=5))
+    assert watchdog.run_watchdog().requeued == 1
+    lost.refresh_from_db(), busy.refresh_from_db()
+    assert (lost.status, busy.status) == ("queued", "running") and sent == [lost.pk]
+
+
+def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_student(submission, sent, settings):
+    settings.BASIN_MAX_ATTEMPTS = 2
+    lost = submission("running", attempts=2, lease_in=-timedelta(seconds=1))
+    watchdog.run_watchdog()
+    lost.refresh_from_db()
+    assert (lost.status, lost.verdict) == ("failed", "infrastructure_error") and sent == []
+
+
+def test_a_queued_submission_whose_message_was_lost_is_sent_again(submission, sent, settings):
+    settings.BASIN_RESEND_AFTER_SECONDS = 600
+    lost = submission(age=timedelta(hours=1), enqueued_ago=timedelta(hours=1))
+    never_sent = submission(age=timedelta(hours=1))
+    fresh = submission(age=timedelta(seconds=5), enqueued_ago=timedelta(seconds=5))
+    waiting_but_recently_sent = submission(age=timedelta(hours=1), enqueued_ago=timedelta(minutes=2))
+    assert watchdog.run_watchdog().resent == 2
+    assert sorted(sent) == sorted([lost.pk, never_sent.pk])
+    assert fresh.pk not in sent and waiting_but_recently_sent.pk not in sent
+
+
+def test_containers_of_attempts_that_are_no_longer_running_are_removed(submission, sent):
+    real.require("docker")
+    import docker
+
+    running = submission("running", attempts=1, lease_in=timedelta(minutes=5))
+    requeued = submission("queued", attempts=1)
+    client = docker.from_env()
+    made = [client.containers.run("basin-sandbox:cpu", entrypoint=["sleep", "120"], detach=True, network_mode="none",
+                                  labels={"basin.sandbox": "1", "basin.submission": str(s.pk), "basin.attempt": "1"})
+            for s in (running, requeued)]
+    try:
+        assert watchdog.run_watchdog().containers_removed == 1
+        left = {c.labels["basin.submission"] for c in client.containers.list(all=True, filters={"label": "basin.sandbox=1"})}
+        assert str(running.pk) in left and str(requeued.pk) not in left
+    finally:
+        for container in made:
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        client.close()
