@@ -24,17 +24,17 @@ def baseline_state(seed: int = 0) -> dict[str, torch.Tensor]:
 def bundle(model_source: str = BASELINE_SOURCE, state: dict | None = None, weights_name: str = "weights.safetensors",
            extra: dict[str, bytes] | None = None) -> bytes:
     state = baseline_state() if state is None else state
+    if weights_name.endswith(".safetensors"):
+        weights = save_safetensors(state)
+    else:
+        inner = io.BytesIO()
+        torch.save(state, inner)
+        weights = inner.getvalue()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("model.py", model_source)
-        if weights_name.endswith(".safetensors"):
-            zf.writestr(weights_name, save_safetensors(state))
-        else:
-            inner = io.BytesIO()
-            torch.save(state, inner)
-            zf.writestr(weights_name, inner.getvalue())
-        for name, data in (extra or {}).items():
-            zf.writestr(name, data)
+        for name, data in {"model.py": model_source, weights_name: weights, **(extra or {})}.items():
+            # A fixed timestamp: the same arguments give the same bytes (entries otherwise carry the clock).
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 

@@ -122,6 +122,18 @@ def test_a_ta_creates_a_homework_and_students_cannot(api, course, registered_dat
     assert again.status_code == 409 and again.json()["error"]["code"] == "homework_exists"
 
 
+def test_a_homework_can_hide_logs_from_students_but_not_from_its_tas(api, homework):
+    submission_id = upload(api("student")).json()["id"]
+    Submission.objects.filter(pk=submission_id).update(status="failed", verdict="runtime_error",
+                                                       log_tail="Traceback: secret-ish detail")
+    assert "secret-ish" in api("student").get(f"/api/submissions/{submission_id}/").json()["log_tail"]
+    homework.show_logs_to_students = False
+    homework.save()
+    assert api("student").get(f"/api/submissions/{submission_id}/").json()["log_tail"] is None
+    assert api("student").get("/api/homeworks/hw1/submissions/").json()[0]["log_tail"] is None
+    assert "secret-ish" in api("ta").get(f"/api/submissions/{submission_id}/").json()["log_tail"]
+
+
 def test_a_time_limit_longer_than_the_grading_lease_is_refused(api, course, registered_dataset, settings):
     settings.BASIN_LEASE_SECONDS = 900
     payload = {"slug": "hw3", "title": "Homework 3", "dataset": "tiny", "time_limit_s": 1800,

@@ -19,7 +19,7 @@ class HomeworkSerializer(serializers.ModelSerializer):
     class Meta:
         model = Homework
         fields = ["slug", "title", "description", "course", "dataset", "opens_at", "deadline", "daily_quota",
-                  "max_upload_mb", "time_limit_s", "memory_limit_mb", "leaderboard_is_public"]
+                  "max_upload_mb", "time_limit_s", "memory_limit_mb", "leaderboard_is_public", "show_logs_to_students"]
 
 
 class HomeworkDetailApi(APIView):
@@ -41,6 +41,7 @@ class CourseHomeworksApi(APIView):
         time_limit_s = serializers.IntegerField(required=False, min_value=10, max_value=3600, default=300)
         memory_limit_mb = serializers.IntegerField(required=False, min_value=256, max_value=65536, default=2048)
         leaderboard_is_public = serializers.BooleanField(required=False, default=True)
+        show_logs_to_students = serializers.BooleanField(required=False, default=True)
 
     def post(self, request, course_slug: str):
         course = course_for_staff(course_slug, request.user)

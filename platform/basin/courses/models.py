@@ -70,6 +70,8 @@ class Homework(models.Model):
     time_limit_s = models.PositiveIntegerField(default=300)
     memory_limit_mb = models.PositiveIntegerField(default=2048)
     leaderboard_is_public = models.BooleanField(default=True, help_text="visible without logging in")
+    show_logs_to_students = models.BooleanField(
+        default=True, help_text="students see their submission's log tail; TAs always do")
     private_revealed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

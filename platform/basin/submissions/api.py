@@ -6,7 +6,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from basin.courses.selectors import homework_for_member
+from basin.courses.models import Membership
+from basin.courses.selectors import homework_for_member, role_in
 from basin.errors import ApplicationError
 
 from . import selectors, services
@@ -22,11 +23,12 @@ class HomeworkSubmissionsApi(APIView):
         baseline = serializers.BooleanField(required=False, default=False)
 
     def get(self, request, slug: str):
-        homework, _ = homework_for_member(slug, request.user)
-        return Response(SubmissionSerializer(selectors.submissions_of(request.user, homework), many=True).data)
+        homework, role = homework_for_member(slug, request.user)
+        return Response(SubmissionSerializer(selectors.submissions_of(request.user, homework), many=True,
+                                             context={"viewer_is_staff": role == Membership.Role.TA}).data)
 
     def post(self, request, slug: str):
-        homework, _ = homework_for_member(slug, request.user)
+        homework, role = homework_for_member(slug, request.user)
         # Refuse an oversized upload from its declared length, before reading the body.
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -39,9 +41,12 @@ class HomeworkSubmissionsApi(APIView):
                                    details=data.errors)
         submission = services.submit(homework=homework, user=request.user, upload=data.validated_data["file"],
                                      note=data.validated_data["note"], is_baseline=data.validated_data["baseline"])
-        return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
+        return Response(SubmissionSerializer(submission, context={"viewer_is_staff": role == Membership.Role.TA}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class SubmissionDetailApi(APIView):
     def get(self, request, submission_id: int):
-        return Response(SubmissionSerializer(selectors.submission_for(submission_id, request.user)).data)
+        submission = selectors.submission_for(submission_id, request.user)
+        staff = role_in(submission.homework.course_id, request.user) == Membership.Role.TA
+        return Response(SubmissionSerializer(submission, context={"viewer_is_staff": staff}).data)

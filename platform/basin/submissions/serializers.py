@@ -9,6 +9,7 @@ from .models import Submission
 class SubmissionSerializer(serializers.ModelSerializer):
     homework = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     private_score = serializers.SerializerMethodField()
+    log_tail = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
@@ -16,6 +17,12 @@ class SubmissionSerializer(serializers.ModelSerializer):
                   "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "created_at",
                   "started_at", "finished_at"]
         read_only_fields = fields
+
+    def get_log_tail(self, submission: Submission) -> str | None:
+        """None where the homework hides logs from students; the course's TAs always see them."""
+        if submission.homework.show_logs_to_students or self.context.get("viewer_is_staff"):
+            return submission.log_tail
+        return None
 
     def get_private_score(self, submission: Submission) -> float | None:
         return submission.private_score if submission.homework.private_is_revealed else None
