@@ -34,6 +34,9 @@ def tiny_dataset(tmp_path_factory):
 def _isolated_files(tmp_path, settings):
     """Uploads and sandbox working dirs of each test go to its own tmp dir; the process sandbox
     unless a test asks for Docker."""
+    import uuid
+
+    settings.BASIN_INSTANCE = f"test-{uuid.uuid4().hex[:8]}"  # its watchdog sees only its own containers
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.BASIN_WORK_DIR = tmp_path / "work"
     settings.BASIN_SANDBOX_BACKEND = "process"

@@ -8,6 +8,16 @@ from pathlib import Path
 from .build import DEFAULT_COUNTS, build
 
 
+def _hidden_seed(value: str) -> int:
+    """32 hex digits, as written to hidden.json: a shorter secret could be guessed from the file hashes."""
+    if len(value) != 32:
+        raise argparse.ArgumentTypeError("a hidden seed is 32 hex digits (the value in a version's hidden.json)")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a hidden seed is 32 hex digits") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dmnist", description="difficult-MNIST tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -16,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", type=Path, required=True)
     for split, n in DEFAULT_COUNTS.items():
         b.add_argument(f"--{split}", type=int, default=n, metavar="N", help=f"samples (default {n:,})")
-    b.add_argument("--hidden-seed", type=lambda v: int(v, 16), default=None, metavar="HEX",
+    b.add_argument("--hidden-seed", type=_hidden_seed, default=None, metavar="HEX",
                    help="seed of the hidden splits, to rebuild a version (default: 128 random bits)")
     b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_args(argv)

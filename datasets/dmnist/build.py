@@ -26,7 +26,7 @@ from basin_grader import dataset_layout as layout
 from .glyphs import GlyphSource, StrokeGlyphs
 from .render import PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, compose, make_paper, place_glyph
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: hidden splits drawn from a secret seed
 DEFAULT_COUNTS = {"train": 50_000, "val": 10_000, "test": 10_000, "shift": 2_000}
 PRIVATE_FRACTION = 0.7  # of each class in the test split; the rest is the public leaderboard part
 _SPLIT_CODE = {"train": 1, "val": 2, "test": 3, "shift": 4}

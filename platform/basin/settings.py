@@ -139,6 +139,23 @@ BASIN_SANDBOX_IMAGE = env_str("BASIN_SANDBOX_IMAGE", "basin-sandbox:cpu")
 BASIN_GPU = env_str("BASIN_GPU", "") or None  # the GPU id this grading worker owns
 BASIN_MAX_ATTEMPTS = env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)  # infrastructure failures retried
 BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60)
+# Time kept free between a homework's time limit and the lease: copying, container start, scoring.
+BASIN_LEASE_MARGIN_SECONDS = env_int("BASIN_LEASE_MARGIN_SECONDS", 60, minimum=10)
+
+
+def _instance() -> str:
+    """Which Basin this is, so its watchdog touches only its own sandbox containers on a shared
+    Docker engine. Production sets BASIN_INSTANCE alike on every machine; else one per data dir."""
+    name = env_str("BASIN_INSTANCE", "")
+    if name:
+        return name
+    path = DATA_DIR / "instance_id"
+    if not path.exists():
+        path.write_text(secrets.token_hex(6))
+    return path.read_text().strip()
+
+
+BASIN_INSTANCE = _instance()
 BASIN_WATCHDOG_SECONDS = env_int("BASIN_WATCHDOG_SECONDS", 60, minimum=1)
 # A queued submission whose message is older than this is sent again (a lost message must not
 # strand it; a duplicate is harmless: only one claim can win).
@@ -165,10 +182,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "basin"
 CELERY_TASK_ROUTES = {"basin.grading.*": {"queue": "scoring"}}
-CELERY_BEAT_SCHEDULE = {"watchdog": {"task": "basin.watchdog", "schedule": float(BASIN_WATCHDOG_SECONDS)}}
+CELERY_BEAT_SCHEDULE = {"watchdog": {"task": "basin.watchdog", "schedule": float(BASIN_WATCHDOG_SECONDS),
+                                     "options": {"expires": float(BASIN_WATCHDOG_SECONDS)}}}  # no pile-up
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_TASK_TIME_LIMIT = BASIN_LEASE_SECONDS
-CELERY_TASK_SOFT_TIME_LIMIT = BASIN_LEASE_SECONDS - 30
+# Celery stops a task just before its lease ends, so a re-queued attempt never overlaps a live one.
+CELERY_TASK_TIME_LIMIT = BASIN_LEASE_SECONDS - 5
+CELERY_TASK_SOFT_TIME_LIMIT = BASIN_LEASE_SECONDS - 10
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -29,10 +29,10 @@ def test_a_submission_survives_its_worker_being_killed(tmp_path):
     live = LivePlatform(env, tmp_path)
     live.seed()
     # Short lease and a frequent watchdog, so the test takes a minute and a half, not fifteen.
-    fast = {"BASIN_LEASE_SECONDS": "70", "BASIN_WATCHDOG_SECONDS": "3"}
+    fast = {"BASIN_LEASE_SECONDS": "70", "BASIN_LEASE_MARGIN_SECONDS": "20", "BASIN_WATCHDOG_SECONDS": "3"}
     try:
         live.start_web()
-        live.create_homework("loss", time_limit_s=30)
+        live.create_homework("loss", time_limit_s=45)
         student = live.token("student")
         live.start_worker("worker-1", **fast)
         upload = live.http.post(f"{live.base}/api/homeworks/loss/submissions/", headers=student, timeout=30,

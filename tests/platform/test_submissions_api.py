@@ -125,13 +125,17 @@ def test_a_ta_creates_a_homework_and_students_cannot(api, course, registered_dat
 def test_a_homework_can_hide_logs_from_students_but_not_from_its_tas(api, homework):
     submission_id = upload(api("student")).json()["id"]
     Submission.objects.filter(pk=submission_id).update(status="failed", verdict="runtime_error",
+                                                       message="ValueError: leaked-in-message",
                                                        log_tail="Traceback: secret-ish detail")
     assert "secret-ish" in api("student").get(f"/api/submissions/{submission_id}/").json()["log_tail"]
     homework.show_logs_to_students = False
     homework.save()
-    assert api("student").get(f"/api/submissions/{submission_id}/").json()["log_tail"] is None
+    hidden = api("student").get(f"/api/submissions/{submission_id}/")
+    assert hidden.json()["log_tail"] is None and "leaked" not in hidden.content.decode()
+    assert "raised an error" in hidden.json()["message"]  # the verdict's plain message instead
     assert api("student").get("/api/homeworks/hw1/submissions/").json()[0]["log_tail"] is None
-    assert "secret-ish" in api("ta").get(f"/api/submissions/{submission_id}/").json()["log_tail"]
+    seen_by_ta = api("ta").get(f"/api/submissions/{submission_id}/").json()
+    assert "secret-ish" in seen_by_ta["log_tail"] and seen_by_ta["message"] == "ValueError: leaked-in-message"
 
 
 def test_a_time_limit_longer_than_the_grading_lease_is_refused(api, course, registered_dataset, settings):

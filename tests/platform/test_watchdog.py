@@ -62,24 +62,30 @@ def test_a_queued_submission_whose_message_was_lost_is_sent_again(submission, se
     assert fresh.pk not in sent and waiting_but_recently_sent.pk not in sent
 
 
-def test_containers_of_attempts_that_are_no_longer_running_are_removed(submission, sent):
+def test_containers_of_attempts_that_are_no_longer_running_are_removed(submission, sent, settings):
     real.require("docker")
     import docker
 
     running = submission("running", attempts=1, lease_in=timedelta(minutes=5))
     requeued = submission("queued", attempts=1)
     client = docker.from_env()
-    made = [client.containers.run("basin-sandbox:cpu", entrypoint=["sleep", "120"], detach=True, network_mode="none",
-                                  labels={"basin.sandbox": "1", "basin.submission": str(s.pk), "basin.attempt": "1"})
-            for s in (running, requeued)]
+    def container(instance, submission_id):
+        return client.containers.run(
+            "basin-sandbox:cpu", entrypoint=["sleep", "120"], detach=True, network_mode="none",
+            labels={"basin.sandbox": "1", "basin.instance": instance, "basin.submission": str(submission_id),
+                    "basin.attempt": "1"})
+
+    mine = settings.BASIN_INSTANCE
+    made = {"live": container(mine, running.pk), "orphan": container(mine, requeued.pk),
+            "another basin's": container("some-other-basin", requeued.pk)}
     try:
         assert watchdog.run_watchdog().containers_removed == 1
-        left = {c.labels["basin.submission"] for c in client.containers.list(all=True, filters={"label": "basin.sandbox=1"})}
-        assert str(running.pk) in left and str(requeued.pk) not in left
+        left = {name for name, c in made.items() if client.containers.list(all=True, filters={"id": c.id})}
+        assert left == {"live", "another basin's"}
     finally:
-        for container in made:
+        for leftover in made.values():
             try:
-                container.remove(force=True)
+                leftover.remove(force=True)
             except docker.errors.NotFound:
                 pass
         client.close()

@@ -6,6 +6,7 @@ what happened as a SandboxRun. Neither decides a verdict; basin_grader.evaluate 
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,7 +48,7 @@ class SandboxDirs:
 class RunIdentity:
     """How a run is named and labelled, so a watchdog can find and remove orphans."""
 
-    name: str = "basin-eval"
+    name: str = field(default_factory=lambda: f"basin-eval-{uuid.uuid4().hex[:12]}")  # unique: TAs run several
     labels: dict[str, str] = field(default_factory=dict)
 
 

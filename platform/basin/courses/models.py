@@ -13,13 +13,6 @@ class Course(models.Model):
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    @property
-    def private_is_revealed(self) -> bool:
-        """A reveal set for a later time is not a reveal yet."""
-        from django.utils import timezone
-
-        return self.private_revealed_at is not None and self.private_revealed_at <= timezone.now()
-
     def __str__(self) -> str:
         return self.title
 

@@ -31,6 +31,9 @@ def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progr
 def register_dataset_version(*, slug: str) -> DatasetVersion:
     """Register a version already built into BASIN_DATASETS_DIR/<slug>."""
     path = settings.BASIN_DATASETS_DIR / slug
+    if not (path / dataset_layout.HIDDEN_SEED).exists():
+        raise ApplicationError("dataset_without_hidden_seed", f"{path} has no {dataset_layout.HIDDEN_SEED}: its hidden "
+                               "labels may follow from the public seed. Rebuild it with `python -m dmnist build`.")
     manifest = json.loads((path / dataset_layout.MANIFEST).read_text())
     return DatasetVersion.objects.create(slug=slug, directory=slug, seed=manifest["seed"], manifest=manifest)
 
@@ -47,10 +50,10 @@ def create_homework(*, actor, course: Course, slug: str, title: str, dataset: Da
         raise ApplicationError("not_course_staff", "Only the course's TAs can create homeworks.", status_code=403)
     if deadline <= opens_at:
         raise ApplicationError("invalid_deadline", "The deadline must come after the opening time.")
-    most = settings.BASIN_LEASE_SECONDS - 30  # a grading run (sandbox start, scoring) ends inside its lease
+    most = settings.BASIN_LEASE_SECONDS - settings.BASIN_LEASE_MARGIN_SECONDS
     if options.get("time_limit_s", 0) > most:
         raise ApplicationError("time_limit_too_long", f"The time limit can be at most {most} s here "
-                               "(BASIN_LEASE_SECONDS minus 30 s).")
+                               "(BASIN_LEASE_SECONDS minus BASIN_LEASE_MARGIN_SECONDS).")
     if Homework.objects.filter(slug=slug).exists():
         raise ApplicationError("homework_exists", f"A homework named {slug!r} exists already; choose another slug.",
                                status_code=409)

@@ -85,7 +85,17 @@ def _local_copy(submission: Submission, folder: Path) -> Path:
 
 
 def limits_for(homework) -> SandboxLimits:
-    return SandboxLimits(wall_seconds=homework.time_limit_s, memory_mb=homework.memory_limit_mb)
+    """The homework's limits, the wall clock clamped to end inside the lease (an admin edit or a
+    shorter lease on this worker must not turn a student's time limit into a retried worker failure)."""
+    wall = min(homework.time_limit_s, settings.BASIN_LEASE_SECONDS - settings.BASIN_LEASE_MARGIN_SECONDS)
+    return SandboxLimits(wall_seconds=wall, memory_mb=homework.memory_limit_mb)
+
+
+def run_identity(submission_id: int, attempt: int) -> RunIdentity:
+    instance = settings.BASIN_INSTANCE
+    return RunIdentity(name=f"basin-{instance}-sub-{submission_id}-a{attempt}",
+                       labels={"basin.instance": instance, "basin.submission": str(submission_id),
+                               "basin.attempt": str(attempt)})
 
 
 def grade_submission(submission_id: int) -> None:
@@ -96,8 +106,7 @@ def grade_submission(submission_id: int) -> None:
     submission = claimed.submission
     work_root = Path(settings.BASIN_WORK_DIR)
     work_root.mkdir(parents=True, exist_ok=True)
-    identity = RunIdentity(name=f"basin-sub-{submission.pk}-a{claimed.attempt}",
-                           labels={"basin.submission": str(submission.pk), "basin.attempt": str(claimed.attempt)})
+    identity = run_identity(submission.pk, claimed.attempt)
     # ignore_cleanup_errors: what a sandbox left in /out must never keep a verdict from being stored.
     with tempfile.TemporaryDirectory(prefix=f"sub-{submission.pk}-", dir=work_root, ignore_cleanup_errors=True) as tmp:
         try:

@@ -4,7 +4,9 @@ always reaches a terminal state, whatever happens to workers, containers or mess
 - A running submission whose lease expired lost its worker: queue it again (or fail it, without
   blaming the student, once its attempts are spent).
 - A queued submission whose last message is old lost that message: send another one.
-- A sandbox container whose attempt is no longer running is an orphan: remove it.
+- A sandbox container of this Basin (label basin.instance) whose attempt is no longer running is
+  an orphan: remove it. Each engine is swept by the watchdog that can reach it (one beat per
+  Docker host in a multi-host deployment; see #8).
 """
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ def remove_orphaned_containers() -> int:
     client = docker.from_env(timeout=30)
     removed = 0
     try:
-        for container in client.containers.list(all=True, filters={"label": "basin.sandbox=1"}):
+        mine = {"label": ["basin.sandbox=1", f"basin.instance={settings.BASIN_INSTANCE}"]}
+        for container in client.containers.list(all=True, filters=mine):
             labels = container.labels
             try:
                 submission_id, attempt = int(labels["basin.submission"]), int(labels["basin.attempt"])

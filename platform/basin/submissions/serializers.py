@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from basin_grader.verdicts import DEFAULT_MESSAGES
+
 from .models import Submission
 
 
@@ -10,6 +12,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
     homework = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     private_score = serializers.SerializerMethodField()
     log_tail = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
@@ -18,11 +21,18 @@ class SubmissionSerializer(serializers.ModelSerializer):
                   "started_at", "finished_at"]
         read_only_fields = fields
 
+    def _logs_shown(self, submission: Submission) -> bool:
+        return submission.homework.show_logs_to_students or bool(self.context.get("viewer_is_staff"))
+
     def get_log_tail(self, submission: Submission) -> str | None:
         """None where the homework hides logs from students; the course's TAs always see them."""
-        if submission.homework.show_logs_to_students or self.context.get("viewer_is_staff"):
-            return submission.log_tail
-        return None
+        return submission.log_tail if self._logs_shown(submission) else None
+
+    def get_message(self, submission: Submission) -> str:
+        # A verdict's message can carry text the sandbox wrote (an exception's), so it is hidden with the logs.
+        if self._logs_shown(submission) or not submission.verdict:
+            return submission.message
+        return DEFAULT_MESSAGES.get(submission.verdict, submission.message)
 
     def get_private_score(self, submission: Submission) -> float | None:
         return submission.private_score if submission.homework.private_is_revealed else None
