@@ -64,16 +64,29 @@ def read_logits(path: Path, n: int, num_classes: int = 10) -> np.ndarray:
     return logits
 
 
-def metrics(logits: np.ndarray, labels: np.ndarray) -> dict:
-    """accuracy and mean negative log-likelihood (natural log) of logits against labels; None
-    for both on an empty set (a tiny test split may have no sample in one part)."""
+def metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict:
+    """Accuracy, mean negative log-likelihood (natural log), macro-F1, per-class accuracy and the
+    confusion matrix (rows: true class, columns: predicted). None where a set is empty (a tiny test
+    split may have no sample in one part) and, per class, where the class does not occur."""
     if len(labels) == 0:
-        return {"accuracy": None, "nll": None, "count": 0}
+        return {"accuracy": None, "nll": None, "macro_f1": None, "per_class_accuracy": [None] * num_classes,
+                "confusion": [[0] * num_classes for _ in range(num_classes)], "count": 0}
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    predicted = logits.argmax(axis=1)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    true_positive = np.diag(confusion).astype(np.float64)
+    support, claimed = confusion.sum(axis=1), confusion.sum(axis=0)
+    # F1 = 2TP / (support + claimed); a class neither present nor predicted is left out of the mean.
+    counted = (support + claimed) > 0
+    f1 = 2 * true_positive[counted] / (support + claimed)[counted]
     return {
-        "accuracy": float((logits.argmax(axis=1) == labels).mean()),
+        "accuracy": float((predicted == labels).mean()),
         "nll": float(-log_probs[np.arange(len(labels)), labels].mean()),
+        "macro_f1": float(f1.mean()),
+        "per_class_accuracy": [float(true_positive[c] / support[c]) if support[c] else None for c in range(num_classes)],
+        "confusion": confusion.tolist(),
         "count": int(len(labels)),
     }
 
