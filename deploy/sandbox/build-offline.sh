@@ -31,5 +31,7 @@ cp "$here/requirements-cpu.txt" "$ctx/wheels/requirements.txt"
 "$python" -m pip download -q --only-binary=:all: -d "$ctx/wheels" -r "$here/requirements-cpu.txt"
 "$python" -m pip wheel -q --no-deps -w "$ctx/wheels" "$root/grader"
 cp "$here/Dockerfile.offline" "$ctx/Dockerfile"
-docker build -q --build-arg "BASE=$base" -t "$image" "$ctx" >/dev/null
+label=()
+[ -n "${BASIN_SANDBOX_LABEL:-}" ] && label=(--label "$BASIN_SANDBOX_LABEL")  # which grader sources it holds
+docker build -q --build-arg "BASE=$base" "${label[@]}" -t "$image" "$ctx" >/dev/null
 echo "sandbox: built $image on $base"

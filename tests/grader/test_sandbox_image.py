@@ -19,3 +19,12 @@ def test_both_sandbox_images_run_the_runtime_as_nobody():
     for name in ("Dockerfile", "Dockerfile.offline"):
         text = (ROOT / "deploy/sandbox" / name).read_text()
         assert "USER 65534:65534" in text and 'ENTRYPOINT ["python3", "-m", "basin_grader.runtime"]' in text, name
+
+
+def test_the_docker_tests_grade_with_an_image_built_from_these_grader_sources():
+    from basin.grading.sandbox_image import SOURCE_LABEL, grader_source_hash
+    from basin_grader.sandbox.docker_backend import image_labels
+    from tests import services
+
+    services.require("docker")  # builds or rebuilds the image when its sources differ
+    assert image_labels("basin-sandbox:cpu")[SOURCE_LABEL] == grader_source_hash()

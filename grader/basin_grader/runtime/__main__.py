@@ -14,11 +14,11 @@ import time
 import traceback
 from pathlib import Path
 
+from ..dataset_layout import HIDDEN_SPLITS
 from ..verdicts import MEMORY_LIMIT, RUNTIME_ERROR, GradingError
 from . import OUTPUT_RESULT, images_name, logits_name
 
 PROBE = 2  # images in the shape check before the real run
-SPLITS = ("test", "shift")
 
 
 def _write_result(out: Path, payload: dict) -> None:
@@ -42,7 +42,7 @@ def run(sub: Path, data: Path, out: Path, batch_size: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         model = load_model(files[0], Path(scratch)).to(device)
         timings["load_s"] = time.perf_counter() - t
-        inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in SPLITS if (data / images_name(s)).exists()}
+        inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in HIDDEN_SPLITS if (data / images_name(s)).exists()}
         probe = next(iter(inputs.values()))[:PROBE]
         predict_logits(model, probe, batch_size=PROBE, device=device)  # fails fast on a wrong shape
         t = time.perf_counter()

@@ -119,15 +119,15 @@ class DockerBackend:
                           oom_killed=oom_killed, log_tail=log_tail, seconds=seconds)
 
 
-def image_present(image: str) -> bool:
+def image_labels(image: str) -> dict[str, str] | None:
+    """The image's labels, or None when there is no such image (or no engine)."""
     import docker
 
     try:
         client = docker.from_env(timeout=30)
         try:
-            client.images.get(image)
-            return True
+            return client.images.get(image).labels or {}
         finally:
             client.close()
     except docker.errors.DockerException:
-        return False
+        return None

@@ -25,6 +25,8 @@ class Submission(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    TERMINAL_STATUSES = (Status.SCORED, Status.FAILED, Status.CANCELLED)
+
     homework = models.ForeignKey("courses.Homework", on_delete=models.CASCADE, related_name="submissions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     is_baseline = models.BooleanField(default=False)

@@ -21,7 +21,6 @@ from basin.demo import services
 from basin.grading.sandbox_image import ensure_sandbox_image
 from basin.submissions.models import Submission
 
-TERMINAL = (Submission.Status.SCORED, Submission.Status.FAILED, Submission.Status.CANCELLED)
 
 
 def worker_command(queues: str = "scoring,basin") -> list[str]:
@@ -104,7 +103,7 @@ class Command(BaseCommand):
             submission = services.add_baseline(demo, bundle_bytes(model))
             self.say(f"· baseline submitted as #{submission.pk}; grading")
         deadline = time.monotonic() + timeout
-        while submission.status not in TERMINAL:
+        while submission.status not in Submission.TERMINAL_STATUSES:
             if time.monotonic() > deadline:
                 raise CommandError(f"the baseline was not graded within {timeout} s (status {submission.status})")
             time.sleep(1)
