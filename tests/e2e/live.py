@@ -3,6 +3,7 @@ real Celery worker processes, all with their own data directory."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,13 +62,17 @@ class LivePlatform:
 
         self.wait_for(up, 60, "the web server")
 
-    def start_worker(self, name: str = "worker", **env_extra) -> subprocess.Popen:
-        return self.start(name, worker_command(), **env_extra)
+    def start_worker(self, name: str = "worker", beat: bool = True, **env_extra) -> subprocess.Popen:
+        return self.start(name, worker_command(beat=beat), **env_extra)
 
     def kill(self, name: str) -> None:
         """SIGKILL a process and its children (a worker's pool): no chance to clean up."""
         os.killpg(self.processes[name].pid, signal.SIGKILL)
         self.processes[name].wait()
+
+    def instance(self) -> str:
+        """The Basin instance id the platform's processes share (their sandbox containers carry it)."""
+        return (Path(self.env["BASIN_DATA_DIR"]) / "instance_id").read_text().strip()
 
     def tails(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
@@ -107,3 +112,35 @@ class LivePlatform:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+class RedisBroker:
+    """A Redis server of the test's own, so that it can be killed and started again. No
+    persistence: a restart loses every queued message, the harder case for the platform."""
+
+    def __init__(self, workdir: Path):
+        self.binary = shutil.which("redis-server")
+        self.workdir, self.port = workdir, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.workdir / "redis.log", "ab")
+        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", str(self.workdir)], stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        for _ in range(100):
+            try:
+                if client.ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        pytest.fail("the test's redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

@@ -23,10 +23,11 @@ from basin.submissions.models import Submission
 
 
 
-def worker_command(queues: str = "scoring,basin") -> list[str]:
-    """One worker process with Celery beat embedded (-B): it also runs the watchdog."""
-    return [sys.executable, "-m", "celery", "--quiet", "-A", "basin", "worker", "-B", "-Q", queues,
-            "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+def worker_command(queues: str = "scoring,basin", beat: bool = True) -> list[str]:
+    """One worker process; with Celery beat embedded (-B) it also runs the watchdog (one beat per
+    Basin: a second worker is started without it)."""
+    return [sys.executable, "-m", "celery", "--quiet", "-A", "basin", "worker", *(["-B"] if beat else []),
+            "-Q", queues, "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,162 @@
+"""Deadline night with things breaking: 40 submissions are graded while the worker processes are
+killed with SIGKILL several times and the broker is killed and restarted once (losing every queued
+message, and with uploads arriving while it is down). Every submission must end in exactly one
+terminal state with the verdict and scores of a calm run of the same file, no submission may count
+a lost attempt against the student, and no sandbox container may be left behind.
+
+Production components throughout: PostgreSQL, a Redis broker of the test's own, Docker, real
+Celery worker processes with the watchdog in Celery beat, a live web server.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from basin_grader.evaluate import evaluate
+from basin_grader.sandbox import SandboxLimits, get_backend
+from tests import factories, services
+
+from .live import LivePlatform, RedisBroker, base_env
+
+TOTAL = 40
+FIRST_BURST = 30  # the rest arrive while the broker is down
+TIME_LIMIT_S = 40
+# Short lease, frequent watchdog, quick resend: the chaos costs minutes, not hours.
+FAST = {"BASIN_LEASE_SECONDS": "60", "BASIN_LEASE_MARGIN_SECONDS": "20", "BASIN_WATCHDOG_SECONDS": "3",
+        "BASIN_RESEND_AFTER_SECONDS": "30"}
+
+
+def variants() -> dict[str, tuple[str, bytes]]:
+    """Eight different checkpoints (file name, bytes): five models, a .pt, and two that fail."""
+    out = {f"seed{s}": (f"seed{s}.zip", factories.bundle(state=factories.baseline_state(seed=s))) for s in range(1, 6)}
+    out["pt"] = ("pt.zip", factories.bundle(state=factories.baseline_state(seed=6), weights_name="weights.pt"))
+    out["raises"] = ("raises.zip", factories.bundle(model_source=factories.RAISES_IN_BUILD))
+    out["wrong-shape"] = ("wrong-shape.zip", factories.bundle(model_source=factories.WRONG_SHAPE))
+    return out
+
+
+class LiveRows:
+    """The live platform's submissions, read straight from its PostgreSQL database."""
+
+    def __init__(self, dsn: str, homework: str):
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self.conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+        self.homework = homework
+
+    def all(self) -> list[dict]:
+        return self.conn.execute(
+            "SELECT s.id, s.status, s.verdict, s.message, s.attempts, s.scores, s.original_name "
+            "FROM submissions_submission s JOIN courses_homework h ON h.id = s.homework_id "
+            "WHERE h.slug = %s ORDER BY s.id", (self.homework,)).fetchall()
+
+    def count(self, *statuses: str) -> int:
+        return sum(row["status"] in statuses for row in self.all())
+
+
+def sandbox_containers(instance: str) -> list:
+    import docker
+
+    client = docker.from_env()
+    try:
+        return client.containers.list(all=True, filters={"label": f"basin.instance={instance}"})
+    finally:
+        client.close()
+
+
+def test_forty_submissions_survive_killed_workers_and_a_broker_restart(tmp_path, postgres_database):
+    services.require("postgres")
+    services.require("docker")
+    broker = RedisBroker(tmp_path)
+    if broker.binary is None:
+        pytest.skip("needs a redis-server binary to kill and restart a broker of the test's own")
+    broker.start()
+    services.exercised["redis"] = True
+    env = base_env(tmp_path / "data") | FAST | {
+        "DATABASE_URL": postgres_database, "CELERY_BROKER_URL": broker.url, "BASIN_SANDBOX_BACKEND": "docker"}
+    live = LivePlatform(env, tmp_path)
+    live.seed()
+    rows = LiveRows(postgres_database, "chaos")
+    checkpoints = variants()
+    order = [name for _ in range(TOTAL // len(checkpoints)) for name in checkpoints]
+
+    # The calm run: each distinct checkpoint graded once, quietly, by the same code and sandbox.
+    dataset = Path(env["BASIN_DATA_DIR"]) / "datasets" / "dmnist-demo"
+    calm = {}
+    for name, (filename, data) in checkpoints.items():
+        work = tmp_path / "calm" / name
+        work.mkdir(parents=True)
+        result = evaluate(factories.write(work / filename, data), dataset, work / "attempt", get_backend("docker"),
+                          SandboxLimits(wall_seconds=TIME_LIMIT_S, memory_mb=2048))
+        calm[name] = (result.verdict, result.message, result.scores)
+    assert sum(v == "scored" for v, _, _ in calm.values()) == 6, calm
+
+    def upload(index: int) -> None:
+        filename, data = checkpoints[order[index]]
+        r = live.http.post(f"{live.base}/api/homeworks/chaos/submissions/", headers=student, timeout=60,
+                           files={"file": (f"{index:02d}-{filename}", data)})
+        assert r.status_code == 201, r.text
+
+    def progress(terminal_at_least: int, running: bool = True) -> None:
+        live.wait_for(lambda: rows.count("scored", "failed") >= terminal_at_least
+                      and (not running or rows.count("running") > 0), 300,
+                      f"{terminal_at_least} submissions finished" + (" and one running" if running else ""))
+
+    def crash(*workers: str) -> None:
+        for name in workers:
+            live.kill(name)
+            events.append(f"SIGKILL {name} at {rows.count('scored', 'failed')} finished")
+        for name in workers:
+            live.start_worker(name, beat=name == "worker-a")
+
+    events: list[str] = []
+    try:
+        live.start_web()
+        live.create_homework("chaos", daily_quota=100, time_limit_s=TIME_LIMIT_S)
+        student = live.token("student")
+        for index in range(FIRST_BURST):
+            upload(index)
+        live.start_worker("worker-a", beat=True)  # the one Celery beat, with the watchdog
+        live.start_worker("worker-b", beat=False)
+
+        progress(3)
+        crash("worker-a")
+        progress(10)
+        crash("worker-b")
+        progress(15, running=False)
+        broker.kill()
+        events.append(f"broker killed at {rows.count('scored', 'failed')} finished")
+        for index in range(FIRST_BURST, TOTAL):  # accepted and stored while no message can be sent
+            upload(index)
+        time.sleep(3)
+        broker.start()
+        events.append("broker restarted, empty")
+        progress(22)
+        crash("worker-a", "worker-b")  # a whole grading host lost at once
+
+        live.wait_for(lambda: rows.count("scored", "failed") == TOTAL, 600, "every submission to finish")
+        final = rows.all()
+        assert len(final) == TOTAL
+        for index, row in enumerate(final):
+            name = order[int(row["original_name"][:2])]
+            verdict, message, scores = calm[name]
+            assert (row["verdict"], row["message"]) == (verdict, message), (index, row, events)
+            assert row["scores"] == json.loads(json.dumps(scores)), (index, name, events)
+        retried = [row["id"] for row in final if row["attempts"] > 1]
+        assert retried, f"no kill landed on a running submission: {events}"
+        assert all(row["attempts"] <= 3 for row in final)
+
+        live.wait_for(lambda: not sandbox_containers(live.instance()), 60, "orphaned containers to be removed")
+        for name, process in live.processes.items():
+            assert process.poll() is None, f"{name} died\n{live.tails()}"
+        print(f"chaos: {events}; {len(retried)} submissions graded again after a lost attempt")
+    finally:
+        live.stop()
+        broker.kill()
+        if (Path(env["BASIN_DATA_DIR"]) / "instance_id").exists():
+            for container in sandbox_containers(live.instance()):
+                container.remove(force=True)
