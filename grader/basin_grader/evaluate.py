@@ -16,7 +16,7 @@ import numpy as np
 
 from . import dataset_layout as layout
 from .formats import inspect_submission, submission_filename
-from .runtime import OUTPUT_RESULT, images_name, logits_name
+from .runtime import OUTPUT_RESULT, images_name, logits_name, output_files
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
 from .verdicts import (DEFAULT_MESSAGES, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, STUDENT_VERDICTS, TIME_LIMIT,
@@ -71,12 +71,18 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
             _share_read_only(source, dirs.data / images_name(split), link)
         elif split == "test":  # the grader's data is broken, not the student's model
             raise InfrastructureError(f"the dataset version at {dataset} has no {split} images")
-    for d in (dirs.sub, dirs.data):
+    for d in (dirs.sub, dirs.data, dirs.out):
         os.chmod(d, 0o755)
-    if os.geteuid() == 0:  # the container runs as nobody; it must be able to write /out
-        os.chown(dirs.out, _SANDBOX_UID, _SANDBOX_UID)
-    else:
-        os.chmod(dirs.out, 0o777)
+    # /out holds only the runtime's own files, made here, empty: the container's user (nobody) may
+    # write into them, each capped by the file-size limit, but cannot create, replace or remove
+    # anything in /out (no planted links, no disk filled with many files).
+    for name in output_files():
+        path = dirs.out / name
+        path.touch()
+        if os.geteuid() == 0:
+            os.chown(path, _SANDBOX_UID, _SANDBOX_UID)
+        else:
+            os.chmod(path, 0o666)
     return dirs
 
 

@@ -49,7 +49,7 @@ def read_result(path: Path) -> dict:
 def read_logits(path: Path, n: int, num_classes: int = 10) -> np.ndarray:
     """Exactly n×num_classes finite floats from a .npy file, or a GradingError(invalid_output)."""
     raw = read_capped(path, 128 + n * num_classes * 8)
-    if raw is None:
+    if not raw:  # missing, or still the empty file the worker made before the run
         raise GradingError(INVALID_OUTPUT, f"The model wrote no {path.name}.")
     try:
         logits = np.load(io.BytesIO(raw), allow_pickle=False)

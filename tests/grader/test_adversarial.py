@@ -6,6 +6,7 @@ weaker: it runs the cases that do not rely on a container's isolation (filesyste
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import socket
@@ -18,6 +19,7 @@ import pytest
 import torch
 
 from basin_grader.evaluate import evaluate
+from basin_grader.runtime import output_files
 from basin_grader.sandbox import SandboxLimits, get_backend
 from basin_grader.verdicts import (INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED,
                                    TIME_LIMIT)
@@ -93,6 +95,7 @@ class Case:
     in_message: tuple[str, ...] = ()
     limits: dict = field(default_factory=dict)
     process_needs_root: bool = False  # the process backend's network namespace needs root
+    on_process: dict = field(default_factory=dict)  # what differs on the (weaker) process backend
 
     def data(self) -> bytes:
         value = self.submission() if callable(self.submission) else self.submission
@@ -117,15 +120,23 @@ CASES = [
     Case("huge output file", after_run(OUT + "with open(out + '/test_logits.npy', 'wb') as f:\n"
                                        "    f.write(b'\\x93NUMPY' + b'x' * (300 << 20))"),
          INVALID_OUTPUT, in_message=("at most",)),
-    Case("no output", after_run(OUT + "os.remove(out + '/test_logits.npy')"), INVALID_OUTPUT, in_message=("wrote no",)),
+    Case("no output", after_run(OUT + "open(out + '/test_logits.npy', 'wb').close()"), INVALID_OUTPUT,
+         in_message=("wrote no",)),
     Case("NaN logits", factories.BASELINE_SOURCE + "\n_build = build_model\ndef build_model():\n    m = _build()\n"
          "    m.register_forward_hook(lambda mod, inp, out: out * float('nan'))\n    return m\n",
          INVALID_OUTPUT, in_message=("NaN or infinite",)),
+    # In a container /out cannot be changed, only its files written: the plant is refused. The
+    # process backend runs as the worker's user, who owns /out; there the scorer refuses the plant.
     Case("symlink planted in /out", after_run(OUT + "os.remove(out + '/test_logits.npy')\n"
                                               "os.symlink('/etc/passwd', out + '/test_logits.npy')"),
-         INVALID_OUTPUT, in_message=("not a regular file",)),
+         SCORED, in_log=("Permission denied",),
+         on_process={"verdict": INVALID_OUTPUT, "in_log": (), "in_message": ("not a regular file",)}),
     Case("FIFO planted in /out", after_run(OUT + "os.remove(out + '/test_logits.npy')\nos.mkfifo(out + '/test_logits.npy')"),
-         INVALID_OUTPUT, in_message=("not a regular file",)),
+         SCORED, in_log=("Permission denied",),
+         on_process={"verdict": INVALID_OUTPUT, "in_log": (), "in_message": ("not a regular file",)}),
+    Case("many files in /out", after_run(OUT + "for i in range(10_000):\n"
+                                         "    open(f'{out}/extra{i}.npy', 'wb').write(b'x' * (1 << 20))"),
+         SCORED, docker_only=True, in_log=("Permission denied",)),
     Case("only loopback exists", before_build("import socket\nprint('interfaces:', sorted(n for _, n in socket.if_nameindex()))"),
          SCORED, in_log=("interfaces: ['lo']",), process_needs_root=True),
     Case("environment secrets", before_build("import os\nprint(dict(os.environ))"), SCORED, not_in_output=(CANARY,)),
@@ -175,6 +186,8 @@ def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend
         pytest.skip(f"'{case.name}' relies on a container's isolation; the process backend does not claim it")
     if case.process_needs_root and backend_name == "process" and os.geteuid() != 0:
         pytest.skip("the process backend gets a network namespace only when the worker runs as root")
+    if backend_name == "process":
+        case = dataclasses.replace(case, **case.on_process)
     monkeypatch.setenv("BASIN_SECRET_KEY", CANARY)  # the worker's own environment holds a secret
     listener = socket.create_server(("127.0.0.1", 0))  # a service on the worker's loopback
     listener.settimeout(0.2)
@@ -216,4 +229,7 @@ def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend
         assert text not in output
     assert len(result.log_tail) <= limits.log_bytes
     assert not connections, "the sandbox reached a service on the worker's loopback"
+    out = tmp_path / "attempt" / "out"
+    if backend_name == "docker" and out.exists():  # /out holds the runtime's files and nothing else
+        assert set(os.listdir(out)) <= set(output_files())
     assert not os.path.exists(PWNED)
