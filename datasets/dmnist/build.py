@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from basin_grader import dataset_layout as layout
 from .glyphs import GlyphSource, StrokeGlyphs
+from .preview import write_preview
 from .render import PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, compose, make_paper, place_glyph
 
 GENERATOR_VERSION = "2"  # 2: hidden splits drawn from a secret seed
@@ -147,6 +148,7 @@ def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
         bar.close()
         if pool:
             pool.shutdown()
+    write_preview(out / layout.PREVIEW, _papers(seed), glyphs, seed)
     secret = out / layout.HIDDEN_SEED
     secret.write_text(json.dumps({"hidden_seed": f"{hidden_seed:032x}"}) + "\n")
     secret.chmod(0o600)

@@ -1,4 +1,5 @@
-"""`python -m basin_grader evaluate --submission FILE --data DATASET_DIR --out DIR [--backend ...]`
+"""`python -m basin_grader evaluate --submission FILE --data DATASET_DIR --out DIR [--backend ...]
+[--diagnostics off|cpu|gpu]`
 
 Runs one evaluation exactly as a grading worker would and prints one JSON result on stdout.
 Exit status 0 whenever a verdict was reached (a student's failure included); 2 on bad arguments;
@@ -12,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .evaluate import DIAGNOSTICS, evaluate
 from .sandbox import BACKENDS, DEFAULT_IMAGE, SandboxLimits, get_backend
 from .verdicts import InfrastructureError
 
@@ -27,20 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--image", default=DEFAULT_IMAGE, help="sandbox image for the docker backend")
     ev.add_argument("--time-limit", type=float, default=SandboxLimits.wall_seconds, help="seconds")
     ev.add_argument("--memory-mb", type=int, default=SandboxLimits.memory_mb)
+    ev.add_argument("--diagnostics", choices=DIAGNOSTICS, default="cpu",
+                    help="diagnostics to compute after scoring, with the budget of this device (default: cpu)")
     args = parser.parse_args(argv)
 
     for path, what in ((args.submission, "submission file"), (args.data, "dataset directory")):
         if not path.exists():
             print(f"basin_grader: no {what} at {path}", file=sys.stderr)
             return 2
-    from .evaluate import evaluate
-
     limits = SandboxLimits(wall_seconds=args.time_limit, memory_mb=args.memory_mb)
     try:
         backend = get_backend(args.backend, image=args.image)
         with tempfile.TemporaryDirectory(prefix="basin-eval-") as tmp:
             workdir = (args.out or Path(tmp)) / "attempt"
-            result = evaluate(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend, limits)
+            result = evaluate(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend, limits,
+                              diagnostics=args.diagnostics)
     except InfrastructureError as e:
         print(f"basin_grader: the grader failed, not the submission: {e}", file=sys.stderr)
         return 3

@@ -9,6 +9,7 @@ it lives here because the grader must be installable without the builder.
     VERSION/{test,shift}/labels.npy meta.csv                 hidden: only the trusted scorer reads them
     VERSION/test/is_private.npy                              leaderboard part of each test sample
     VERSION/hidden.json                                      the seed of the hidden splits (secret)
+    VERSION/preview.png                                      a grid of samples: paper × pen
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ IS_PRIVATE = "is_private.npy"
 MANIFEST = "manifest.json"
 HIDDEN_SEED = "hidden.json"
 
+PREVIEW = "preview.png"
+
 # The files of a public split, in the order the dataset class and the download API list them.
 PUBLIC_FILES = (IMAGES, LABELS, META)
 
@@ -33,3 +36,11 @@ def split_file(root: str | Path, split: str, name: str) -> Path:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; the splits are {', '.join(SPLITS)}")
     return Path(root) / split / name
+
+
+def is_public(relative_path: str) -> bool:
+    """Whether a file of a version (path relative to it, '/'-separated) may be served to students."""
+    parts = relative_path.split("/")
+    if parts == [PREVIEW]:
+        return True
+    return len(parts) == 2 and parts[0] in PUBLIC_SPLITS and parts[1] in PUBLIC_FILES

@@ -19,10 +19,12 @@ from .formats import inspect_submission, submission_filename
 from .runtime import OUTPUT_RESULT, images_name, logits_name, output_files
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
+from .trusted_diagnostics import diagnose, read_groups
 from .verdicts import (DEFAULT_MESSAGES, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, STUDENT_VERDICTS, TIME_LIMIT,
                        GradingError, InfrastructureError)
 
 _REPORTED_TIMINGS = ("load_s", "inference_s")
+DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on
 _SANDBOX_UID = 65534
 
 
@@ -32,6 +34,7 @@ class Evaluation:
     message: str
     log_tail: str = ""
     scores: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     backend: str = ""
 
@@ -96,18 +99,26 @@ def _reported_timings(reported: dict) -> dict:
     return out
 
 
-def score(out: Path, dataset: Path) -> dict:
+def score(out: Path, dataset: Path, diagnostics: str = "off") -> tuple[dict, dict]:
+    """(scores, diagnostics) from what the sandbox wrote and the hidden labels."""
     try:
         labels = np.load(layout.split_file(dataset, "test", layout.LABELS), allow_pickle=False)
         is_private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE), allow_pickle=False)
     except OSError as e:
         raise InfrastructureError(f"the hidden labels of {dataset} cannot be read: {e}") from e
-    scores = score_test(read_logits(out / logits_name("test"), len(labels)), labels, is_private)
+    test_logits = read_logits(out / logits_name("test"), len(labels))
+    scores = score_test(test_logits, labels, is_private)
+    shift_logits = shift_labels = None
     shift_labels_path = layout.split_file(dataset, "shift", layout.LABELS)
     if shift_labels_path.exists():
         shift_labels = np.load(shift_labels_path, allow_pickle=False)
-        scores["shift"] = metrics(read_logits(out / logits_name("shift"), len(shift_labels)), shift_labels)
-    return scores
+        shift_logits = read_logits(out / logits_name("shift"), len(shift_labels))
+        scores["shift"] = metrics(shift_logits, shift_labels)
+    if diagnostics == "off":
+        return scores, {}
+    groups = read_groups(layout.split_file(dataset, "test", layout.META))
+    return scores, {"profile": diagnostics,
+                    **diagnose(test_logits, labels, is_private, groups, shift_logits, shift_labels)}
 
 
 def _printable(text: str) -> str:
@@ -116,16 +127,19 @@ def _printable(text: str) -> str:
 
 
 def evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
-             limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity()) -> Evaluation:
+             limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity(),
+             diagnostics: str = "off") -> Evaluation:
     """Evaluate one submission file. A student's failure is a verdict; the grader's raises
     basin_grader.verdicts.InfrastructureError, for the caller to retry."""
-    result = _evaluate(submission, dataset, workdir, backend, limits, identity)
+    if diagnostics not in DIAGNOSTICS:
+        raise ValueError(f"diagnostics must be one of {', '.join(DIAGNOSTICS)}, not {diagnostics!r}")
+    result = _evaluate(submission, dataset, workdir, backend, limits, identity, diagnostics)
     result.message, result.log_tail = _printable(result.message), _printable(result.log_tail)
     return result
 
 
 def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
-              limits: SandboxLimits, identity: RunIdentity) -> Evaluation:
+              limits: SandboxLimits, identity: RunIdentity, diagnostics: str) -> Evaluation:
     try:
         with open(submission, "rb") as f:
             info = inspect_submission(f, submission.name)
@@ -156,7 +170,7 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
         return result
     started = time.perf_counter()
     try:
-        result.scores = score(dirs.out, dataset)
+        result.scores, result.diagnostics = score(dirs.out, dataset, diagnostics)
     except GradingError as e:
         result.verdict, result.message = e.verdict, e.message
     timings["scoring_s"] = time.perf_counter() - started

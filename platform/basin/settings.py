@@ -137,6 +137,8 @@ BASIN_WORK_DIR = env_path("BASIN_WORK_DIR", DATA_DIR / "work")  # per-attempt sa
 BASIN_SANDBOX_BACKEND = env_choice("BASIN_SANDBOX_BACKEND", "auto", ("auto", "docker", "process"))
 BASIN_SANDBOX_IMAGE = env_str("BASIN_SANDBOX_IMAGE", "basin-sandbox:cpu")
 BASIN_GPU = env_str("BASIN_GPU", "") or None  # the GPU id this grading worker owns
+# Diagnostics computed with each score: off, or the budget of the device this worker grades on.
+BASIN_DIAGNOSTICS = env_choice("BASIN_DIAGNOSTICS", "gpu" if BASIN_GPU else "cpu", ("off", "cpu", "gpu"))
 BASIN_MAX_ATTEMPTS = env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)  # infrastructure failures retried
 BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60)
 # Time kept free between a homework's time limit and the lease: copying, container start, scoring.

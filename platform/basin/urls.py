@@ -3,6 +3,7 @@ from django.urls import path
 
 from basin.accounts.api import TokenApi
 from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
+from basin.courses.dataset_api import HomeworkDatasetApi, HomeworkDatasetFileApi
 from basin.leaderboard import views as leaderboard_views
 from basin.leaderboard.api import LeaderboardApi
 from basin.submissions.api import HomeworkSubmissionsApi, SubmissionDetailApi
@@ -11,6 +12,9 @@ api = [
     path("api/auth/token/", TokenApi.as_view(), name="api-token"),
     path("api/courses/<slug:course_slug>/homeworks/", CourseHomeworksApi.as_view(), name="api-course-homeworks"),
     path("api/homeworks/<slug:slug>/", HomeworkDetailApi.as_view(), name="api-homework"),
+    path("api/homeworks/<slug:slug>/dataset/", HomeworkDatasetApi.as_view(), name="api-homework-dataset"),
+    path("api/homeworks/<slug:slug>/dataset/<path:name>", HomeworkDatasetFileApi.as_view(),
+         name="api-homework-dataset-file"),
     path("api/homeworks/<slug:slug>/submissions/", HomeworkSubmissionsApi.as_view(), name="api-homework-submissions"),
     path("api/homeworks/<slug:slug>/leaderboard/", LeaderboardApi.as_view(), name="api-leaderboard"),
     path("api/submissions/<int:submission_id>/", SubmissionDetailApi.as_view(), name="api-submission"),

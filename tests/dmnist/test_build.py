@@ -50,7 +50,7 @@ def test_the_manifest_records_seed_source_counts_and_every_files_sha256(tiny_dat
     assert (manifest["seed"], manifest["glyph_source"], manifest["counts"]) == (7, "strokes", COUNTS)
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((tiny_dataset / name).read_bytes()).hexdigest() == digest
-    assert len(manifest["files"]) == 3 + 3 + 4 + 3 + 1  # the splits' files and hidden.json
+    assert len(manifest["files"]) == 3 + 3 + 4 + 3 + 1 + 1  # the splits' files, hidden.json, preview.png
 
 
 def test_arrays_have_the_documented_shapes_and_load_without_pickle(tiny_dataset):
@@ -92,3 +92,21 @@ def test_a_build_refuses_a_non_empty_directory_and_silly_counts(tmp_path):
         build(tmp_path, counts=COUNTS, progress=False)
     with pytest.raises(ValueError, match="at least 10"):
         build(tmp_path / "new", counts={"train": 3}, progress=False)
+
+
+def test_the_preview_shows_every_paper_and_pen_with_the_shift_ones(tiny_dataset):
+    from PIL import Image
+
+    from dmnist.preview import LABEL_H, LABEL_W, SCALE
+    from dmnist.render import IMAGE_SIZE
+
+    preview = np.asarray(Image.open(tiny_dataset / layout.PREVIEW).convert("RGB")).astype(int)
+    cell = IMAGE_SIZE * SCALE
+    rows, cols = len(PAPERS) + 1, len(PENS) + 1
+    assert preview.shape == (LABEL_H + rows * cell, LABEL_W + cols * cell, 3)
+    cells = [preview[LABEL_H + i * cell:LABEL_H + (i + 1) * cell, LABEL_W + j * cell:LABEL_W + (j + 1) * cell]
+             for i in range(rows) for j in range(cols)]
+    assert all(c.std() > 5 for c in cells)  # a drawn sample in every cell, none blank
+    backgrounds = [tuple(np.median(c.reshape(-1, 3), axis=0)) for c in cells[::cols]]
+    assert len(set(backgrounds)) == rows  # one paper per row, each its own colour
+    # The builder's determinism test compares every file, the preview included.

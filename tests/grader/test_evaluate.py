@@ -106,3 +106,33 @@ def test_an_empty_leaderboard_part_scores_none_not_nan():
 
     empty = metrics(np.zeros((0, 10)), np.zeros(0, dtype=np.int64))
     assert (empty["accuracy"], empty["nll"], empty["macro_f1"], empty["count"]) == (None, None, None, 0)
+
+
+def test_the_command_line_prints_one_json_result_with_diagnostics(tmp_path, tiny_dataset):
+    import json
+    import subprocess
+    import sys
+
+    good = factories.write(tmp_path / "good.zip", factories.bundle())
+    broken = factories.write(tmp_path / "broken.zip", factories.bundle(model_source=factories.RAISES_IN_BUILD))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "basin_grader", "evaluate", "--data", str(tiny_dataset),
+                               "--backend", "process", *args], capture_output=True, text=True, timeout=300)
+
+    done = cli("--submission", str(good), "--diagnostics", "cpu")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["verdict"] == SCORED and set(result) >= {"message", "scores", "diagnostics", "timings", "log_tail"}
+    assert result["diagnostics"]["profile"] == "cpu"
+    reliability = result["diagnostics"]["public"]["calibration"]["reliability"]
+    assert sum(row["count"] for row in reliability) == result["scores"]["public"]["count"]
+    groups = result["diagnostics"]["public"]["by_paper_and_pen"]["groups"]
+    assert sum(g["count"] for g in groups) == result["scores"]["public"]["count"]
+
+    off = json.loads(cli("--submission", str(good), "--diagnostics", "off").stdout)
+    assert off["diagnostics"] == {} and off["scores"] == result["scores"]
+    failed = cli("--submission", str(broken))
+    assert failed.returncode == 0 and json.loads(failed.stdout)["verdict"] == RUNTIME_ERROR  # a verdict: exit 0
+    missing = cli("--submission", str(tmp_path / "nope.zip"))
+    assert missing.returncode == 2 and "no submission file" in missing.stderr

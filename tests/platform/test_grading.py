@@ -40,6 +40,8 @@ def test_a_queued_submission_is_scored_through_the_sandbox(queued, settings, san
     assert submission.backend == sandbox and submission.attempts == 1
     assert submission.public_score == submission.scores["public"]["accuracy"]
     assert submission.private_score == submission.scores["private"]["accuracy"]
+    assert submission.diagnostics["profile"] == settings.BASIN_DIAGNOSTICS == "cpu"
+    assert submission.diagnostics["public"]["calibration"]["ece"] >= 0.0
     assert 0.0 <= submission.public_score <= 1.0 and submission.finished_at and submission.lease_expires_at is None
 
 

@@ -21,9 +21,10 @@ def homework_for_member(slug: str, user) -> tuple[Homework, str]:
     return homework, role
 
 
-def homework_for_leaderboard(slug: str, user) -> Homework:
-    """Public leaderboards are open to everyone; course-only ones to the course's members."""
-    homework = Homework.objects.select_related("course").filter(slug=slug).first()
+def homework_for_viewer(slug: str, user) -> Homework:
+    """A public homework (its leaderboard and public data) is open to everyone; a course-only one
+    to the course's members."""
+    homework = Homework.objects.select_related("course", "dataset").filter(slug=slug).first()
     if homework is None or not (homework.leaderboard_is_public or role_in(homework.course_id, user)):
         raise Http404("No such homework.")
     return homework

@@ -55,7 +55,7 @@ def record(claim: Claim, evaluation: Evaluation) -> bool:
     return bool(_running(claim).update(
         status=Submission.Status.SCORED if evaluation.verdict == SCORED else Submission.Status.FAILED,
         verdict=evaluation.verdict, message=evaluation.message, log_tail=evaluation.log_tail,
-        scores=scores, timings=evaluation.timings, backend=evaluation.backend,
+        scores=scores, diagnostics=evaluation.diagnostics, timings=evaluation.timings, backend=evaluation.backend,
         public_score=scores.get("public", {}).get("accuracy"), private_score=scores.get("private", {}).get("accuracy"),
         finished_at=timezone.now(), lease_expires_at=None))
 
@@ -113,7 +113,7 @@ def grade_submission(submission_id: int) -> None:
             backend = sandbox_backend()
             upload = _local_copy(submission, Path(tmp))
             evaluation = evaluate(upload, submission.homework.dataset.path, Path(tmp) / "attempt", backend,
-                                  limits_for(submission.homework), identity)
+                                  limits_for(submission.homework), identity, diagnostics=settings.BASIN_DIAGNOSTICS)
         except (InfrastructureError, OSError) as e:
             release_for_retry(claimed, f"{type(e).__name__}: {e}")
             return

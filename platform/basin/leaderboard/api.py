@@ -6,15 +6,15 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from basin.courses.selectors import homework_for_leaderboard
+from basin.courses.selectors import homework_for_viewer
 
 from .selectors import public_leaderboard
 
 
 class LeaderboardApi(APIView):
-    permission_classes = [AllowAny]  # visibility is the homework's: homework_for_leaderboard decides
+    permission_classes = [AllowAny]  # visibility is the homework's: homework_for_viewer decides
 
     def get(self, request, slug: str):
-        homework = homework_for_leaderboard(slug, request.user)
+        homework = homework_for_viewer(slug, request.user)
         return Response({"homework": homework.slug, "part": "public",
                          "rows": [asdict(row) for row in public_leaderboard(homework)]})

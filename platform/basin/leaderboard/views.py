@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from basin.courses.selectors import homework_for_leaderboard, visible_homeworks
+from basin.courses.selectors import homework_for_viewer, visible_homeworks
 
 from .selectors import public_leaderboard
 
@@ -12,5 +12,5 @@ def home(request):
 
 
 def leaderboard(request, slug: str):
-    homework = homework_for_leaderboard(slug, request.user)
+    homework = homework_for_viewer(slug, request.user)
     return render(request, "leaderboard/leaderboard.html", {"homework": homework, "rows": public_leaderboard(homework)})

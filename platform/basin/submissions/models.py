@@ -48,6 +48,8 @@ class Submission(models.Model):
     public_score = models.FloatField(null=True, blank=True)
     private_score = models.FloatField(null=True, blank=True)
     scores = models.JSONField(default=dict, blank=True)
+    # By leaderboard part; the "private" parts are shown only after the reveal (basin_grader.trusted_diagnostics).
+    diagnostics = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     backend = models.CharField(max_length=16, blank=True)
 

@@ -1,0 +1,55 @@
+"""A homework's public data for students: the public manifest (sha256 of every public file) and
+the files themselves. Hidden splits are never served, whatever the path asked for."""
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.urls import reverse
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from basin.errors import ApplicationError
+from basin_grader import dataset_layout as layout
+
+from .selectors import homework_for_viewer
+
+
+def public_manifest(homework, request) -> dict:
+    version = homework.dataset
+    files = {}
+    for name, sha256 in sorted(version.manifest.get("files", {}).items()):
+        path = version.path / name
+        if layout.is_public(name) and path.is_file():
+            url = reverse("api-homework-dataset-file", kwargs={"slug": homework.slug, "name": name})
+            files[name] = {"sha256": sha256, "size": path.stat().st_size, "url": request.build_absolute_uri(url)}
+    manifest = version.manifest
+    return {"homework": homework.slug, "dataset": version.slug, "name": manifest.get("name"),
+            "generator_version": manifest.get("generator_version"), "seed": manifest.get("seed"),
+            "glyph_source": manifest.get("glyph_source"),
+            "counts": {s: n for s, n in manifest.get("counts", {}).items() if s in layout.PUBLIC_SPLITS},
+            "files": files}
+
+
+class HomeworkDatasetApi(APIView):
+    permission_classes = [AllowAny]  # the homework's visibility decides (homework_for_viewer)
+
+    def get(self, request, slug: str):
+        return Response(public_manifest(homework_for_viewer(slug, request.user), request))
+
+
+class HomeworkDatasetFileApi(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request, slug: str, name: str):
+        homework = homework_for_viewer(slug, request.user)
+        if not layout.is_public(name):
+            split = name.split("/")[0]
+            if split in layout.HIDDEN_SPLITS:
+                raise ApplicationError("hidden_split", f"The {split} split is hidden: it is what the leaderboard scores. "
+                                       f"Train on {' and '.join(layout.PUBLIC_SPLITS)}.", status_code=403)
+            raise ApplicationError("no_such_file", f"{name} is not a public file of this dataset; the dataset's "
+                                   "manifest lists them.", status_code=404)
+        path = homework.dataset.path / name
+        if name not in homework.dataset.manifest.get("files", {}) or not path.is_file():
+            raise ApplicationError("no_such_file", f"This dataset version has no {name}.", status_code=404)
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=name.replace("/", "-"))
