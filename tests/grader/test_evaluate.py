@@ -136,3 +136,20 @@ def test_the_command_line_prints_one_json_result_with_diagnostics(tmp_path, tiny
     assert failed.returncode == 0 and json.loads(failed.stdout)["verdict"] == RUNTIME_ERROR  # a verdict: exit 0
     missing = cli("--submission", str(tmp_path / "nope.zip"))
     assert missing.returncode == 2 and "no submission file" in missing.stderr
+
+
+def test_a_torch_export_program_scores_as_the_same_weights_in_a_bundle(backend, tmp_path, tiny_dataset):
+    from basin.demo import baseline_model
+
+    state = factories.baseline_state(seed=4)
+    model = baseline_model.build_model().eval()
+    model.load_state_dict(state)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.export.export(model, (torch.zeros(2, 3, 64, 64),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(tmp_path / "model.pt2"))
+    exported = evaluate(tmp_path / "model.pt2", tiny_dataset, tmp_path / "a1", backend, SandboxLimits(wall_seconds=120))
+    bundled = run(backend, tmp_path, tiny_dataset, factories.bundle(state=state))
+    assert exported.verdict == bundled.verdict == SCORED, exported.log_tail
+    for part in ("public", "private", "shift"):
+        assert exported.scores[part]["confusion"] == bundled.scores[part]["confusion"]
+        assert exported.scores[part]["nll"] == pytest.approx(bundled.scores[part]["nll"], rel=1e-4)
