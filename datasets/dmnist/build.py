@@ -25,9 +25,10 @@ from tqdm import tqdm
 from basin_grader import dataset_layout as layout
 from .glyphs import GlyphSource, StrokeGlyphs
 from .preview import write_preview
-from .render import PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, compose, make_paper, place_glyph
+from .render import (PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, NoiseBank, compose, make_noise_bank,
+                     make_paper, place_glyph)
 
-GENERATOR_VERSION = "2"  # 2: hidden splits drawn from a secret seed
+GENERATOR_VERSION = "3"  # 2: hidden splits drawn from a secret seed; 3: strokes drawn as polylines (faster)
 DEFAULT_COUNTS = {"train": 50_000, "val": 10_000, "test": 10_000, "shift": 2_000}
 PRIVATE_FRACTION = 0.7  # of each class in the test split; the rest is the public leaderboard part
 _SPLIT_CODE = {"train": 1, "val": 2, "test": 3, "shift": 4}
@@ -39,6 +40,11 @@ META_FIELDS = ("index", "glyph_id", "paper", "pen", "height", "x", "y", "rotatio
 def _papers(seed: int) -> dict[str, np.ndarray]:
     return {name: make_paper(name, np.random.default_rng([seed, 0, i]))
             for i, name in enumerate(PAPERS + (SHIFT_PAPER,))}
+
+
+@lru_cache(maxsize=2)
+def _noise(seed: int) -> NoiseBank:
+    return make_noise_bank(np.random.default_rng([seed, 0, 100]))
 
 
 def _split_seed(split: str, seed: int, hidden_seed: int) -> int:
@@ -60,7 +66,7 @@ def _assignments(seed: int, split: str, n: int) -> tuple[np.ndarray, np.ndarray,
 
 def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
     seed, split_seed, split, start, labels, papers, pens, glyphs = args
-    all_papers = _papers(seed)
+    all_papers, bank = _papers(seed), _noise(seed)
     paper_names = PAPERS + (SHIFT_PAPER,)
     pen_names = PENS + (SHIFT_PEN,)
     images = np.empty((len(labels), 64, 64, 3), np.uint8)
@@ -69,7 +75,7 @@ def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
         index = start + k
         rng = np.random.default_rng([split_seed, _SPLIT_CODE[split], 1, index])
         mask, where = place_glyph(glyphs.glyph(int(label), rng), rng)
-        images[k] = compose(all_papers[paper_names[paper]], mask, PEN_STYLES[pen_names[pen]], rng)
+        images[k] = compose(all_papers[paper_names[paper]], mask, PEN_STYLES[pen_names[pen]], bank, rng)
         rows.append((index, f"{glyphs.name}:{split}:{index}", paper_names[paper], pen_names[pen],
                      where.height, where.x, where.y, where.rotation))
     return images, rows
@@ -148,7 +154,7 @@ def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
         bar.close()
         if pool:
             pool.shutdown()
-    write_preview(out / layout.PREVIEW, _papers(seed), glyphs, seed)
+    write_preview(out / layout.PREVIEW, _papers(seed), _noise(seed), glyphs, seed)
     secret = out / layout.HIDDEN_SEED
     secret.write_text(json.dumps({"hidden_seed": f"{hidden_seed:032x}"}) + "\n")
     secret.chmod(0o600)

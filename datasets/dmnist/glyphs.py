@@ -58,17 +58,22 @@ _FORMS: dict[int, list[list[list[tuple[float, float]]]]] = {
 }
 
 
-def _catmull_rom(points: np.ndarray, samples_per_segment: int = 10) -> np.ndarray:
-    """A smooth curve through `points` (K×2), sampled densely."""
-    p = np.vstack([points[:1], points, points[-1:]])
-    t = np.linspace(0.0, 1.0, samples_per_segment, endpoint=False)[:, None]
-    out = []
-    for i in range(1, len(p) - 2):
-        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
-    out.append(p[-2:-1])
-    return np.vstack(out)
+_SAMPLES = 10  # curve points per segment between two control points
+_T = np.arange(_SAMPLES) / _SAMPLES
+# Catmull-Rom basis: a segment's points are _BASIS @ (p0, p1, p2, p3).
+_BASIS = 0.5 * np.stack([-_T**3 + 2 * _T**2 - _T, 3 * _T**3 - 5 * _T**2 + 2,
+                         -3 * _T**3 + 4 * _T**2 + _T, _T**3 - _T**2], axis=1)
+
+
+def _catmull_rom(points: np.ndarray) -> np.ndarray:
+    """A smooth curve through `points` (K×2), sampled densely (all segments at once)."""
+    p = np.concatenate([points[:1], points, points[-1:]])
+    windows = np.stack([p[:-3], p[1:-2], p[2:-1], p[3:]], axis=1)  # (K-1)×4×2
+    curve = np.einsum("sj,kjd->ksd", _BASIS, windows).reshape(-1, 2)
+    return np.concatenate([curve, points[-1:]])
+
+
+_RUN = 6  # curve points drawn as one polyline of one width
 
 
 class StrokeGlyphs:
@@ -104,11 +109,19 @@ class StrokeGlyphs:
             xy *= side
             # Pressure: the width swells and thins smoothly along the stroke.
             n = len(xy)
-            pressure = 1.0 + 0.3 * np.sin(np.linspace(0, rng.uniform(1, 3) * np.pi, n) + rng.uniform(0, 6.3))
+            swells, phase = rng.uniform((1.0, 0.0), (3.0, 6.3))
+            pressure = 1.0 + 0.3 * np.sin(np.arange(n) * (swells * np.pi / (n - 1)) + phase)
             w = np.maximum(1.5, width * side * pressure)
-            for i in range(n - 1):
-                draw.line([tuple(xy[i]), tuple(xy[i + 1])], fill=255, width=int(round(w[i])))
-            for i in range(n):
+            # Short polylines, each as wide as the pressure at its middle (the curve is sampled
+            # densely, so the joints within a run need no rounding); round dots where runs meet
+            # and at the ends make the caps and hide the width steps.
+            points = [tuple(p) for p in xy.tolist()]
+            for start in range(0, n - 1, _RUN):
+                run = points[start:start + _RUN + 1]
+                run_width = int(round(w[min(start + _RUN // 2, n - 1)]))
+                if len(run) > 1:
+                    draw.line(run, fill=255, width=run_width)
+            for i in (*range(0, n - 1, _RUN), n - 1):
                 r = w[i] / 2
                 draw.ellipse([xy[i, 0] - r, xy[i, 1] - r, xy[i, 0] + r, xy[i, 1] + r], fill=255)
         mask = canvas.resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BOX)

@@ -8,14 +8,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .glyphs import GlyphSource
-from .render import IMAGE_SIZE, PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, compose, place_glyph
+from .render import IMAGE_SIZE, PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, NoiseBank, compose, place_glyph
 
 SCALE = 2  # each 64×64 sample shown at 128×128
 LABEL_W, LABEL_H = 96, 22
 _PREVIEW_STREAM = 9  # a generator stream of the public seed used by nothing else
 
 
-def render_preview(papers: dict[str, np.ndarray], glyphs: GlyphSource, seed: int) -> Image.Image:
+def render_preview(papers: dict[str, np.ndarray], bank: NoiseBank, glyphs: GlyphSource, seed: int) -> Image.Image:
     rows, cols = PAPERS + (SHIFT_PAPER,), PENS + (SHIFT_PEN,)
     cell = IMAGE_SIZE * SCALE
     sheet = Image.new("RGB", (LABEL_W + len(cols) * cell, LABEL_H + len(rows) * cell), "white")
@@ -28,11 +28,12 @@ def render_preview(papers: dict[str, np.ndarray], glyphs: GlyphSource, seed: int
         for j, pen in enumerate(cols):
             rng = np.random.default_rng([seed, _PREVIEW_STREAM, i, j])
             mask, _ = place_glyph(glyphs.glyph((i * len(cols) + j) % 10, rng), rng)
-            sample = Image.fromarray(compose(papers[paper], mask, PEN_STYLES[pen], rng))
+            sample = Image.fromarray(compose(papers[paper], mask, PEN_STYLES[pen], bank, rng))
             sheet.paste(sample.resize((cell, cell), Image.NEAREST), (LABEL_W + j * cell, LABEL_H + i * cell))
     return sheet
 
 
-def write_preview(path: Path, papers: dict[str, np.ndarray], glyphs: GlyphSource, seed: int) -> None:
+def write_preview(path: Path, papers: dict[str, np.ndarray], bank: NoiseBank, glyphs: GlyphSource,
+                  seed: int) -> None:
     # No timestamps or other metadata: the same seed gives the same bytes.
-    render_preview(papers, glyphs, seed).save(path, format="PNG", optimize=False)
+    render_preview(papers, bank, glyphs, seed).save(path, format="PNG", optimize=False)

@@ -119,21 +119,42 @@ def place_glyph(mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     return canvas, Placement(height=height, x=x, y=y, rotation=round(rotation, 2))
 
 
-def compose(paper: np.ndarray, ink_mask: np.ndarray, pen: Pen, rng: np.random.Generator) -> np.ndarray:
+@dataclass(frozen=True)
+class NoiseBank:
+    """Noise made once per build from the seed; each sample takes random crops of it. Drawing
+    fresh noise per image cost more than everything else in the compositor."""
+
+    sensor: np.ndarray  # BANK×BANK×3, standard normal
+    pressure: np.ndarray  # BANK×BANK, smooth, in [0, 1]: 4 bumps per image side, as before
+    grain: np.ndarray  # BANK×BANK, uniform in [0, 1)
+
+
+BANK = 256
+
+
+def make_noise_bank(rng: np.random.Generator) -> NoiseBank:
+    return NoiseBank(sensor=rng.standard_normal((BANK, BANK, 3), dtype=np.float32),
+                     pressure=_smooth_noise(rng, BANK, BANK * 4 // IMAGE_SIZE),
+                     grain=rng.random((BANK, BANK), dtype=np.float32))
+
+
+def compose(paper: np.ndarray, ink_mask: np.ndarray, pen: Pen, bank: NoiseBank,
+            rng: np.random.Generator) -> np.ndarray:
     """Write `ink_mask` (64×64 in [0, 1]) on a random crop of `paper` with `pen`: uint8 64×64×3."""
-    oy, ox = rng.integers(0, TEXTURE - IMAGE_SIZE + 1, size=2)
-    background = paper[oy:oy + IMAGE_SIZE, ox:ox + IMAGE_SIZE] * rng.uniform(0.9, 1.08)
+    n = IMAGE_SIZE
+    oy, ox = rng.integers(0, TEXTURE - n + 1, size=2)
+    sy, sx, py, px, gy, gx = rng.integers(0, BANK - n + 1, size=6)
+    background = paper[oy:oy + n, ox:ox + n] * np.float32(rng.uniform(0.9, 1.08))
     ink = ink_mask
     for _ in range(max(0, pen.weight)):
         ink = _dilate(ink) * 0.85 + ink * 0.15
     if pen.weight < 0:
         ink = ink ** (1.0 - 0.5 * pen.weight)
-    pressure = 1.0 - pen.pressure * _smooth_noise(rng, IMAGE_SIZE, 4)
-    alpha = ink * pen.opacity * pressure
+    alpha = ink * (pen.opacity * (1.0 - pen.pressure * bank.pressure[py:py + n, px:px + n]))
     if pen.grain:
-        alpha = alpha * (1.0 - pen.grain * rng.random((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32))
+        alpha = alpha * (1.0 - pen.grain * bank.grain[gy:gy + n, gx:gx + n])
     alpha = np.clip(alpha, 0.0, 1.0)[..., None]
-    color = np.asarray(pen.color, np.float32) * rng.uniform(0.9, 1.1)
-    out = background * (1.0 - alpha) + color * alpha
-    out += rng.normal(0.0, 2.0, out.shape)  # sensor noise
+    color = np.asarray(pen.color, np.float32) * np.float32(rng.uniform(0.9, 1.1))
+    out = background + alpha * (color - background)  # ink over paper, by the ink's opacity
+    out += 2.0 * bank.sensor[sy:sy + n, sx:sx + n]  # sensor noise
     return np.clip(out, 0, 255).astype(np.uint8)
