@@ -1,4 +1,4 @@
-"""`python -m dmnist build --seed S --out DIR [--train N --val N --test N --shift N]`."""
+"""`python -m dmnist build --seed S --out DIR [--train N --val N --test N --shift N] [--mnist-dir DIR]`."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .build import DEFAULT_COUNTS, build
+from .glyphs import MnistGlyphs
 
 
 def _hidden_seed(value: str) -> int:
@@ -29,11 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--hidden-seed", type=_hidden_seed, default=None, metavar="HEX",
                    help="seed of the hidden splits, to rebuild a version (default: 128 random bits)")
     b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    b.add_argument("--mnist-dir", type=Path, default=None,
+                   help="take the glyphs from MNIST's IDX files here (default: the built-in offline generator)")
     args = parser.parse_args(argv)
     try:
+        glyphs = MnistGlyphs(args.mnist_dir) if args.mnist_dir else None
         manifest = build(args.out, seed=args.seed, workers=args.workers, hidden_seed=args.hidden_seed,
-                         counts={s: getattr(args, s) for s in DEFAULT_COUNTS})
-    except (ValueError, FileExistsError) as e:
+                         counts={s: getattr(args, s) for s in DEFAULT_COUNTS}, glyphs=glyphs)
+    except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"dmnist: {e}", file=sys.stderr)
         return 2
     print(f"dmnist: wrote {sum(manifest['counts'].values()):,} images to {args.out}")

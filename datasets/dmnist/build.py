@@ -74,9 +74,10 @@ def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
     for k, (label, paper, pen) in enumerate(zip(labels, papers, pens)):
         index = start + k
         rng = np.random.default_rng([split_seed, _SPLIT_CODE[split], 1, index])
-        mask, where = place_glyph(glyphs.glyph(int(label), rng), rng)
+        glyph, glyph_id = glyphs.glyph(int(label), rng, split)
+        mask, where = place_glyph(glyph, rng)
         images[k] = compose(all_papers[paper_names[paper]], mask, PEN_STYLES[pen_names[pen]], bank, rng)
-        rows.append((index, f"{glyphs.name}:{split}:{index}", paper_names[paper], pen_names[pen],
+        rows.append((index, glyph_id or f"{glyphs.name}:{split}:{index}", paper_names[paper], pen_names[pen],
                      where.height, where.x, where.y, where.rotation))
     return images, rows
 

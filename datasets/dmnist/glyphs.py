@@ -4,9 +4,15 @@
 points (several forms per digit, as people write them), bent by a per-writer style (slant,
 width, aspect, jitter, a smooth elastic warp) and drawn with round-capped strokes of varying
 width, supersampled for anti-aliasing. Not a font: no two glyphs are alike.
+
+`MnistGlyphs` takes real handwritten digits from MNIST's IDX files (see its docstring).
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
+from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -17,10 +23,11 @@ _SUPERSAMPLE = 2
 
 
 class GlyphSource(Protocol):
-    name: str
+    name: str  # recorded in the manifest
 
-    def glyph(self, label: int, rng: np.random.Generator) -> np.ndarray:
-        """A float32 mask GLYPH_SIZE×GLYPH_SIZE in [0, 1] of the digit `label`."""
+    def glyph(self, label: int, rng: np.random.Generator, split: str) -> tuple[np.ndarray, str | None]:
+        """A float32 mask GLYPH_SIZE×GLYPH_SIZE in [0, 1] of the digit `label`, for a sample of
+        `split`, and the id of the source glyph where it has one (None: the sample's own)."""
 
 
 # Control points in a unit box (x right, y down); one tuple per stroke, several forms per digit.
@@ -81,7 +88,7 @@ class StrokeGlyphs:
 
     name = "strokes"
 
-    def glyph(self, label: int, rng: np.random.Generator) -> np.ndarray:
+    def glyph(self, label: int, rng: np.random.Generator, split: str = "train") -> tuple[np.ndarray, None]:
         forms = _FORMS[label]
         strokes = forms[rng.integers(len(forms))]
         slant = rng.uniform(-0.35, 0.2)
@@ -125,4 +132,79 @@ class StrokeGlyphs:
                 r = w[i] / 2
                 draw.ellipse([xy[i, 0] - r, xy[i, 1] - r, xy[i, 0] + r, xy[i, 1] + r], fill=255)
         mask = canvas.resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BOX)
-        return np.asarray(mask, dtype=np.float32) / 255.0
+        return np.asarray(mask, dtype=np.float32) / 255.0, None
+
+
+# MNIST's distribution names; torchvision keeps the same files under MNIST/raw/.
+_MNIST_PARTS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                "t10k": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_IDX_DTYPE = {0x08: np.uint8}
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPE:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path} holds {data.size} values, its header says {shape}")
+    return data.reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for folder in (directory, directory / "MNIST" / "raw", directory / "raw"):
+        for name in (stem, stem + ".gz"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+@lru_cache(maxsize=2)
+def _load_mnist(directory: str) -> tuple[dict, str]:
+    """{part: (images N×28×28, indices per label)} and a digest of the files, loaded once per process."""
+    parts, digest = {}, hashlib.sha256()
+    for part, (images_stem, labels_stem) in _MNIST_PARTS.items():
+        images_path, labels_path = _find(Path(directory), images_stem), _find(Path(directory), labels_stem)
+        if images_path is None or labels_path is None:
+            continue
+        images, labels = _read_idx(images_path), _read_idx(labels_path)
+        if images.ndim != 3 or labels.shape != images.shape[:1]:
+            raise ValueError(f"{images_path} and {labels_path} do not match: {images.shape} and {labels.shape}")
+        by_label = [np.flatnonzero(labels == c) for c in range(10)]
+        if any(len(ids) == 0 for ids in by_label):
+            raise ValueError(f"{labels_path} lacks some of the digits 0-9")
+        parts[part] = (images, by_label)
+        for path in (images_path, labels_path):
+            digest.update(path.read_bytes())
+    if "train" not in parts:
+        raise FileNotFoundError(f"no MNIST training files in {directory}: expected train-images-idx3-ubyte[.gz] and "
+                                "train-labels-idx1-ubyte[.gz] there (or in MNIST/raw/, as torchvision keeps them)")
+    return parts, digest.hexdigest()[:16]
+
+
+class MnistGlyphs:
+    """Real MNIST digits, from the IDX files in `directory` (as distributed, optionally gzipped, or
+    torchvision's MNIST/raw/ after `torchvision.datasets.MNIST(directory, download=True)` on a
+    machine with internet access). Public splits take digits from MNIST's training set, hidden
+    splits from its test set (t10k) where it is there, so the writers of the leaderboard's digits
+    are not the writers students trained on."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = str(Path(directory).resolve())
+        parts, digest = _load_mnist(self.directory)  # fail here, early, on a bad directory
+        self.name = f"mnist:{digest}" + ("" if "t10k" in parts else ":train-only")
+
+    def __reduce__(self):  # worker processes reload the files (cached) instead of unpickling 50 MB
+        return (MnistGlyphs, (self.directory,))
+
+    def glyph(self, label: int, rng: np.random.Generator, split: str = "train") -> tuple[np.ndarray, str]:
+        from basin_grader.dataset_layout import HIDDEN_SPLITS
+
+        parts, _ = _load_mnist(self.directory)
+        part = "t10k" if split in HIDDEN_SPLITS and "t10k" in parts else "train"
+        images, by_label = parts[part]
+        index = int(by_label[label][rng.integers(len(by_label[label]))])
+        mask = Image.fromarray(images[index]).resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BILINEAR)
+        return np.asarray(mask, dtype=np.float32) / 255.0, f"mnist:{part}:{index}"

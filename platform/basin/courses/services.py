@@ -14,16 +14,23 @@ from basin_grader import dataset_layout
 from .models import Course, DatasetVersion, Homework, Membership
 
 
-def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progress: bool = False) -> DatasetVersion:
-    """Build a difficult-MNIST version into the datasets directory and register it."""
+def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progress: bool = False,
+                          mnist_dir: str | None = None) -> DatasetVersion:
+    """Build a difficult-MNIST version into the datasets directory and register it. Glyphs come
+    from MNIST's IDX files in `mnist_dir` where given, from the offline generator otherwise."""
     from dmnist import build
+    from dmnist.glyphs import MnistGlyphs
 
     if DatasetVersion.objects.filter(slug=slug).exists():
         raise ApplicationError("dataset_exists", f"A dataset version named {slug!r} exists already.")
     target = settings.BASIN_DATASETS_DIR / slug
     partial = settings.BASIN_DATASETS_DIR / f".{slug}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    manifest = build(partial, seed=seed, counts=counts, progress=progress)
+    try:
+        glyphs = MnistGlyphs(mnist_dir) if mnist_dir else None
+    except (OSError, ValueError) as e:
+        raise ApplicationError("bad_mnist_dir", str(e)) from e
+    manifest = build(partial, seed=seed, counts=counts, progress=progress, glyphs=glyphs)
     partial.rename(target)  # a version appears whole or not at all
     return DatasetVersion.objects.create(slug=slug, directory=slug, seed=seed, manifest=manifest)
 
@@ -59,3 +66,16 @@ def create_homework(*, actor, course: Course, slug: str, title: str, dataset: Da
                                status_code=409)
     return Homework.objects.create(course=course, slug=slug, title=title, description=description,
                                    dataset=dataset, opens_at=opens_at, deadline=deadline, **options)
+
+
+def use_dataset_version(*, homework: Homework, version: DatasetVersion) -> Homework:
+    """Point a homework at a dataset version; refused once anything was submitted to it, since its
+    scores were computed against the old one."""
+    with transaction.atomic():
+        homework = Homework.objects.select_for_update().get(pk=homework.pk)
+        if homework.dataset_id != version.pk and homework.submissions.exists():
+            raise ApplicationError("homework_has_submissions", f"{homework.slug} has submissions scored against "
+                                   f"{homework.dataset.slug}; create a new homework for {version.slug}.")
+        homework.dataset = version
+        homework.save(update_fields=["dataset"])
+    return homework
