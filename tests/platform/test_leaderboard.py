@@ -82,3 +82,11 @@ def test_a_course_only_leaderboard_is_hidden_from_outsiders(client, api, homewor
     assert client.get("/homeworks/hw1/leaderboard/").status_code == 404
     assert api("outsider").get("/api/homeworks/hw1/leaderboard/").status_code == 404
     assert api("student").get("/api/homeworks/hw1/leaderboard/").status_code == 200
+
+
+def test_the_page_shows_the_datas_preview_and_how_to_download_it(client, homework):
+    page = client.get("/homeworks/hw1/leaderboard/").content.decode()
+    assert 'url="http://testserver/api/homeworks/hw1/dataset/"' in page
+    assert '<img class="preview" src="/api/homeworks/hw1/dataset/preview.png"' in page
+    image = client.get("/api/homeworks/hw1/dataset/preview.png")
+    assert image.status_code == 200 and b"".join(image.streaming_content).startswith(b"\x89PNG")
