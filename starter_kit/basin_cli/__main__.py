@@ -1,5 +1,5 @@
-"""`basin login | submit | status | submissions | leaderboard`: parsing here, acting in
-commands below, HTTP in http.py, and one error boundary in main()."""
+"""`basin login | download | submit | status | logs | submissions | leaderboard`: parsing here,
+acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from . import config
+from .download import download
 from .http import EXIT_NOT_SCORED, EXIT_USAGE, CliError, Client
 
 TERMINAL = ("scored", "failed", "cancelled")
@@ -26,6 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--username", help="default: ask")
     login.add_argument("--homework", help="homework to use by default in later commands")
 
+    download = sub.add_parser("download", help="download the homework's public data (sha256 checked, resumable)")
+    download.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
+    download.add_argument("--split", choices=("train", "val"), action="append",
+                          help="a public split (repeatable; default: both)")
+    download.add_argument("--dest", type=Path, default=Path("data"),
+                          help="directory for dmnist.DifficultMNIST(root=DEST) (default: ./data)")
+
     submit = sub.add_parser("submit", help="upload a checkpoint (bundle .zip or .pt2)")
     submit.add_argument("file", type=Path)
     submit.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
@@ -35,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="one submission's status and verdict")
     status.add_argument("id", type=int)
     status.add_argument("--wait", action="store_true", help="wait until graded")
+
+    logs = sub.add_parser("logs", help="a submission's verdict and the tail of its log")
+    logs.add_argument("id", type=int)
 
     for name, text in (("submissions", "your submissions"), ("leaderboard", "the public leaderboard")):
         p = sub.add_parser(name, help=text)
@@ -81,8 +92,22 @@ def run(args) -> int:
         return 0
     client = Client(settings.url, settings.token)
     homework = settings.homework
-    if args.command in ("submit", "submissions", "leaderboard") and not homework:
+    if args.command in ("download", "submit", "submissions", "leaderboard") and not homework:
         raise CliError("Which homework? Pass --homework SLUG or set BASIN_HOMEWORK.", EXIT_USAGE)
+    if args.command == "download":
+        report = download(client, homework, args.split or ["train", "val"], args.dest, quiet=args.json)
+        fetched = sum(state == "fetched" for state in report.values())
+        show(args, {"dest": str(args.dest), "files": report},
+             f"{fetched} files downloaded, {len(report) - fetched} already there and intact, into {args.dest}")
+        return 0
+    if args.command == "logs":
+        s = client.submission(args.id)
+        if s.get("log_tail") is None:
+            text = f"{describe(s)}\nThe course hides grading logs from students for this homework."
+        else:
+            text = f"{describe(s)}\n{s['log_tail'] or '(the log is empty)'}"
+        show(args, {k: s.get(k) for k in ("id", "status", "verdict", "message", "log_tail")}, text)
+        return 0
     if args.command == "submit":
         if not args.file.is_file():
             raise CliError(f"No file at {args.file}.", EXIT_USAGE)

@@ -46,6 +46,15 @@ class Client:
             body = None
         if response.ok and body is not None:
             return body
+        self._raise_for(response, body)
+
+    @staticmethod
+    def _raise_for(response, body=None):
+        if body is None:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
         error = body.get("error", {}) if isinstance(body, dict) else {}
         message = error.get("message") or f"The server answered {response.status_code} {response.reason}."
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
@@ -68,3 +77,23 @@ class Client:
 
     def leaderboard(self, homework: str) -> dict:
         return self._request("GET", f"/api/homeworks/{homework}/leaderboard/")
+
+    def dataset(self, homework: str) -> dict:
+        return self._request("GET", f"/api/homeworks/{homework}/dataset/")
+
+    def fetch(self, url: str, target: Path, offset: int, progress) -> None:
+        """Append the bytes of `url` from `offset` on to `target` (a Range request when resuming)."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with self.session.get(url, headers=headers, stream=True, timeout=self.timeout) as response:
+                if response.status_code not in (200, 206):
+                    self._raise_for(response)
+                mode = "ab" if offset and response.status_code == 206 else "wb"  # a server without ranges: restart
+                with open(target, mode) as f:
+                    for chunk in response.iter_content(1 << 20):
+                        f.write(chunk)
+                        progress(len(chunk))
+        except requests.ConnectionError:
+            raise CliError(f"The connection to {self.url} broke; run the command again to resume.", EXIT_NETWORK) from None
+        except requests.Timeout:
+            raise CliError(f"{self.url} stopped answering; run the command again to resume.", EXIT_NETWORK) from None

@@ -2,7 +2,7 @@
 the files themselves. Hidden splits are never served, whatever the path asked for."""
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -52,4 +52,28 @@ class HomeworkDatasetFileApi(APIView):
         path = homework.dataset.path / name
         if name not in homework.dataset.manifest.get("files", {}) or not path.is_file():
             raise ApplicationError("no_such_file", f"This dataset version has no {name}.", status_code=404)
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=name.replace("/", "-"))
+        return _ranged_file(request, path, name.replace("/", "-"))
+
+
+def _ranged_file(request, path, filename: str) -> FileResponse:
+    """The file, or its tail from `Range: bytes=N-` (how an interrupted download resumes)."""
+    size = path.stat().st_size
+    wanted = request.headers.get("Range", "")
+    start = None
+    if wanted.startswith("bytes=") and wanted.endswith("-") and wanted[6:-1].isdigit():
+        start = int(wanted[6:-1])
+    f = open(path, "rb")
+    if start is None:
+        response = FileResponse(f, as_attachment=True, filename=filename)
+    elif start >= size:
+        f.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    else:
+        f.seek(start)
+        response = FileResponse(f, as_attachment=True, filename=filename, status=206)
+        response["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
+        response["Content-Length"] = str(size - start)
+    response["Accept-Ranges"] = "bytes"
+    return response

@@ -1,0 +1,80 @@
+"""`basin download` and `basin logs` against a live Basin over real HTTP (pytest-django's live
+server): sha256-checked, resumable downloads into the layout DifficultMNIST reads."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from basin_grader import dataset_layout as layout
+
+
+@pytest.fixture
+def basin(live_server, homework, people, tmp_path):
+    token = Token.objects.get_or_create(user=people["student"])[0].key
+
+    def run(*args):
+        env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
+               "BASIN_TOKEN": token, "BASIN_HOMEWORK": homework.slug}
+        return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
+                              timeout=120, cwd=tmp_path)
+
+    return run
+
+
+def test_download_fetches_the_public_splits_once_and_checks_them(basin, tmp_path, tiny_dataset):
+    done = basin("--json", "download")
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)["files"].values()) == {"fetched"}
+    for split in layout.PUBLIC_SPLITS:
+        for name in layout.PUBLIC_FILES:
+            assert (tmp_path / "data" / split / name).read_bytes() == (tiny_dataset / split / name).read_bytes()
+    assert not (tmp_path / "data" / "test").exists()
+    again = basin("download", "--split", "val")
+    assert again.returncode == 0 and "0 files downloaded, 3 already there and intact" in again.stdout
+
+    from dmnist import DifficultMNIST
+
+    assert len(DifficultMNIST(tmp_path / "data", split="val")) == 60
+
+
+def test_an_interrupted_download_resumes_where_it_stopped(basin, tmp_path, tiny_dataset):
+    source = (tiny_dataset / "train" / "images.npy").read_bytes()
+    partial = tmp_path / "data" / "train" / "images.npy.part"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(source[:100_000])  # what a dropped connection leaves
+    done = basin("download", "--split", "train")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "train" / "images.npy").read_bytes() == source and not partial.exists()
+    # The server really sent only the rest: wrong leading bytes kept in the .part show up in the checksum.
+    (tmp_path / "data" / "train" / "images.npy").unlink()
+    partial.write_bytes(b"\0" * 100_000)
+    broken = basin("download", "--split", "train")
+    assert broken.returncode == 5 and "failed its checksum" in broken.stderr and "Traceback" not in broken.stderr
+    assert not partial.exists()  # deleted, so the next run starts clean
+    assert basin("download", "--split", "train").returncode == 0
+
+
+def test_hidden_splits_cannot_be_asked_for(basin):
+    done = basin("download", "--split", "test")
+    assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_logs_show_a_failed_submissions_tail_unless_the_course_hides_them(basin, homework, people):
+    from basin.submissions.models import Submission
+
+    failed = Submission.objects.create(homework=homework, user=people["student"], status="failed", size=1,
+                                       sha256="0" * 64, kind="bundle", verdict="runtime_error",
+                                       message="ValueError: my model is broken", log_tail="Traceback ...\nValueError")
+    done = basin("logs", str(failed.pk))
+    assert done.returncode == 0 and "runtime_error" in done.stdout and "Traceback ...\nValueError" in done.stdout
+    homework.show_logs_to_students = False
+    homework.save()
+    hidden = basin("logs", str(failed.pk))
+    assert hidden.returncode == 0 and "hides grading logs" in hidden.stdout and "Traceback" not in hidden.stdout
+    other = Submission.objects.create(homework=homework, user=people["other_student"], status="queued", size=1,
+                                      sha256="1" * 64, kind="bundle")
+    assert basin("logs", str(other.pk)).returncode == 6  # another student's: not found
