@@ -78,3 +78,79 @@ def test_logs_show_a_failed_submissions_tail_unless_the_course_hides_them(basin,
     other = Submission.objects.create(homework=homework, user=people["other_student"], status="queued", size=1,
                                       sha256="1" * 64, kind="bundle")
     assert basin("logs", str(other.pk)).returncode == 6  # another student's: not found
+
+
+class CuttingProxy:
+    """A TCP proxy in front of the live server that drops each connection after `budget` bytes of
+    answer: a real broken download, as a flaky network makes one."""
+
+    def __init__(self, upstream: str, budget: int):
+        import socket
+        import threading
+
+        self.host, self.port = upstream.removeprefix("http://").split(":")
+        self.budget = budget
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.cuts = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((self.host, int(self.port)))
+            threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, self.budget), daemon=True).start()
+
+    def _pump(self, source, target, budget):
+        import socket
+
+        sent = 0
+        try:
+            while data := source.recv(65536):
+                if budget is not None and sent + len(data) > budget:
+                    target.sendall(data[:budget - sent])
+                    self.cuts += 1
+                    break
+                target.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):  # shutdown first: the other direction's thread is blocked in recv
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_download_cut_off_mid_file_resumes_on_the_next_run(live_server, homework, people, tmp_path, tiny_dataset):
+    token = Token.objects.get_or_create(user=people["student"])[0].key
+    proxy = CuttingProxy(live_server.url, budget=400_000)
+    env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": proxy.url,
+           "BASIN_TOKEN": token, "BASIN_HOMEWORK": homework.slug}
+    runs = []
+    try:
+        for _ in range(15):
+            done = subprocess.run([sys.executable, "-m", "basin_cli", "download", "--split", "train"],
+                                  capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+            runs.append(done)
+            assert "Traceback" not in done.stderr, done.stderr
+            if done.returncode == 0:
+                break
+            assert done.returncode == 3 and "run the command again to resume" in done.stderr, done.stderr
+    finally:
+        proxy.close()
+    assert runs[-1].returncode == 0 and len(runs) > 2, [r.stderr for r in runs]  # cut several times, then whole
+    source = tiny_dataset / "train" / "images.npy"
+    assert (tmp_path / "data" / "train" / "images.npy").read_bytes() == source.read_bytes()

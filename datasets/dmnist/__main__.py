@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         glyphs = MnistGlyphs(args.mnist_dir) if args.mnist_dir else None
         manifest = build(args.out, seed=args.seed, workers=args.workers, hidden_seed=args.hidden_seed,
                          counts={s: getattr(args, s) for s in DEFAULT_COUNTS}, glyphs=glyphs)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
+    except (ValueError, OSError, EOFError) as e:  # bad sizes, a used directory, broken MNIST files
         print(f"dmnist: {e}", file=sys.stderr)
         return 2
     print(f"dmnist: wrote {sum(manifest['counts'].values()):,} images to {args.out}")

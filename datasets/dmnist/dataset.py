@@ -10,6 +10,7 @@ are checked against the manifest's sha256 before they are kept.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -110,8 +111,15 @@ class DifficultMNIST(VisionDataset):
         if not url:
             raise DatasetError("download=True needs the homework's dataset URL: url='https://…/api/homeworks/"
                                "<homework>/dataset/' (on the homework's page), or set DMNIST_URL.")
-        with self._get(url, token) as response:
-            manifest = json.loads(response.read())
+        try:
+            with self._get(url, token) as response:
+                manifest = json.loads(response.read())
+            manifest["files"]
+        except (ValueError, KeyError, TypeError):
+            raise DatasetError(f"{url} did not answer with a dataset manifest: use the URL on the homework's page, "
+                               "https://…/api/homeworks/<homework>/dataset/") from None
+        except (OSError, http.client.HTTPException) as e:
+            raise DatasetError(f"reading {url} failed ({e}); try again") from None
         root = Path(self.root)
         root.mkdir(parents=True, exist_ok=True)
         (root / layout.MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -126,8 +134,11 @@ class DifficultMNIST(VisionDataset):
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{name}.", delete=False) as tmp:
                 try:
-                    with self._get(entry["url"], token) as response:
-                        shutil.copyfileobj(response, tmp, 1 << 20)
+                    try:
+                        with self._get(entry["url"], token) as response:
+                            shutil.copyfileobj(response, tmp, 1 << 20)
+                    except (OSError, http.client.HTTPException) as e:
+                        raise DatasetError(f"downloading {key} broke off ({e}); run again to retry") from None
                     tmp.close()
                     got = sha256_file(Path(tmp.name))
                     if got != entry["sha256"]:

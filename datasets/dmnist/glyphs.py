@@ -173,8 +173,8 @@ def _load_mnist(directory: str) -> tuple[dict, str]:
         if images.ndim != 3 or labels.shape != images.shape[:1]:
             raise ValueError(f"{images_path} and {labels_path} do not match: {images.shape} and {labels.shape}")
         by_label = [np.flatnonzero(labels == c) for c in range(10)]
-        if any(len(ids) == 0 for ids in by_label):
-            raise ValueError(f"{labels_path} lacks some of the digits 0-9")
+        if any(len(ids) < 2 for ids in by_label):
+            raise ValueError(f"{labels_path} needs at least two images of each digit 0-9")
         parts[part] = (images, by_label)
         for path in (images_path, labels_path):
             digest.update(path.read_bytes())
@@ -189,7 +189,11 @@ class MnistGlyphs:
     torchvision's MNIST/raw/ after `torchvision.datasets.MNIST(directory, download=True)` on a
     machine with internet access). Public splits take digits from MNIST's training set, hidden
     splits from its test set (t10k) where it is there, so the writers of the leaderboard's digits
-    are not the writers students trained on."""
+    are not the writers students trained on; with a training set alone, every sixth digit is kept
+    for the hidden splits and never used in train or val.
+
+    MNIST itself is public: a student could render its test digits and train on them. A course that
+    wants hidden digits nobody has seen puts its own collection in the same IDX format here."""
 
     def __init__(self, directory: str | Path):
         self.directory = str(Path(directory).resolve())
@@ -203,8 +207,12 @@ class MnistGlyphs:
         from basin_grader.dataset_layout import HIDDEN_SPLITS
 
         parts, _ = _load_mnist(self.directory)
-        part = "t10k" if split in HIDDEN_SPLITS and "t10k" in parts else "train"
+        hidden = split in HIDDEN_SPLITS
+        part = "t10k" if hidden and "t10k" in parts else "train"
         images, by_label = parts[part]
-        index = int(by_label[label][rng.integers(len(by_label[label]))])
+        pool = by_label[label]
+        if "t10k" not in parts:  # one set for both: every sixth digit of each class only for the hidden splits
+            pool = pool[::6] if hidden else np.delete(pool, np.s_[::6])
+        index = int(pool[rng.integers(len(pool))])
         mask = Image.fromarray(images[index]).resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BILINEAR)
         return np.asarray(mask, dtype=np.float32) / 255.0, f"mnist:{part}:{index}"

@@ -117,8 +117,11 @@ def score(out: Path, dataset: Path, diagnostics: str = "off") -> tuple[dict, dic
     if diagnostics == "off":
         return scores, {}
     groups = read_groups(layout.split_file(dataset, "test", layout.META))
-    return scores, {"profile": diagnostics,
-                    **diagnose(test_logits, labels, is_private, groups, shift_logits, shift_labels)}
+    try:
+        found = diagnose(test_logits, labels, is_private, groups, shift_logits, shift_labels)
+    except (ValueError, ArithmeticError, FloatingPointError) as e:  # never let diagnostics cost a score
+        return scores, {"profile": diagnostics, "error": f"diagnostics could not be computed: {e}"}
+    return scores, {"profile": diagnostics, **found}
 
 
 def _printable(text: str) -> str:

@@ -1,8 +1,8 @@
 """Diagnostics the trusted scorer computes from the logits the sandbox wrote and the hidden labels:
 calibration, logit margins, accuracy per paper × pen, the public/private gap and the shift drop.
 
-numpy and the standard library only, like scoring. What uses private-part labels sits under the
-"private" key (and in "public_private_gap"): stored, and shown only after the private reveal.
+numpy and the standard library only, like scoring. Everything that uses private-part labels (the
+public/private gap included) sits under the "private" key: stored, shown only after the reveal.
 The sandbox-side diagnostics (loss landscape, sharpness, features) are the runtime's, run apart.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 ECE_BINS = 15
 MARGIN_BINS = 20
+MARGIN_CLIP = 1e6
 Z95 = 1.959963984540054
 
 
@@ -62,7 +63,8 @@ def margins(logits: np.ndarray, labels: np.ndarray, bins: int = MARGIN_BINS) -> 
     true = logits[rows, labels]
     others = logits.copy()
     others[rows, labels] = -np.inf
-    margin = true - others.max(axis=1)
+    # Finite logits can still be huge (±1e308): keep the differences finite for the histogram.
+    margin = np.clip(true - others.max(axis=1), -MARGIN_CLIP, MARGIN_CLIP)
     counts, edges = np.histogram(margin, bins=bins)
     return {"p10": float(np.percentile(margin, 10)), "median": float(np.median(margin)),
             "histogram": {"edges": edges.tolist(), "counts": counts.tolist()}}
@@ -115,8 +117,9 @@ def diagnose(test_logits: np.ndarray, test_labels: np.ndarray, is_private: np.nd
             g for g, m in zip(test_groups, mask.tolist()) if m]
 
     correct = test_logits.argmax(axis=1) == test_labels
-    out = {"public": _part(*pick(~is_private)), "private": _part(*pick(is_private)),
-           "public_private_gap": proportion_gap(correct[~is_private], correct[is_private])}
+    out = {"public": _part(*pick(~is_private)), "private": _part(*pick(is_private))}
+    # public − private gives the private accuracy away: it belongs to the private part.
+    out["private"]["gap_from_public"] = proportion_gap(correct[~is_private], correct[is_private])
     if shift_logits is not None and shift_labels is not None:
         shift_correct = shift_logits.argmax(axis=1) == shift_labels
         out["shift"] = {"accuracy": float(shift_correct.mean()) if len(shift_labels) else None,

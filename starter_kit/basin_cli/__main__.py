@@ -1,4 +1,4 @@
-"""`basin login | download | submit | status | logs | submissions | leaderboard`: parsing here,
+"""`basin login | download | check | submit | status | logs | submissions | leaderboard`: parsing here,
 acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import config
 from .download import download
-from .http import EXIT_NOT_SCORED, EXIT_USAGE, CliError, Client
+from .http import EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_USAGE, CliError, Client
 
 TERMINAL = ("scored", "failed", "cancelled")
 
@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--dest", type=Path, default=Path("data"),
                           help="directory for dmnist.DifficultMNIST(root=DEST) (default: ./data)")
 
+    check = sub.add_parser("check", help="load a checkpoint as the grader does and run a probe batch, locally "
+                                         "(needs PyTorch and basin-grader)")
+    check.add_argument("file", type=Path)
+
     submit = sub.add_parser("submit", help="upload a checkpoint (bundle .zip or .pt2)")
     submit.add_argument("file", type=Path)
     submit.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
@@ -51,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
     return parser
+
+
+def interactive(args) -> bool:
+    """Progress bars only for a person watching a terminal, never in --json or a pipe."""
+    return not args.json and sys.stderr.isatty()
 
 
 def show(args, data, text: str) -> None:
@@ -78,7 +87,30 @@ def follow(client: Client, submission_id: int, quiet: bool) -> dict:
         time.sleep(2)
 
 
+def check(args) -> int:
+    if not args.file.is_file():
+        raise CliError(f"No file at {args.file}.", EXIT_USAGE)
+    try:
+        from basin_grader.local_check import check_submission
+        from basin_grader.verdicts import GradingError
+        import torch  # noqa: F401  (the grader's loading code needs it)
+    except ImportError:
+        raise CliError("`basin check` runs the grader's own loading code, which needs PyTorch and basin-grader: "
+                       "pip install torch safetensors, then basin-grader from the course's Basin sources "
+                       "(pip install ./grader). `basin submit` works without them.", EXIT_USAGE) from None
+    try:
+        report = check_submission(args.file)
+    except GradingError as e:
+        raise CliError(f"{args.file.name} would be refused ({e.verdict}): {e.message}", EXIT_REFUSED) from None
+    show(args, report, f"{args.file.name} loads as the grader loads it ({report['kind']}) and returns logits of "
+                       f"shape {tuple(report['logits_shape'])} on {report['probe_images']} probe images. "
+                       "Submit it with `basin submit`.")
+    return 0
+
+
 def run(args) -> int:
+    if args.command == "check":  # local: no server, no token
+        return check(args)
     settings = config.resolve(args.url, args.token, getattr(args, "homework", None))
     if args.command == "login":
         client = Client(settings.url)
@@ -95,7 +127,7 @@ def run(args) -> int:
     if args.command in ("download", "submit", "submissions", "leaderboard") and not homework:
         raise CliError("Which homework? Pass --homework SLUG or set BASIN_HOMEWORK.", EXIT_USAGE)
     if args.command == "download":
-        report = download(client, homework, args.split or ["train", "val"], args.dest, quiet=args.json)
+        report = download(client, homework, args.split or ["train", "val"], args.dest, quiet=not interactive(args))
         fetched = sum(state == "fetched" for state in report.values())
         show(args, {"dest": str(args.dest), "files": report},
              f"{fetched} files downloaded, {len(report) - fetched} already there and intact, into {args.dest}")
@@ -111,7 +143,7 @@ def run(args) -> int:
     if args.command == "submit":
         if not args.file.is_file():
             raise CliError(f"No file at {args.file}.", EXIT_USAGE)
-        s = client.submit(homework, args.file, args.message)
+        s = client.submit(homework, args.file, args.message, progress=interactive(args))
         if args.wait:
             s = follow(client, s["id"], args.json)
         show(args, s, describe(s))
@@ -137,8 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as e:
         print(f"basin: {e.message}", file=sys.stderr)
         return e.exit_code
-    except (KeyboardInterrupt, EOFError):
-        print("basin: interrupted (no answer to a prompt)", file=sys.stderr)
+    except KeyboardInterrupt:
+        resume = " Run `basin download` again to resume." if args.command == "download" else ""
+        print(f"basin: interrupted.{resume}", file=sys.stderr)
+        return 130
+    except EOFError:
+        print("basin: no answer to a prompt (run it in a terminal, or pass --username and pipe the password)",
+              file=sys.stderr)
         return 130
 
 

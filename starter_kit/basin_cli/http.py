@@ -64,10 +64,18 @@ class Client:
     def token(self, username: str, password: str) -> str:
         return self._request("POST", "/api/auth/token/", data={"username": username, "password": password})["token"]
 
-    def submit(self, homework: str, path: Path, note: str = "") -> dict:
+    def submit(self, homework: str, path: Path, note: str = "", progress: bool = False) -> dict:
+        """Upload streamed from disk (a large checkpoint is never held in memory), with a progress bar."""
+        from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+        from tqdm import tqdm
+
         with open(path, "rb") as f:
-            return self._request("POST", f"/api/homeworks/{homework}/submissions/", timeout=600,
-                                 files={"file": (path.name, f, "application/octet-stream")}, data={"note": note})
+            encoder = MultipartEncoder(fields={"file": (path.name, f, "application/octet-stream"), "note": note})
+            with tqdm(total=encoder.len, unit="B", unit_scale=True, desc=f"uploading {path.name}",
+                      disable=not progress, leave=False) as bar:
+                body = MultipartEncoderMonitor(encoder, lambda monitor: bar.update(monitor.bytes_read - bar.n))
+                return self._request("POST", f"/api/homeworks/{homework}/submissions/", timeout=600, data=body,
+                                     headers={"Content-Type": body.content_type})
 
     def submission(self, submission_id: int) -> dict:
         return self._request("GET", f"/api/submissions/{submission_id}/")
@@ -90,10 +98,13 @@ class Client:
                     self._raise_for(response)
                 mode = "ab" if offset and response.status_code == 206 else "wb"  # a server without ranges: restart
                 with open(target, mode) as f:
-                    for chunk in response.iter_content(1 << 20):
+                    for chunk in response.iter_content(64 * 1024):  # small: a break loses little
                         f.write(chunk)
                         progress(len(chunk))
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
             raise CliError(f"The connection to {self.url} broke; run the command again to resume.", EXIT_NETWORK) from None
         except requests.Timeout:
             raise CliError(f"{self.url} stopped answering; run the command again to resume.", EXIT_NETWORK) from None
+        except requests.RequestException as e:
+            raise CliError(f"The download from {self.url} failed ({e}); run the command again to resume.",
+                           EXIT_NETWORK) from None

@@ -76,6 +76,11 @@ def test_torchvisions_layout_and_a_training_set_alone_are_accepted(tmp_path):
     assert glyphs.name.endswith(":train-only")
     mask, glyph_id = glyphs.glyph(7, np.random.default_rng(0), "test")
     assert mask.shape == (48, 48) and mask.max() > 0.5 and glyph_id.startswith("mnist:train:")
+    # With one set for both, the hidden splits' digits are never the public splits' digits.
+    rng = np.random.default_rng(1)
+    hidden = {glyphs.glyph(c % 10, rng, "test")[1] for c in range(200)}
+    public = {glyphs.glyph(c % 10, rng, split)[1] for c in range(200) for split in ("train", "val")}
+    assert hidden and public and not hidden & public
 
 
 def test_a_directory_without_mnist_or_with_a_broken_file_says_so(tmp_path):

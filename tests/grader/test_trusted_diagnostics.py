@@ -64,3 +64,23 @@ def test_private_labels_stay_under_the_private_key():
     assert sum(r["count"] for r in result["private"]["calibration"]["reliability"]) == private.sum()
     assert result["public"]["by_paper_and_pen"] is None  # no metadata given
     assert set(result["shift"]) == {"accuracy", "drop_from_public", "calibration"}
+
+
+def test_nothing_outside_the_private_key_depends_on_private_labels():
+    rng = np.random.default_rng(1)
+    logits, labels = rng.normal(size=(60, 10)), rng.integers(0, 10, 60)
+    private = np.arange(60) % 3 != 0
+    other_labels = labels.copy()
+    other_labels[private] = (labels[private] + 3) % 10  # what the private part's labels are must not show
+    first = diagnose(logits, labels, private, None, logits[:8], labels[:8])
+    second = diagnose(logits, other_labels, private, None, logits[:8], labels[:8])
+    assert first["private"] != second["private"]
+    assert {k: v for k, v in first.items() if k != "private"} == {k: v for k, v in second.items() if k != "private"}
+    assert "gap_from_public" in first["private"]
+
+
+def test_huge_finite_logits_still_give_diagnostics():
+    logits = np.array([[1e308, -1e308, 0.0], [-1e308, 1e308, 0.0], [0.0, 0.0, 1e308]])
+    result = margins(logits, np.array([0, 0, 2]))
+    assert np.isfinite(result["p10"]) and sum(result["histogram"]["counts"]) == 3
+    assert calibration(logits, np.array([0, 0, 2]))["ece"] == pytest.approx(1 / 3)

@@ -28,8 +28,8 @@ def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progr
     shutil.rmtree(partial, ignore_errors=True)
     try:
         glyphs = MnistGlyphs(mnist_dir) if mnist_dir else None
-    except (OSError, ValueError) as e:
-        raise ApplicationError("bad_mnist_dir", str(e)) from e
+    except (OSError, ValueError, EOFError) as e:  # missing, corrupt or truncated IDX files
+        raise ApplicationError("bad_mnist_dir", f"{mnist_dir}: {e}") from e
     manifest = build(partial, seed=seed, counts=counts, progress=progress, glyphs=glyphs)
     partial.rename(target)  # a version appears whole or not at all
     return DatasetVersion.objects.create(slug=slug, directory=slug, seed=seed, manifest=manifest)

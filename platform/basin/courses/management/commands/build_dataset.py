@@ -30,12 +30,15 @@ class Command(BaseCommand):
             homework = Homework.objects.filter(slug=opts["homework"]).first()
             if homework is None:
                 raise CommandError(f"no homework {opts['homework']!r}; create it first (API or admin)")
+            if homework.submissions.exists():  # say so before a minute of building, not after
+                raise CommandError(f"{homework.slug} has submissions scored against {homework.dataset.slug}; "
+                                   "create a new homework for a new dataset version")
         try:
             version = build_dataset_version(slug=opts["slug"], seed=opts["seed"], progress=True,
                                             counts={s: opts[s] for s in DEFAULT_COUNTS}, mnist_dir=opts["mnist_dir"])
             if homework is not None:
                 use_dataset_version(homework=homework, version=version)
-        except (ApplicationError, ValueError) as e:
+        except (ApplicationError, ValueError, OSError, EOFError) as e:
             raise CommandError(str(e)) from e
         self.stdout.write(self.style.SUCCESS(f"dataset version {version.slug} ({version.manifest['glyph_source']} "
                                              f"glyphs) registered at {version.path}"))
