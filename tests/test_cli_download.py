@@ -154,3 +154,20 @@ def test_a_download_cut_off_mid_file_resumes_on_the_next_run(live_server, homewo
     assert runs[-1].returncode == 0 and len(runs) > 2, [r.stderr for r in runs]  # cut several times, then whole
     source = tiny_dataset / "train" / "images.npy"
     assert (tmp_path / "data" / "train" / "images.npy").read_bytes() == source.read_bytes()
+
+
+def test_status_without_an_id_shows_the_latest_submission(basin, homework, people):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from basin.submissions.models import Submission
+
+    assert basin("status").returncode == 6  # none yet
+    older = Submission.objects.create(homework=homework, user=people["student"], status="scored", size=1,
+                                      sha256="0" * 64, kind="bundle", public_score=0.5)
+    Submission.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    latest = Submission.objects.create(homework=homework, user=people["student"], status="queued", size=1,
+                                       sha256="1" * 64, kind="bundle")
+    done = basin("--json", "status")
+    assert done.returncode == 0 and json.loads(done.stdout)["id"] == latest.pk

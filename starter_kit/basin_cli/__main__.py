@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import config
 from .download import download
-from .http import EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_USAGE, CliError, Client
+from .http import EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_USAGE, CliError, Client
 
 TERMINAL = ("scored", "failed", "cancelled")
 
@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("-m", "--message", default="", help="a note to remember this submission by")
     submit.add_argument("--wait", action="store_true", help="follow the status; exit non-zero unless scored")
 
-    status = sub.add_parser("status", help="one submission's status and verdict")
-    status.add_argument("id", type=int)
+    status = sub.add_parser("status", help="a submission's status and verdict (default: your latest)")
+    status.add_argument("id", type=int, nargs="?", help="submission id (default: your latest in the homework)")
+    status.add_argument("--homework", help="homework slug, for the latest (env BASIN_HOMEWORK; saved by login)")
     status.add_argument("--wait", action="store_true", help="wait until graded")
 
     logs = sub.add_parser("logs", help="a submission's verdict and the tail of its log")
@@ -149,7 +150,15 @@ def run(args) -> int:
         show(args, s, describe(s))
         return 0 if not args.wait or s["status"] == "scored" else EXIT_NOT_SCORED
     if args.command == "status":
-        s = follow(client, args.id, args.json) if args.wait else client.submission(args.id)
+        submission_id = args.id
+        if submission_id is None:
+            if not homework:
+                raise CliError("Which submission? Pass its id, or --homework SLUG for your latest.", EXIT_USAGE)
+            mine = client.submissions(homework)
+            if not mine:
+                raise CliError(f"You have no submissions in {homework} yet.", EXIT_NOT_FOUND)
+            submission_id = max(mine, key=lambda row: row["created_at"])["id"]
+        s = follow(client, submission_id, args.json) if args.wait else client.submission(submission_id)
         show(args, s, describe(s) + (f"\n{s['log_tail']}" if s.get("log_tail") and s["status"] == "failed" else ""))
         return 0
     if args.command == "submissions":
