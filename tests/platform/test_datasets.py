@@ -7,6 +7,7 @@ import pytest
 
 from basin.courses.services import register_dataset_version
 from basin.errors import ApplicationError
+from dmnist import GENERATOR_VERSION
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_a_version_with_its_hidden_seed_is_registered(tiny_dataset, settings):
     settings.BASIN_DATASETS_DIR = tiny_dataset.parent
     version = register_dataset_version(slug=tiny_dataset.name)
-    assert version.seed == 7 and version.manifest["generator_version"] == "2"
+    assert version.seed == 7 and version.manifest["generator_version"] == GENERATOR_VERSION
 
 
 def test_a_version_without_a_hidden_seed_is_refused(tiny_dataset, tmp_path, settings):
