@@ -41,6 +41,6 @@ def test_an_address_without_a_scheme_is_explained(tmp_path):
 
 
 def test_every_subcommand_has_help(tmp_path):
-    for command in ("login", "download", "check", "submit", "status", "logs", "submissions", "leaderboard"):
+    for command in ("login", "download", "check", "submit", "status", "logs", "select", "submissions", "leaderboard"):
         done = basin(command, "--help", tmp_path=tmp_path)
         assert done.returncode == 0 and "usage: basin" in done.stdout, command

@@ -6,7 +6,7 @@ from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
 from basin.courses.dataset_api import HomeworkDatasetApi, HomeworkDatasetFileApi
 from basin.leaderboard import views as leaderboard_views
 from basin.leaderboard.api import LeaderboardApi
-from basin.submissions.api import HomeworkSubmissionsApi, SubmissionDetailApi
+from basin.submissions.api import HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionDetailApi
 
 api = [
     path("api/auth/token/", TokenApi.as_view(), name="api-token"),
@@ -16,6 +16,7 @@ api = [
     path("api/homeworks/<slug:slug>/dataset/<path:name>", HomeworkDatasetFileApi.as_view(),
          name="api-homework-dataset-file"),
     path("api/homeworks/<slug:slug>/submissions/", HomeworkSubmissionsApi.as_view(), name="api-homework-submissions"),
+    path("api/homeworks/<slug:slug>/selection/", HomeworkSelectionApi.as_view(), name="api-homework-selection"),
     path("api/homeworks/<slug:slug>/leaderboard/", LeaderboardApi.as_view(), name="api-leaderboard"),
     path("api/submissions/<int:submission_id>/", SubmissionDetailApi.as_view(), name="api-submission"),
 ]

@@ -1,4 +1,4 @@
-"""`basin login | download | check | submit | status | logs | submissions | leaderboard`: parsing here,
+"""`basin login | download | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
 acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs = sub.add_parser("logs", help="a submission's verdict and the tail of its log")
     logs.add_argument("id", type=int)
+
+    select = sub.add_parser("select", help="choose the submissions that count on the private leaderboard "
+                                           "(no ids: show the current choice)")
+    select.add_argument("ids", type=int, nargs="*", metavar="ID")
+    select.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
+    select.add_argument("--clear", action="store_true", help="choose none")
 
     for name, text in (("submissions", "your submissions"), ("leaderboard", "the public leaderboard")):
         p = sub.add_parser(name, help=text)
@@ -125,7 +131,7 @@ def run(args) -> int:
         return 0
     client = Client(settings.url, settings.token)
     homework = settings.homework
-    if args.command in ("download", "submit", "submissions", "leaderboard") and not homework:
+    if args.command in ("download", "submit", "select", "submissions", "leaderboard") and not homework:
         raise CliError("Which homework? Pass --homework SLUG or set BASIN_HOMEWORK.", EXIT_USAGE)
     if args.command == "download":
         report = download(client, homework, args.split or ["train", "val"], args.dest, quiet=not interactive(args))
@@ -160,6 +166,15 @@ def run(args) -> int:
             submission_id = max(mine, key=lambda row: row["created_at"])["id"]
         s = follow(client, submission_id, args.json) if args.wait else client.submission(submission_id)
         show(args, s, describe(s) + (f"\n{s['log_tail']}" if s.get("log_tail") and s["status"] == "failed" else ""))
+        return 0
+    if args.command == "select":
+        if args.clear and args.ids:
+            raise CliError("Pass ids or --clear, not both.", EXIT_USAGE)
+        body = client.selection(homework, [] if args.clear else (args.ids or None))
+        chosen = body["selected"]
+        lines = [describe(s) for s in chosen] or ["None chosen."]
+        show(args, body, "\n".join(lines) + f"\n({len(chosen)} of {body['final_selections']} chosen for the private "
+                         "leaderboard)")
         return 0
     if args.command == "submissions":
         rows = client.submissions(homework)

@@ -108,3 +108,8 @@ class Client:
         except requests.RequestException as e:
             raise CliError(f"The download from {self.url} failed ({e}); run the command again to resume.",
                            EXIT_NETWORK) from None
+
+    def selection(self, homework: str, ids: list[int] | None = None) -> dict:
+        if ids is None:
+            return self._request("GET", f"/api/homeworks/{homework}/selection/")
+        return self._request("POST", f"/api/homeworks/{homework}/selection/", json={"ids": ids})

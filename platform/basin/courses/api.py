@@ -19,6 +19,7 @@ class HomeworkSerializer(serializers.ModelSerializer):
     class Meta:
         model = Homework
         fields = ["slug", "title", "description", "course", "dataset", "opens_at", "deadline", "daily_quota",
+                  "final_selections",
                   "max_upload_mb", "time_limit_s", "memory_limit_mb", "leaderboard_is_public", "show_logs_to_students"]
 
 

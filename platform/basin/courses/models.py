@@ -59,6 +59,8 @@ class Homework(models.Model):
     opens_at = models.DateTimeField()
     deadline = models.DateTimeField()
     daily_quota = models.PositiveIntegerField(default=5)
+    final_selections = models.PositiveIntegerField(
+        default=2, help_text="submissions a student may choose for the private leaderboard")
     max_upload_mb = models.PositiveIntegerField(default=50)
     time_limit_s = models.PositiveIntegerField(default=300)
     memory_limit_mb = models.PositiveIntegerField(default=2048)

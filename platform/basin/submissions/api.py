@@ -50,3 +50,29 @@ class SubmissionDetailApi(APIView):
         submission = selectors.submission_for(submission_id, request.user)
         staff = role_in(submission.homework.course_id, request.user) == Membership.Role.TA
         return Response(SubmissionSerializer(submission, context={"viewer_is_staff": staff}).data)
+
+
+class HomeworkSelectionApi(APIView):
+    """The student's final selection: the submissions that count on the private leaderboard."""
+
+    class Input(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=True)
+
+    def get(self, request, slug: str):
+        homework, role = homework_for_member(slug, request.user)
+        chosen = [s for s in selectors.submissions_of(request.user, homework) if s.selected]
+        return Response(self._body(homework, chosen, role))
+
+    def post(self, request, slug: str):
+        homework, role = homework_for_member(slug, request.user)
+        data = self.Input(data=request.data)
+        if not data.is_valid():
+            raise ApplicationError("invalid_request", 'Send {"ids": [submission ids]}.', details=data.errors)
+        chosen = services.select_final(homework=homework, user=request.user, ids=data.validated_data["ids"])
+        return Response(self._body(homework, chosen, role))
+
+    @staticmethod
+    def _body(homework, chosen, role) -> dict:
+        return {"final_selections": homework.final_selections,
+                "selected": SubmissionSerializer(chosen, many=True,
+                                                 context={"viewer_is_staff": role == Membership.Role.TA}).data}

@@ -30,6 +30,7 @@ class Submission(models.Model):
     homework = models.ForeignKey("courses.Homework", on_delete=models.CASCADE, related_name="submissions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     is_baseline = models.BooleanField(default=False)
+    selected = models.BooleanField(default=False, help_text="chosen by its student for the private leaderboard")
     file = models.FileField(upload_to=submission_upload_path, max_length=255)
     original_name = models.CharField(max_length=255)
     kind = models.CharField(max_length=16)  # basin_grader.formats.BUNDLE or EXPORT

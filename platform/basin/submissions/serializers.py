@@ -16,7 +16,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "status",
+        fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected", "status",
                   "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "created_at",
                   "started_at", "finished_at"]
         read_only_fields = fields

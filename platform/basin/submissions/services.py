@@ -87,3 +87,31 @@ def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: boo
             kind=info.kind, size=upload.size, sha256=digest, note=note[:500], status=Submission.Status.QUEUED)
         transaction.on_commit(lambda: enqueue_grading(submission.id))
     return submission
+
+
+def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission]:
+    """Replace the student's choice of submissions for the private leaderboard: their own scored
+    submissions of this homework, at most homework.final_selections, until the deadline."""
+    ids = sorted(set(ids))
+    if len(ids) > homework.final_selections:
+        raise ApplicationError("too_many_selected", f"Choose at most {homework.final_selections} submissions "
+                               f"for the private leaderboard; you named {len(ids)}.",
+                               details={"final_selections": homework.final_selections})
+    if timezone.now() > homework.deadline:
+        raise ApplicationError("deadline_passed", "The deadline has passed: the final selection is closed.",
+                               status_code=403)
+    with transaction.atomic():
+        Membership.objects.select_for_update().filter(course_id=homework.course_id, user=user).first()
+        mine = Submission.objects.filter(homework=homework, user=user, is_baseline=False)
+        chosen = list(mine.filter(pk__in=ids))
+        missing = set(ids) - {s.pk for s in chosen}
+        if missing:
+            raise ApplicationError("no_such_submission", f"You have no submission {', '.join(map(str, sorted(missing)))} "
+                                   "in this homework.", status_code=404)
+        unscored = [s.pk for s in chosen if s.status != Submission.Status.SCORED]
+        if unscored:
+            raise ApplicationError("not_scored", f"Only scored submissions can be chosen; "
+                                   f"{', '.join(map(str, unscored))} {'is' if len(unscored) == 1 else 'are'} not.")
+        mine.exclude(pk__in=ids).filter(selected=True).update(selected=False)
+        mine.filter(pk__in=ids).update(selected=True)
+    return list(mine.filter(selected=True).order_by("pk"))

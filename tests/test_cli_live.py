@@ -1,5 +1,5 @@
-"""`basin download` and `basin logs` against a live Basin over real HTTP (pytest-django's live
-server): sha256-checked, resumable downloads into the layout DifficultMNIST reads."""
+"""The `basin` commands against a live Basin over real HTTP (pytest-django's live server):
+download (sha256-checked, resumable, into the layout DifficultMNIST reads), logs, status, select."""
 from __future__ import annotations
 
 import json
@@ -171,3 +171,39 @@ def test_status_without_an_id_shows_the_latest_submission(basin, homework, peopl
                                        sha256="1" * 64, kind="bundle")
     done = basin("--json", "status")
     assert done.returncode == 0 and json.loads(done.stdout)["id"] == latest.pk
+
+
+def test_select_chooses_final_submissions_within_the_rules(basin, homework, people):
+    from basin.submissions.models import Submission
+
+    def make(user, status="scored"):
+        return Submission.objects.create(homework=homework, user=people[user], status=status, size=1,
+                                         sha256="0" * 64, kind="bundle", public_score=0.5)
+
+    a, b, c = make("student"), make("student"), make("student")
+    failed, theirs = make("student", "failed"), make("other_student")
+    done = basin("--json", "select", str(a.pk), str(b.pk))
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert [s["id"] for s in body["selected"]] == [a.pk, b.pk] and body["final_selections"] == 2
+    too_many = basin("select", str(a.pk), str(b.pk), str(c.pk))
+    assert too_many.returncode == 5 and "at most 2" in too_many.stderr
+    assert basin("select", str(failed.pk)).returncode == 5
+    assert basin("select", str(theirs.pk)).returncode == 6  # another student's is not yours to choose
+    assert sorted(Submission.objects.filter(selected=True).values_list("pk", flat=True)) == [a.pk, b.pk]
+    shown = basin("select")
+    assert shown.returncode == 0 and "2 of 2 chosen" in shown.stdout
+    replaced = basin("--json", "select", str(c.pk))
+    assert [s["id"] for s in json.loads(replaced.stdout)["selected"]] == [c.pk]
+    assert basin("select", "--clear").returncode == 0
+    assert not Submission.objects.filter(selected=True).exists()
+
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    homework.deadline = timezone.now() - timedelta(minutes=1)
+    homework.opens_at = homework.deadline - timedelta(days=1)
+    homework.save()
+    late = basin("select", str(a.pk))
+    assert late.returncode == 5 and "deadline has passed" in late.stderr
