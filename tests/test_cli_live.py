@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from rest_framework.authtoken.models import Token
 
@@ -207,3 +208,64 @@ def test_select_chooses_final_submissions_within_the_rules(basin, homework, peop
     homework.save()
     late = basin("select", str(a.pk))
     assert late.returncode == 5 and "deadline has passed" in late.stderr
+
+
+def test_login_saves_a_private_config_that_later_commands_use(live_server, homework, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+    def run(*args, stdin=""):
+        return subprocess.run([sys.executable, "-m", "basin_cli", *args], input=stdin, capture_output=True, text=True,
+                              env=env, timeout=60)
+
+    wrong = run("--url", live_server.url, "login", "--username", "student", stdin="not-the-password\n")
+    assert wrong.returncode == 4 and "Wrong username or password" in wrong.stderr
+    done = run("--url", live_server.url, "login", "--username", "student", "--homework", homework.slug,
+               stdin="student-password-1\n")
+    assert done.returncode == 0, done.stderr
+    saved = tmp_path / "config" / "basin" / "config.json"
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert json.loads(saved.read_text())["homework"] == homework.slug
+    listed = run("--json", "submissions")  # server, token and homework all from the config file
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    board = run("leaderboard")
+    assert board.returncode == 0 and "No scored submission yet" in board.stdout
+
+
+def test_every_refusal_is_one_line_with_its_own_exit_code(basin, homework, people, tmp_path, live_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from basin.submissions.models import Submission
+    from tests import factories
+
+    good = factories.write(tmp_path / "good.zip", factories.bundle())
+    bad = factories.write(tmp_path / "bad.zip", b"PK\x05\x06" + b"\0" * 18)  # an empty zip: no model.py
+
+    def one_line(done, code, text):
+        assert done.returncode == code, (done.returncode, done.stderr)
+        assert text in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+    one_line(basin("submit", str(bad)), 5, "model.py")  # an invalid checkpoint
+    homework.max_upload_mb = 1
+    homework.save()
+    big = factories.write(tmp_path / "big.zip", factories.bundle(extra={"padding.bin": np.random.default_rng(0)
+                                                                         .bytes(3 << 20)}))
+    one_line(basin("submit", str(big)), 5, "accepts at most 1 MB")  # a file too large
+    homework.max_upload_mb = 50
+    homework.save()
+    for _ in range(homework.daily_quota):
+        Submission.objects.create(homework=homework, user=people["student"], status="queued", size=1,
+                                  sha256="0" * 64, kind="bundle")
+    one_line(basin("submit", str(good)), 5, f"used all {homework.daily_quota} submissions")  # the quota
+    homework.deadline = timezone.now() - timedelta(minutes=1)
+    homework.opens_at = homework.deadline - timedelta(days=1)
+    homework.save()
+    one_line(basin("submit", str(good)), 5, "The deadline was")  # a passed deadline
+    env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "none"), "BASIN_URL": live_server.url,
+           "BASIN_TOKEN": "expired0000000000000000000000000000000", "BASIN_HOMEWORK": homework.slug}
+    expired = subprocess.run([sys.executable, "-m", "basin_cli", "submissions"], capture_output=True, text=True,
+                             env=env, timeout=60)
+    one_line(expired, 4, "run `basin login` for a new one")  # a bad or expired token
+    one_line(basin("status", "999999"), 6, "No such submission")

@@ -48,8 +48,7 @@ class Client:
             return body
         self._raise_for(response, body)
 
-    @staticmethod
-    def _raise_for(response, body=None):
+    def _raise_for(self, response, body=None):
         if body is None:
             try:
                 body = response.json()
@@ -57,6 +56,8 @@ class Client:
                 body = None
         error = body.get("error", {}) if isinstance(body, dict) else {}
         message = error.get("message") or f"The server answered {response.status_code} {response.reason}."
+        if response.status_code == 401 and "Authorization" in self.session.headers:
+            message += " Your token was refused: run `basin login` for a new one."
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
                 400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
         raise CliError(message, code)
