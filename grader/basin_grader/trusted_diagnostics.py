@@ -20,7 +20,8 @@ Z95 = 1.959963984540054
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # ±1e308 logits: -inf differences give exp() = 0, as wanted
+        shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=1, keepdims=True)
 
@@ -64,7 +65,8 @@ def margins(logits: np.ndarray, labels: np.ndarray, bins: int = MARGIN_BINS) -> 
     others = logits.copy()
     others[rows, labels] = -np.inf
     # Finite logits can still be huge (±1e308): keep the differences finite for the histogram.
-    margin = np.clip(true - others.max(axis=1), -MARGIN_CLIP, MARGIN_CLIP)
+    with np.errstate(over="ignore"):
+        margin = np.clip(true - others.max(axis=1), -MARGIN_CLIP, MARGIN_CLIP)
     counts, edges = np.histogram(margin, bins=bins)
     return {"p10": float(np.percentile(margin, 10)), "median": float(np.median(margin)),
             "histogram": {"edges": edges.tolist(), "counts": counts.tolist()}}

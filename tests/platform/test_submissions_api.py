@@ -98,16 +98,24 @@ def test_a_submission_is_visible_to_its_owner_and_the_course_tas_only(api, homew
 
 def test_the_private_score_is_shown_only_after_the_reveal(api, homework):
     submission_id = upload(api("student")).json()["id"]
-    Submission.objects.filter(pk=submission_id).update(status="scored", public_score=0.61, private_score=0.59,
-                                                       scores={"private": {"accuracy": 0.59}})
+    Submission.objects.filter(pk=submission_id).update(
+        status="scored", public_score=0.61, private_score=0.59, scores={"private": {"accuracy": 0.59}},
+        diagnostics={"profile": "cpu", "public": {"calibration": {"ece": 0.125}},
+                     "private": {"calibration": {"ece": 0.0625}, "gap_from_public": {"gap": 0.02}}})
     before = api("student").get(f"/api/submissions/{submission_id}/")
     assert before.json()["private_score"] is None and "0.59" not in before.content.decode()
+    assert before.json()["diagnostics"] == {"profile": "cpu", "public": {"calibration": {"ece": 0.125}}}
+    for persona in ("student", "ta"):  # the list and the TAs' view hide them too, until the reveal
+        body = api(persona).get(f"/api/submissions/{submission_id}/").content.decode()
+        assert "0.0625" not in body and "gap_from_public" not in body, persona
+    assert "0.0625" not in api("student").get("/api/homeworks/hw1/submissions/").content.decode()
     homework.private_revealed_at = timezone.now() + timedelta(hours=1)  # a reveal scheduled for later
     homework.save()
     assert api("student").get(f"/api/submissions/{submission_id}/").json()["private_score"] is None
     homework.private_revealed_at = timezone.now()
     homework.save()
-    assert api("student").get(f"/api/submissions/{submission_id}/").json()["private_score"] == 0.59
+    after = api("student").get(f"/api/submissions/{submission_id}/").json()
+    assert after["private_score"] == 0.59 and after["diagnostics"]["private"]["gap_from_public"] == {"gap": 0.02}
 
 
 def test_a_ta_creates_a_homework_and_students_cannot(api, course, registered_dataset):

@@ -13,11 +13,12 @@ class SubmissionSerializer(serializers.ModelSerializer):
     private_score = serializers.SerializerMethodField()
     log_tail = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
+    diagnostics = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
         fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected", "status",
-                  "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "created_at",
+                  "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "diagnostics", "created_at",
                   "started_at", "finished_at"]
         read_only_fields = fields
 
@@ -36,3 +37,10 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     def get_private_score(self, submission: Submission) -> float | None:
         return submission.private_score if submission.homework.private_is_revealed else None
+
+    def get_diagnostics(self, submission: Submission) -> dict:
+        """The trusted diagnostics; their "private" part (private-part labels) only after the reveal, for everyone."""
+        diagnostics = dict(submission.diagnostics or {})
+        if not submission.homework.private_is_revealed:
+            diagnostics.pop("private", None)
+        return diagnostics
