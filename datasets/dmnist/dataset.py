@@ -114,8 +114,9 @@ class DifficultMNIST(VisionDataset):
         try:
             with self._get(url, token) as response:
                 manifest = json.loads(response.read())
-            manifest["files"]
-        except (ValueError, KeyError, TypeError):
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+                raise ValueError("not a manifest")
+        except ValueError:  # JSON that is not a manifest, or no JSON at all (a web page)
             raise DatasetError(f"{url} did not answer with a dataset manifest: use the URL on the homework's page, "
                                "https://…/api/homeworks/<homework>/dataset/") from None
         except (OSError, http.client.HTTPException) as e:

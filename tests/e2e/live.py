@@ -27,6 +27,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def local_sandbox() -> str:
+    """The sandbox the live platform grades in: Docker where an engine and the image are ready (and
+    counted as exercised), the process sandbox otherwise."""
+    from tests import services
+
+    docker_ok, _ = services.docker_sandbox()
+    services.exercised["docker"] |= docker_ok
+    return "docker" if docker_ok else "process"
+
+
+def sandbox_containers(label: str) -> list:
+    """Sandbox containers (running or not) with a label, e.g. "basin.instance=<id>"."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        return client.containers.list(all=True, filters={"label": label})
+    finally:
+        client.close()
+
+
 def base_env(data_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "BASIN_"))}
     return env | {"BASIN_DATA_DIR": str(data_dir)}

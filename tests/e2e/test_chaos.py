@@ -19,7 +19,7 @@ from basin_grader.evaluate import evaluate
 from basin_grader.sandbox import SandboxLimits, get_backend
 from tests import factories, services
 
-from .live import LivePlatform, RedisBroker, base_env
+from .live import LivePlatform, RedisBroker, base_env, sandbox_containers
 
 TOTAL = 40
 FIRST_BURST = 30  # the rest arrive while the broker is down
@@ -56,16 +56,6 @@ class LiveRows:
 
     def count(self, *statuses: str) -> int:
         return sum(row["status"] in statuses for row in self.all())
-
-
-def sandbox_containers(instance: str) -> list:
-    import docker
-
-    client = docker.from_env()
-    try:
-        return client.containers.list(all=True, filters={"label": f"basin.instance={instance}"})
-    finally:
-        client.close()
 
 
 def test_forty_submissions_survive_killed_workers_and_a_broker_restart(tmp_path, postgres_database):
@@ -150,7 +140,7 @@ def test_forty_submissions_survive_killed_workers_and_a_broker_restart(tmp_path,
         assert retried, f"no kill landed on a running submission: {events}"
         assert all(row["attempts"] <= 3 for row in final)
 
-        live.wait_for(lambda: not sandbox_containers(live.instance()), 60, "orphaned containers to be removed")
+        live.wait_for(lambda: not sandbox_containers(f"basin.instance={live.instance()}"), 60, "orphaned containers to be removed")
         for name, process in live.processes.items():
             assert process.poll() is None, f"{name} died\n{live.tails()}"
         print(f"chaos: {events}; {len(retried)} submissions graded again after a lost attempt")
@@ -158,5 +148,5 @@ def test_forty_submissions_survive_killed_workers_and_a_broker_restart(tmp_path,
         live.stop()
         broker.kill()
         if (Path(env["BASIN_DATA_DIR"]) / "instance_id").exists():
-            for container in sandbox_containers(live.instance()):
+            for container in sandbox_containers(f"basin.instance={live.instance()}"):
                 container.remove(force=True)

@@ -8,9 +8,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from tests import services
-
-from .live import LivePlatform, base_env
+from .live import LivePlatform, base_env, local_sandbox
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "starter_kit" / "starter.ipynb"
 
@@ -24,9 +22,7 @@ def test_the_notebook_is_stored_without_outputs():
 
 
 def test_the_starter_notebook_runs_end_to_end_against_a_live_basin(tmp_path, monkeypatch):
-    docker_ok, _ = services.docker_sandbox()
-    services.exercised["docker"] |= docker_ok
-    env = base_env(tmp_path / "data") | {"BASIN_SANDBOX_BACKEND": "docker" if docker_ok else "process"}
+    env = base_env(tmp_path / "data") | {"BASIN_SANDBOX_BACKEND": local_sandbox()}
     live = LivePlatform(env, tmp_path)
     live.seed()
     try:

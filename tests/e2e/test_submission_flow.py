@@ -13,16 +13,14 @@ import pytest
 
 from tests import factories, services
 
-from .live import LivePlatform, base_env
+from .live import LivePlatform, base_env, local_sandbox
 
 
 @pytest.fixture(params=["embedded-default", "postgres-redis-docker"])
 def platform_env(request, tmp_path):
     env = base_env(tmp_path / "data")
     if request.param == "embedded-default":
-        docker_ok, _ = services.docker_sandbox()
-        env["BASIN_SANDBOX_BACKEND"] = "docker" if docker_ok else "process"
-        services.exercised["docker"] |= docker_ok
+        env["BASIN_SANDBOX_BACKEND"] = local_sandbox()
     else:
         for component in ("postgres", "redis", "docker"):
             services.require(component)

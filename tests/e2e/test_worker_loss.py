@@ -5,27 +5,17 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests import factories, services
+from tests import factories
 
-from .live import LivePlatform, base_env
+from .live import LivePlatform, base_env, local_sandbox, sandbox_containers
 
 SLOW_START = factories.BASELINE_SOURCE + "\nimport time\n_build = build_model\ndef build_model():\n    time.sleep(8)\n    return _build()\n"
 
 
-def sandbox_containers(submission_id: int) -> list:
-    import docker
-
-    client = docker.from_env()
-    try:
-        return client.containers.list(all=True, filters={"label": f"basin.submission={submission_id}"})
-    finally:
-        client.close()
-
-
 def test_a_submission_survives_its_worker_being_killed(tmp_path):
-    docker_ok, _ = services.docker_sandbox()
-    env = base_env(tmp_path / "data") | {"BASIN_SANDBOX_BACKEND": "docker" if docker_ok else "process"}
-    services.exercised["docker"] |= docker_ok
+    sandbox = local_sandbox()
+    docker_ok = sandbox == "docker"
+    env = base_env(tmp_path / "data") | {"BASIN_SANDBOX_BACKEND": sandbox}
     live = LivePlatform(env, tmp_path)
     live.seed()
     # Short lease and a frequent watchdog, so the test takes a minute and a half, not fifteen.
@@ -41,7 +31,7 @@ def test_a_submission_survives_its_worker_being_killed(tmp_path):
         submission_id = upload.json()["id"]
         live.wait_for(lambda: live.submission(submission_id, student)["status"] == "running", 60, "grading to start")
         if docker_ok:
-            live.wait_for(lambda: sandbox_containers(submission_id), 30, "the sandbox container")
+            live.wait_for(lambda: sandbox_containers(f"basin.submission={submission_id}"), 30, "the sandbox container")
         live.kill("worker-1")
 
         live.start_worker("worker-2", **fast)
@@ -50,7 +40,7 @@ def test_a_submission_survives_its_worker_being_killed(tmp_path):
         assert done["status"] == "scored", (done, live.tails())
         assert done["attempts"] == 2  # the lost attempt, then the one that finished
         if docker_ok:
-            live.wait_for(lambda: not sandbox_containers(submission_id), 30, "the orphaned container's removal")
+            live.wait_for(lambda: not sandbox_containers(f"basin.submission={submission_id}"), 30, "the orphaned container's removal")
     except requests.ConnectionError:
         pytest.fail(live.tails())
     finally:
