@@ -38,11 +38,29 @@ def bundle(model_source: str = BASELINE_SOURCE, state: dict | None = None, weigh
     return buf.getvalue()
 
 
-def expected_accuracy(dataset: Path, state: dict) -> tuple[float, float]:
-    """(public, private) test accuracy of the baseline with `state`, computed in this process."""
+def baseline(state: dict) -> torch.nn.Module:
     model = baseline_model.build_model()
     model.load_state_dict(state)
-    logits = predict_logits(model.eval(), np.load(layout.split_file(dataset, "test", layout.IMAGES)))
+    return model.eval()
+
+
+def model_input(images: np.ndarray) -> np.ndarray:
+    from basin_grader.convention import to_model_input
+
+    return to_model_input(images)
+
+
+def export_program(state: dict, path: Path) -> Path:
+    """The baseline with `state` as a torch.export program (.pt2), batch size left free, as the notebook saves it."""
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.export.export(baseline(state), (torch.zeros(2, 3, 64, 64),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
+    return path
+
+
+def expected_accuracy(dataset: Path, state: dict) -> tuple[float, float]:
+    """(public, private) test accuracy of the baseline with `state`, computed in this process."""
+    logits = predict_logits(baseline(state), np.load(layout.split_file(dataset, "test", layout.IMAGES)))
     correct = logits.argmax(1) == np.load(layout.split_file(dataset, "test", layout.LABELS))
     private = np.load(layout.split_file(dataset, "test", layout.IS_PRIVATE))
     return float(correct[~private].mean()), float(correct[private].mean())

@@ -1,10 +1,13 @@
-"""One evaluation, outside Django: check the file, run the sandbox, score against hidden labels.
+"""One evaluation, outside Django: check the file, run the sandbox, score against hidden labels;
+then, separately, the sandbox's diagnostics run on public-label subsets.
 
-The grading worker and `python -m basin_grader evaluate` both call `evaluate`. The sandbox sees
-the submission and the hidden *images*; the labels are read here, after it has exited.
+The grading worker and `python -m basin_grader evaluate` both call `evaluate` and `diagnose`. The
+scoring sandbox sees the submission and the hidden *images*; the labels are read here, after it
+has exited. The diagnostics sandbox sees the submission and public train/val subsets only.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -15,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from . import dataset_layout as layout
+from .budgets import DiagnosticsBudget
 from .formats import inspect_submission, submission_filename
-from .runtime import OUTPUT_RESULT, images_name, logits_name, output_files
+from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, SCORE, images_name, labels_name,
+                      logits_name, output_files)
+from .sandbox_diagnostics import read_report
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
 from .trusted_diagnostics import diagnose, read_groups
@@ -57,8 +63,29 @@ def _share_read_only(source: Path, target: Path, link: bool) -> None:
     os.chmod(target, 0o644)
 
 
-def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: bool = False) -> SandboxDirs:
-    """Fresh /sub, /data and /out for one attempt under `workdir` (emptied first)."""
+def _write_public_subsets(dataset: Path, data: Path, budget: DiagnosticsBudget) -> None:
+    """The fixed train and val subsets of a diagnostics run: the first n of a permutation seeded
+    by the budget, so every submission of a homework is measured on the same images."""
+    wanted = {"train": max(budget.samples, budget.eval_samples),
+              "val": max(budget.samples, budget.eval_samples, budget.feature_samples)}
+    for split, n in wanted.items():
+        try:
+            images = np.load(layout.split_file(dataset, split, layout.IMAGES), mmap_mode="r", allow_pickle=False)
+            labels = np.load(layout.split_file(dataset, split, layout.LABELS), allow_pickle=False)
+        except OSError as e:
+            raise InfrastructureError(f"the dataset version at {dataset} has no readable {split} split: {e}") from e
+        order = np.random.default_rng(budget.seed).permutation(len(labels))[:n]
+        for name, array in ((images_name(split), images[order]), (labels_name(split), labels[order])):
+            np.save(data / name, np.ascontiguousarray(array), allow_pickle=False)
+            os.chmod(data / name, 0o644)
+    (data / BUDGET).write_text(json.dumps(budget.to_dict()))
+    os.chmod(data / BUDGET, 0o644)
+
+
+def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: bool = False, mode: str = SCORE,
+            budget: DiagnosticsBudget | None = None) -> SandboxDirs:
+    """Fresh /sub, /data and /out for one run under `workdir` (emptied first): the hidden images
+    to score, or (mode diagnose) the public-label subsets and the budget."""
     if workdir.exists():
         shutil.rmtree(workdir)
     dirs = SandboxDirs(sub=workdir / "sub", data=workdir / "data", out=workdir / "out", scratch=workdir / "scratch")
@@ -68,7 +95,9 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
     target = dirs.sub / submission_filename(kind)
     shutil.copyfile(submission, target)
     os.chmod(target, 0o644)
-    for split in layout.HIDDEN_SPLITS:
+    if mode == DIAGNOSE:
+        _write_public_subsets(dataset, dirs.data, budget)
+    for split in layout.HIDDEN_SPLITS if mode == SCORE else ():
         source = layout.split_file(dataset, split, layout.IMAGES)
         if source.exists():
             _share_read_only(source, dirs.data / images_name(split), link)
@@ -79,7 +108,7 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
     # /out holds only the runtime's own files, made here, empty: the container's user (nobody) may
     # write into them, each capped by the file-size limit, but cannot create, replace or remove
     # anything in /out (no planted links, no disk filled with many files).
-    for name in output_files():
+    for name in output_files(mode):
         path = dirs.out / name
         path.touch()
         if os.geteuid() == 0:
@@ -178,3 +207,29 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
         result.verdict, result.message = e.verdict, e.message
     timings["scoring_s"] = time.perf_counter() - started
     return result
+
+
+def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend, budget: DiagnosticsBudget,
+             limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity()) -> dict:
+    """The sandbox's diagnostics of an already scored submission, checked (basin_grader.sandbox_diagnostics).
+    Its own wall clock is the budget's; running out of it makes the report partial, never a failure.
+    The grader's own failures raise InfrastructureError, for the caller to retry."""
+    with open(submission, "rb") as f:
+        info = inspect_submission(f, submission.name)
+    dirs = prepare(workdir, submission, info.kind, dataset, link=backend.name == "docker", mode=DIAGNOSE, budget=budget)
+    limits = SandboxLimits(**{**asdict(limits), "wall_seconds": float(budget.time_limit_s)})
+    run = backend.run(dirs, limits, identity, mode=DIAGNOSE)
+    report = read_report(dirs.out / OUTPUT_DIAGNOSTICS, budget)
+    if run.timed_out:
+        report["errors"]["time"] = f"the diagnostics reached their {budget.time_limit_s} s limit"
+    elif run.oom_killed:
+        report["errors"]["memory"] = f"the diagnostics ran out of the {limits.memory_mb} MB memory limit"
+    elif run.exit_code != 0:
+        try:
+            message = read_result(dirs.out / OUTPUT_RESULT).get("message")
+        except GradingError:
+            message = None
+        report["errors"]["run"] = _printable(message[:500]) if isinstance(message, str) else "the diagnostics run failed"
+    report["status"] = "complete" if not report["partial"] and not report["errors"] else "partial"
+    report["sandbox_s"] = run.seconds
+    return report

@@ -9,6 +9,9 @@ from basin_grader.verdicts import INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIM
 from tests import factories, services
 
 BACKENDS = ["process", "docker"]
+# A diagnostics budget a test can afford on two CPU cores; the real defaults are basin_grader.budgets.DEFAULTS.
+SMALL_BUDGET = {"samples": 32, "grid": 5, "line_points": 5, "eval_samples": 64, "feature_samples": 32,
+                "power_iterations": 5, "hutchinson_probes": 3, "batch_size": 64}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -120,9 +123,14 @@ def test_the_command_line_prints_one_json_result_with_diagnostics(tmp_path, tiny
         return subprocess.run([sys.executable, "-m", "basin_grader", "evaluate", "--data", str(tiny_dataset),
                                "--backend", "process", *args], capture_output=True, text=True, timeout=300)
 
-    done = cli("--submission", str(good), "--diagnostics", "cpu")
+    done = cli("--submission", str(good), "--diagnostics", "cpu", "--diagnostics-budget", json.dumps(SMALL_BUDGET))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
+    model = result["diagnostics"]["model"]  # the sandbox's own run, on public-label subsets
+    assert model["status"] == "complete", model
+    assert {"generalization", "features", "landscape", "sharpness"} <= set(model)
+    assert model["landscape"]["grid"]["train"]["loss"][2][2] == pytest.approx(model["landscape"]["centre"]["train"]["loss"])
+    assert model["budget"]["grid"] == 5 and model["seeds"]["directions"] == [1, 2, 3]
     assert result["verdict"] == SCORED and set(result) >= {"message", "scores", "diagnostics", "timings", "log_tail"}
     assert result["diagnostics"]["profile"] == "cpu"
     reliability = result["diagnostics"]["public"]["calibration"]["reliability"]
@@ -136,17 +144,13 @@ def test_the_command_line_prints_one_json_result_with_diagnostics(tmp_path, tiny
     assert failed.returncode == 0 and json.loads(failed.stdout)["verdict"] == RUNTIME_ERROR  # a verdict: exit 0
     missing = cli("--submission", str(tmp_path / "nope.zip"))
     assert missing.returncode == 2 and "no submission file" in missing.stderr
+    odd = cli("--submission", str(good), "--diagnostics-budget", '{"grid": 4}')
+    assert odd.returncode == 2 and "grid must be odd" in odd.stderr and "use 5" in odd.stderr
 
 
 def test_a_torch_export_program_scores_as_the_same_weights_in_a_bundle(backend, tmp_path, tiny_dataset):
-    from basin.demo import baseline_model
-
     state = factories.baseline_state(seed=4)
-    model = baseline_model.build_model().eval()
-    model.load_state_dict(state)
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    program = torch.export.export(model, (torch.zeros(2, 3, 64, 64),), dynamic_shapes=({0: batch},))
-    torch.export.save(program, str(tmp_path / "model.pt2"))
+    factories.export_program(state, tmp_path / "model.pt2")
     exported = evaluate(tmp_path / "model.pt2", tiny_dataset, tmp_path / "a1", backend, SandboxLimits(wall_seconds=120))
     bundled = run(backend, tmp_path, tiny_dataset, factories.bundle(state=state))
     assert exported.verdict == bundled.verdict == SCORED, exported.log_tail

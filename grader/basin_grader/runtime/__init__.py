@@ -1,4 +1,5 @@
-"""What runs inside the sandbox: load the student's model, predict logits for the hidden images.
+"""What runs inside the sandbox: load the student's model, then either predict logits for the
+hidden images (mode "score") or compute diagnostics on public-label subsets (mode "diagnose").
 
 Untrusted territory: everything here may be subverted by the submission it loads, so nothing
 here is believed by the worker without checking (see basin_grader.scoring).
@@ -6,6 +7,10 @@ here is believed by the worker without checking (see basin_grader.scoring).
 from ..dataset_layout import HIDDEN_SPLITS
 
 OUTPUT_RESULT = "result.json"
+OUTPUT_DIAGNOSTICS = "diagnostics.json"
+BUDGET = "budget.json"  # in /data for a diagnostics run: basin_grader.budgets.DiagnosticsBudget
+SCORE, DIAGNOSE = "score", "diagnose"
+MODES = (SCORE, DIAGNOSE)
 
 
 def logits_name(split: str) -> str:
@@ -16,7 +21,13 @@ def images_name(split: str) -> str:
     return f"{split}_images.npy"
 
 
-def output_files() -> tuple[str, ...]:
+def labels_name(split: str) -> str:  # public splits only: a diagnostics run's subsets
+    return f"{split}_labels.npy"
+
+
+def output_files(mode: str = SCORE) -> tuple[str, ...]:
     """Every file the runtime may write to /out. The worker creates them, empty, before the run;
     the sandbox may write into them but create nothing else there (see evaluate.prepare)."""
+    if mode == DIAGNOSE:
+        return (OUTPUT_RESULT, OUTPUT_DIAGNOSTICS)
     return (OUTPUT_RESULT, *(logits_name(split) for split in HIDDEN_SPLITS))

@@ -1,7 +1,10 @@
-"""Entry point inside the sandbox: `python -m basin_grader.runtime --sub /sub --data /data --out /out`.
+"""Entry point inside the sandbox: `python -m basin_grader.runtime --sub /sub --data /data --out /out
+[--mode score|diagnose]`.
 
-Writes <split>_logits.npy for each hidden split found in /data, and result.json. Exit status 0
-when logits were written; otherwise result.json says why (the worker double-checks everything).
+score: writes <split>_logits.npy for each hidden split found in /data, and result.json.
+diagnose: reads the budget and public-label subsets from /data, writes diagnostics.json (rewritten
+after each part, so a run cut short keeps what it finished) and result.json.
+Exit status 0 on success; otherwise result.json says why (the worker double-checks everything).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from ..dataset_layout import HIDDEN_SPLITS
 from ..verdicts import MEMORY_LIMIT, RUNTIME_ERROR, GradingError
-from . import OUTPUT_RESULT, images_name, logits_name
+from . import BUDGET, DIAGNOSE, MODES, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, SCORE, images_name, logits_name
 
 PROBE = 2  # images in the shape check before the real run
 
@@ -25,7 +28,8 @@ def _write_result(out: Path, payload: dict) -> None:
     (out / OUTPUT_RESULT).write_text(json.dumps(payload))
 
 
-def run(sub: Path, data: Path, out: Path, batch_size: int) -> dict:
+def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) -> dict:
+    started = time.monotonic()
     import numpy as np
     import torch
 
@@ -42,6 +46,8 @@ def run(sub: Path, data: Path, out: Path, batch_size: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         model = load_model(files[0], Path(scratch)).to(device)
         timings["load_s"] = time.perf_counter() - t
+        if mode == DIAGNOSE:
+            return _diagnose(model, data, out, device, started, timings)
         inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in HIDDEN_SPLITS if (data / images_name(s)).exists()}
         probe = next(iter(inputs.values()))[:PROBE]
         predict_logits(model, probe, batch_size=PROBE, device=device)  # fails fast on a wrong shape
@@ -52,15 +58,29 @@ def run(sub: Path, data: Path, out: Path, batch_size: int) -> dict:
     return {"status": "ok", "device": device, "timings": timings}
 
 
+def _diagnose(model, data: Path, out: Path, device: str, started: float, timings: dict) -> dict:
+    from ..budgets import budget_from_dict
+    from .diagnostics import run_diagnostics
+
+    budget = budget_from_dict(json.loads((data / BUDGET).read_text()))
+    # Stop starting new work with time to spare for the last write; the sandbox's wall clock is the hard stop.
+    deadline = started + 0.9 * budget.time_limit_s - 2
+    t = time.perf_counter()
+    run_diagnostics(model, data, budget, device, deadline, out / OUTPUT_DIAGNOSTICS)
+    timings["diagnostics_s"] = time.perf_counter() - t
+    return {"status": "ok", "device": device, "timings": timings}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m basin_grader.runtime")
     parser.add_argument("--sub", type=Path, default=Path("/sub"))
     parser.add_argument("--data", type=Path, default=Path("/data"))
     parser.add_argument("--out", type=Path, default=Path("/out"))
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--mode", choices=MODES, default=SCORE)
     args = parser.parse_args(argv)
     try:
-        result = run(args.sub, args.data, args.out, args.batch_size)
+        result = run(args.sub, args.data, args.out, args.batch_size, args.mode)
     except GradingError as e:
         result = {"status": "error", "verdict": e.verdict, "message": e.message}
     except MemoryError:

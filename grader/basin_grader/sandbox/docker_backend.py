@@ -45,14 +45,14 @@ class DockerBackend:
         except docker.errors.DockerException as e:
             raise InfrastructureError(f"no Docker engine answers: {e}") from e
 
-    def _create(self, client, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity):
+    def _create(self, client, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity, mode: str):
         from docker.types import DeviceRequest, LogConfig, Ulimit
 
         mb = 1024 * 1024
         file_bytes = limits.file_mb * mb
         return client.containers.create(
             self.image,
-            command=["--sub", "/sub", "--data", "/data", "--out", "/out"],
+            command=["--sub", "/sub", "--data", "/data", "--out", "/out", "--mode", mode],
             name=identity.name,
             labels={"basin.sandbox": "1", **identity.labels},
             user="65534:65534",
@@ -79,7 +79,7 @@ class DockerBackend:
             device_requests=[DeviceRequest(device_ids=[self.gpu], capabilities=[["gpu"]])] if self.gpu else None,
         )
 
-    def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity) -> SandboxRun:
+    def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity, mode: str = "score") -> SandboxRun:
         import docker
         import requests
 
@@ -90,7 +90,7 @@ class DockerBackend:
             except docker.errors.NotFound:
                 pass
             try:
-                container = self._create(client, dirs, limits, identity)
+                container = self._create(client, dirs, limits, identity, mode)
             except docker.errors.ImageNotFound as e:
                 raise InfrastructureError(f"sandbox image {self.image!r} is missing: build it (deploy/sandbox)") from e
             started = time.monotonic()

@@ -36,13 +36,13 @@ def _limit_child(limits: SandboxLimits):
 class ProcessBackend:
     name = "process"
 
-    def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity) -> SandboxRun:
+    def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity, mode: str = "score") -> SandboxRun:
         tmp = dirs.scratch / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         env = sandbox_env(limits) | {"HOME": str(tmp), "TMPDIR": str(tmp), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         log_path = dirs.scratch / "sandbox.log"
         cmd = [sys.executable, "-m", "basin_grader.runtime",
-               "--sub", str(dirs.sub), "--data", str(dirs.data), "--out", str(dirs.out)]
+               "--sub", str(dirs.sub), "--data", str(dirs.data), "--out", str(dirs.out), "--mode", mode]
         started = time.monotonic()
         timed_out = False
         with open(log_path, "wb") as log:

@@ -1,0 +1,129 @@
+"""Filter-normalized loss landscapes (Li et al. 2018, arXiv 1712.09913), evaluated in batches.
+
+A direction is a random Gaussian tensor per parameter, each output filter (each row of a linear
+layer) rescaled to the norm of the matching filter of the weights; 1-D parameters (biases,
+BatchNorm's affine) get a zero direction, as in the paper's reference code. Buffers (BatchNorm's
+running statistics) are never perturbed, and the model stays in eval mode. The model's own
+parameters are never written either: each point is a `functional_call` with perturbed copies.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, vmap
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Images and labels resident on the device, evaluated `batch_size` at a time."""
+    x: torch.Tensor
+    y: torch.Tensor
+    batch_size: int
+
+
+def parameters_of(model: torch.nn.Module) -> Params:
+    return {name: p.detach() for name, p in model.named_parameters()}
+
+
+def filter_normalized_direction(params: Params, generator: torch.Generator) -> Params:
+    """One random direction, drawn in the order of `params` from `generator`."""
+    direction = {}
+    for name, w in params.items():
+        if w.dim() <= 1:
+            direction[name] = torch.zeros_like(w)
+            continue
+        d = torch.randn(w.shape, generator=generator, device=w.device, dtype=w.dtype)
+        w_norm = w.flatten(1).norm(dim=1)
+        d_norm = d.flatten(1).norm(dim=1)
+        scale = w_norm / d_norm.clamp_min(1e-10)
+        direction[name] = d * scale.view(-1, *([1] * (w.dim() - 1)))
+    return direction
+
+
+def directions(params: Params, seeds: list[int]) -> list[Params]:
+    device = next(iter(params.values())).device
+    out = []
+    for seed in seeds:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed)
+        out.append(filter_normalized_direction(params, generator))
+    return out
+
+
+def _loss_and_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    logits = logits.float()
+    return float(F.cross_entropy(logits, y, reduction="sum")), int((logits.argmax(-1) == y).sum())
+
+
+def evaluate_points(model: torch.nn.Module, base: Params, steps: list[list[tuple[float, Params]]], subset: Subset,
+                    points_per_call: int = 1, autocast: bool = False) -> list[tuple[float, float]]:
+    """(mean loss, accuracy) on `subset` at each point base + Σ coefficient·direction.
+
+    `steps[i]` lists the (coefficient, direction) pairs of point i. With points_per_call > 1 the
+    perturbed parameter sets are stacked and evaluated together under vmap (pays on a GPU).
+    """
+    results: list[tuple[float, float]] = []
+    n = len(subset.y)
+    device_type = subset.x.device.type
+    for start in range(0, len(steps), points_per_call):
+        chunk = [_perturbed(base, step) for step in steps[start:start + points_per_call]]
+        totals = [[0.0, 0] for _ in chunk]
+        for b in range(0, n, subset.batch_size):
+            x, y = subset.x[b:b + subset.batch_size], subset.y[b:b + subset.batch_size]
+            with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
+                if len(chunk) == 1:
+                    logits = [functional_call(model, chunk[0], (x,))]
+                else:
+                    stacked = {name: torch.stack([p[name] for p in chunk]) for name in chunk[0]}
+                    logits = vmap(lambda p: functional_call(model, p, (x,)))(stacked)
+            for i, out in enumerate(logits):
+                loss, correct = _loss_and_correct(out, y)
+                totals[i][0] += loss
+                totals[i][1] += correct
+        results.extend((total / n, correct / n) for total, correct in totals)
+    return results
+
+
+def _perturbed(base: Params, step: list[tuple[float, Params]]) -> Params:
+    out = {}
+    for name, w in base.items():
+        w = w.clone()
+        for coefficient, direction in step:
+            if coefficient:
+                w.add_(direction[name], alpha=coefficient)
+        out[name] = w
+    return out
+
+
+def run_points(model, base, steps, subsets: dict[str, Subset], points_per_call: int, autocast: bool,
+               deadline: float, on_progress: Callable[[int], None] | None = None) -> dict[str, list]:
+    """Each subset's (loss, accuracy) at each step, in order, stopping at the deadline: points
+    not reached are None."""
+    found: dict[str, list] = {name: [None] * len(steps) for name in subsets}
+    for start in range(0, len(steps), points_per_call):
+        if time.monotonic() > deadline:
+            break
+        chunk = steps[start:start + points_per_call]
+        for name, subset in subsets.items():
+            for offset, value in enumerate(evaluate_points(model, base, chunk, subset, points_per_call, autocast)):
+                found[name][start + offset] = value
+        if on_progress:
+            on_progress(start + len(chunk))
+    return found
+
+
+def split(values: list) -> dict[str, list]:
+    """[(loss, acc) | None] -> {"loss": [...], "accuracy": [...]} with None kept."""
+    return {"loss": [None if v is None else _finite(v[0]) for v in values],
+            "accuracy": [None if v is None else v[1] for v in values]}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
