@@ -137,7 +137,8 @@ BASIN_WORK_DIR = env_path("BASIN_WORK_DIR", DATA_DIR / "work")  # per-attempt sa
 BASIN_SANDBOX_BACKEND = env_choice("BASIN_SANDBOX_BACKEND", "auto", ("auto", "docker", "process"))
 BASIN_SANDBOX_IMAGE = env_str("BASIN_SANDBOX_IMAGE", "basin-sandbox:cpu")
 BASIN_GPU = env_str("BASIN_GPU", "") or None  # the GPU id this grading worker owns
-# Diagnostics computed with each score: off, or the budget of the device this worker grades on.
+# Diagnostics of each scored submission: off, or the default budget of the device this worker
+# grades on (basin_grader.budgets.DEFAULTS; a homework may override it).
 BASIN_DIAGNOSTICS = env_choice("BASIN_DIAGNOSTICS", "gpu" if BASIN_GPU else "cpu", ("off", "cpu", "gpu"))
 BASIN_MAX_ATTEMPTS = env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)  # infrastructure failures retried
 BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60)
@@ -174,7 +175,8 @@ if CELERY_BROKER_URL == "filesystem://":
                                        "control_folder": str(_broker_dir / "control"),  # else relative to cwd
                                        "store_processed": False}
 else:  # Redis: redeliver only after the hard time limit, never while a grader still runs
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BASIN_LEASE_SECONDS + 600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BASIN_LEASE_SECONDS + 600,
+                                       "queue_order_strategy": "priority"}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -183,7 +185,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "basin"
-CELERY_TASK_ROUTES = {"basin.grading.*": {"queue": "scoring"}}
+# Queues, in the order a worker takes them (-Q scoring,basin,diagnostics; Redis: "priority" order):
+# a score never waits behind a diagnostics run, only behind the one already running.
+CELERY_TASK_ROUTES = {"basin.grading.*": {"queue": "scoring"}, "basin.diagnostics.*": {"queue": "diagnostics"}}
+BASIN_WORKER_QUEUES = "scoring,basin,diagnostics"
 CELERY_BEAT_SCHEDULE = {"watchdog": {"task": "basin.watchdog", "schedule": float(BASIN_WATCHDOG_SECONDS),
                                      "options": {"expires": float(BASIN_WATCHDOG_SECONDS)}}}  # no pile-up
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

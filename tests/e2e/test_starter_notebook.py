@@ -28,7 +28,7 @@ def test_the_starter_notebook_runs_end_to_end_against_a_live_basin(tmp_path, mon
     try:
         live.start_web()
         live.start_worker()
-        live.create_homework("nb")
+        live.create_homework("nb", diagnostics_enabled=False)
         student = live.token("student")
         # What `basin login` would have saved, given to the kernel as environment variables.
         monkeypatch.setenv("BASIN_URL", live.base)

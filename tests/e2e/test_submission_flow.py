@@ -13,6 +13,8 @@ import pytest
 
 from tests import factories, services
 
+from ..grader.test_evaluate import SMALL_BUDGET
+
 from .live import LivePlatform, base_env, local_sandbox
 
 
@@ -39,7 +41,7 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
     try:
         live.start_web()
         live.start_worker()
-        live.create_homework("e2e")
+        live.create_homework("e2e", diagnostics_budget=SMALL_BUDGET)
         student = live.token("student")
 
         # The student submits with the `basin` CLI, over HTTP, and waits for the verdict.
@@ -52,7 +54,9 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
         assert cli.returncode == 0, cli.stdout + cli.stderr + live.tails()
         result = json.loads(cli.stdout)
         assert result["status"] == "scored" and result["note"] == "e2e" and result["original_name"] == "my-model.zip"
-        assert live.submission(result["id"], student) == result
+        moving = ("diagnostics", "diagnostics_status")  # the diagnostics run starts after the score is stored
+        assert {k: v for k, v in live.submission(result["id"], student).items() if k not in moving} == {
+            k: v for k, v in result.items() if k not in moving}
         dataset = Path(platform_env["BASIN_DATA_DIR"]) / "datasets" / "dmnist-demo"
         assert result["public_score"] == pytest.approx(factories.expected_accuracy(dataset, state)[0], abs=2 / 300)
         assert result["private_score"] is None  # not before the reveal
@@ -62,6 +66,14 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
             ("student", result["public_score"], 1)]
         page = live.http.get(f"{live.base}/homeworks/e2e/leaderboard/", timeout=10)
         assert page.status_code == 200 and f"{result['public_score']:.4f}" in page.text
+
+        # Then the same worker takes the diagnostics run from its lower-priority queue.
+        done = live.wait_for(lambda: (lambda s: s if s["diagnostics_status"] in ("complete", "partial", "failed") else None)(
+            live.submission(result["id"], student)), 180, "the diagnostics run")
+        assert done["diagnostics_status"] == "complete", done["diagnostics"].get("model")
+        model = done["diagnostics"]["model"]
+        assert len(model["landscape"]["lines"]) == 3 and model["sharpness"]["probes"] == SMALL_BUDGET["hutchinson_probes"]
+        assert done["public_score"] == result["public_score"]
         for name, process in live.processes.items():
             assert process.poll() is None, f"{name} died\n{live.tails()}"
     finally:

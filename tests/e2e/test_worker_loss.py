@@ -22,7 +22,7 @@ def test_a_submission_survives_its_worker_being_killed(tmp_path):
     fast = {"BASIN_LEASE_SECONDS": "70", "BASIN_LEASE_MARGIN_SECONDS": "20", "BASIN_WATCHDOG_SECONDS": "3"}
     try:
         live.start_web()
-        live.create_homework("loss", time_limit_s=45)
+        live.create_homework("loss", time_limit_s=45, diagnostics_enabled=False)
         student = live.token("student")
         live.start_worker("worker-1", **fast)
         upload = live.http.post(f"{live.base}/api/homeworks/loss/submissions/", headers=student, timeout=30,

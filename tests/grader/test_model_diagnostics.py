@@ -247,12 +247,12 @@ def test_an_unreadable_report_is_all_partial_not_an_error(tmp_path, content):
     assert "report" in report["errors"]
 
 
-@pytest.mark.parametrize("backend_name", ["process", "docker"])
-def test_a_diagnostics_run_out_of_time_keeps_its_finished_parts(backend_name, tmp_path, tiny_dataset):
-    if backend_name == "docker":
-        from tests import services
-        services.require("docker")
-    backend = get_backend(backend_name)
+def test_a_diagnostics_run_out_of_time_in_docker_keeps_its_finished_parts(tmp_path, tiny_dataset):
+    """(The process backend's run out of time is tests/platform/test_diagnostics_run.py's.)"""
+    from tests import services
+
+    services.require("docker")
+    backend = get_backend("docker")
     submission = factories.write(tmp_path / "m.zip", factories.bundle())
     budget = resolve_budget("cpu", {**SMALL_BUDGET, "grid": 101, "time_limit_s": 12})  # 10,201 points: never done
     report = diagnose_in_sandbox(submission, tiny_dataset, tmp_path / "attempt", backend, budget)

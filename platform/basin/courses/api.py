@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from basin.errors import ApplicationError
 
 from . import services
-from .models import DatasetVersion, Homework
+from .models import DatasetVersion, Homework, validate_budget_overrides
 from .selectors import course_for_staff, homework_for_member
 
 
@@ -20,7 +20,8 @@ class HomeworkSerializer(serializers.ModelSerializer):
         model = Homework
         fields = ["slug", "title", "description", "course", "dataset", "opens_at", "deadline", "daily_quota",
                   "final_selections",
-                  "max_upload_mb", "time_limit_s", "memory_limit_mb", "leaderboard_is_public", "show_logs_to_students"]
+                  "max_upload_mb", "time_limit_s", "memory_limit_mb", "leaderboard_is_public", "show_logs_to_students",
+                  "diagnostics_enabled", "diagnostics_budget"]
 
 
 class HomeworkDetailApi(APIView):
@@ -43,6 +44,8 @@ class CourseHomeworksApi(APIView):
         memory_limit_mb = serializers.IntegerField(required=False, min_value=256, max_value=65536, default=2048)
         leaderboard_is_public = serializers.BooleanField(required=False, default=True)
         show_logs_to_students = serializers.BooleanField(required=False, default=True)
+        diagnostics_enabled = serializers.BooleanField(required=False, default=True)
+        diagnostics_budget = serializers.JSONField(required=False, default=dict, validators=[validate_budget_overrides])
 
     def post(self, request, course_slug: str):
         course = course_for_staff(course_slug, request.user)

@@ -2,10 +2,14 @@
 the rules live in services.py (writes) and selectors.py (reads)."""
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from basin_grader.budgets import PROFILES, BudgetError, DiagnosticsBudget, resolve_budget
 
 
 class Course(models.Model):
@@ -50,6 +54,17 @@ class DatasetVersion(models.Model):
         return self.slug
 
 
+def validate_budget_overrides(value) -> None:
+    """A TA's diagnostics overrides must make sense on every device a worker may have."""
+    if not isinstance(value, dict):
+        raise ValidationError('Write the overrides as a JSON object, e.g. {"grid": 21}.')
+    for profile in PROFILES:
+        try:
+            resolve_budget(profile, value)
+        except BudgetError as e:
+            raise ValidationError(str(e)) from e
+
+
 class Homework(models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="homeworks")
     slug = models.SlugField(unique=True)
@@ -68,6 +83,12 @@ class Homework(models.Model):
     show_logs_to_students = models.BooleanField(
         default=True, help_text="students see their submission's log tail; TAs always do")
     private_revealed_at = models.DateTimeField(null=True, blank=True)
+    diagnostics_enabled = models.BooleanField(
+        default=True, help_text="run the loss landscape, sharpness and feature view for each scored submission")
+    diagnostics_budget = models.JSONField(
+        default=dict, blank=True, validators=[validate_budget_overrides],
+        help_text="overrides of the worker's device defaults, e.g. {\"grid\": 21, \"samples\": 512, "
+                  "\"time_limit_s\": 300}; settings: " + ", ".join(f.name for f in fields(DiagnosticsBudget)))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

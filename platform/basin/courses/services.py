@@ -6,12 +6,13 @@ import shutil
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from basin.errors import ApplicationError
 from basin_grader import dataset_layout
 
-from .models import Course, DatasetVersion, Homework, Membership
+from .models import Course, DatasetVersion, Homework, Membership, validate_budget_overrides
 
 
 def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progress: bool = False,
@@ -61,6 +62,10 @@ def create_homework(*, actor, course: Course, slug: str, title: str, dataset: Da
     if options.get("time_limit_s", 0) > most:
         raise ApplicationError("time_limit_too_long", f"The time limit can be at most {most} s here "
                                "(BASIN_LEASE_SECONDS minus BASIN_LEASE_MARGIN_SECONDS).")
+    try:
+        validate_budget_overrides(options.get("diagnostics_budget", {}))
+    except ValidationError as e:
+        raise ApplicationError("invalid_diagnostics_budget", " ".join(e.messages)) from e
     if Homework.objects.filter(slug=slug).exists():
         raise ApplicationError("homework_exists", f"A homework named {slug!r} exists already; choose another slug.",
                                status_code=409)

@@ -42,6 +42,12 @@ def _user(username: str, password: str, **extra):
     return user
 
 
+# Smaller than a CPU worker's default (basin_grader.budgets.DEFAULTS), so the demo's baseline gets
+# its diagnostics in about a minute on a laptop; a TA sets a homework's own in the admin.
+DEMO_DIAGNOSTICS = {"samples": 128, "grid": 9, "line_points": 9, "eval_samples": 1024, "feature_samples": 256,
+                    "power_iterations": 10, "hutchinson_probes": 8}
+
+
 @transaction.atomic
 def seed(dataset: DatasetVersion) -> Demo:
     """Idempotent: running the demo twice keeps what the first run made."""
@@ -56,7 +62,8 @@ def seed(dataset: DatasetVersion) -> Demo:
         homework = courses.create_homework(
             actor=ta, course=course, slug=HOMEWORK_SLUG, title="Homework 1: difficult-MNIST", dataset=dataset,
             opens_at=now - timedelta(days=1), deadline=now + timedelta(days=14),
-            description="Classify colour digits written with 3 pens on 5 papers, at any position and size.")
+            description="Classify colour digits written with 3 pens on 5 papers, at any position and size.",
+            diagnostics_budget=DEMO_DIAGNOSTICS)
     return Demo(course, homework, ta, student)
 
 

@@ -50,14 +50,23 @@ def _running(claim: Claim):
 
 
 def record(claim: Claim, evaluation: Evaluation) -> bool:
-    """Store a verdict for this attempt; False when the attempt is no longer current."""
+    """Store a verdict for this attempt; False when the attempt is no longer current. A scored
+    submission's diagnostics run is queued with it (basin.grading.diagnostics)."""
+    from .diagnostics import enqueue_diagnostics, wanted
+
     scores = evaluation.scores
-    return bool(_running(claim).update(
+    diagnose = evaluation.verdict == SCORED and wanted(claim.submission)
+    stored = bool(_running(claim).update(
         status=Submission.Status.SCORED if evaluation.verdict == SCORED else Submission.Status.FAILED,
+        diagnostics_status=Submission.DiagnosticsStatus.QUEUED if diagnose else Submission.DiagnosticsStatus.NONE,
+        diagnostics_attempts=0,
         verdict=evaluation.verdict, message=evaluation.message, log_tail=evaluation.log_tail,
         scores=scores, diagnostics=evaluation.diagnostics, timings=evaluation.timings, backend=evaluation.backend,
         public_score=scores.get("public", {}).get("accuracy"), private_score=scores.get("private", {}).get("accuracy"),
         finished_at=timezone.now(), lease_expires_at=None))
+    if stored and diagnose:
+        enqueue_diagnostics(claim.submission.pk)
+    return stored
 
 
 def release_for_retry(claim: Claim, reason: str) -> None:

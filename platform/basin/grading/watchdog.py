@@ -4,6 +4,7 @@ always reaches a terminal state, whatever happens to workers, containers or mess
 - A running submission whose lease expired lost its worker: queue it again (or fail it, without
   blaming the student, once its attempts are spent).
 - A queued submission whose last message is old lost that message: send another one.
+- The same two rules for diagnostics runs (basin.grading.diagnostics).
 - A sandbox container of this Basin (label basin.instance) whose attempt is no longer running is
   an orphan: remove it. Each engine is swept by the watchdog that can reach it (one beat per
   Docker host in a multi-host deployment; see #8).
@@ -63,13 +64,8 @@ def remove_orphaned_containers() -> int:
     try:
         mine = {"label": ["basin.sandbox=1", f"basin.instance={settings.BASIN_INSTANCE}"]}
         for container in client.containers.list(all=True, filters=mine):
-            labels = container.labels
-            try:
-                submission_id, attempt = int(labels["basin.submission"]), int(labels["basin.attempt"])
-            except (KeyError, ValueError):
-                continue  # not one of a worker's (e.g. a TA's `python -m basin_grader evaluate`)
-            alive = Submission.objects.filter(pk=submission_id, status=Submission.Status.RUNNING, attempts=attempt)
-            if not alive.exists():
+            alive = _attempt_of(container.labels)
+            if alive is not None and not alive.exists():
                 container.remove(force=True)
                 removed += 1
     finally:
@@ -77,9 +73,26 @@ def remove_orphaned_containers() -> int:
     return removed
 
 
+def _attempt_of(labels: dict):
+    """The running attempt a container belongs to (a queryset, empty once that attempt is over);
+    None for a container no worker started (e.g. a TA's `python -m basin_grader evaluate`)."""
+    try:
+        submission_id = int(labels["basin.submission"])
+        if "basin.diagnostics" in labels:
+            return Submission.objects.filter(pk=submission_id, diagnostics_status=Submission.DiagnosticsStatus.RUNNING,
+                                             diagnostics_attempts=int(labels["basin.diagnostics"]))
+        return Submission.objects.filter(pk=submission_id, status=Submission.Status.RUNNING,
+                                         attempts=int(labels["basin.attempt"]))
+    except (KeyError, ValueError):
+        return None
+
+
 def run_watchdog(now=None) -> WatchdogReport:
     now = now or timezone.now()
-    report = WatchdogReport(requeue_expired_leases(now), resend_stale_messages(now), remove_orphaned_containers())
+    from . import diagnostics
+
+    report = WatchdogReport(requeue_expired_leases(now) + diagnostics.requeue_expired(now),
+                            resend_stale_messages(now) + diagnostics.resend_stale(now), remove_orphaned_containers())
     if report.requeued or report.resent or report.containers_removed:
         log.warning("watchdog: %s", report)
     return report

@@ -27,6 +27,16 @@ class Submission(models.Model):
 
     TERMINAL_STATUSES = (Status.SCORED, Status.FAILED, Status.CANCELLED)
 
+    class DiagnosticsStatus(models.TextChoices):
+        """The separate, lower-priority diagnostics run of a scored submission (basin.grading.diagnostics)."""
+        NONE = "", "not run"
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETE = "complete"
+        PARTIAL = "partial"  # out of time, or parts the model could not do: the report says which
+        FAILED = "failed"  # the grader failed on it every attempt
+
+
     homework = models.ForeignKey("courses.Homework", on_delete=models.CASCADE, related_name="submissions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     is_baseline = models.BooleanField(default=False)
@@ -51,6 +61,12 @@ class Submission(models.Model):
     scores = models.JSONField(default=dict, blank=True)
     # By leaderboard part; the "private" parts are shown only after the reveal (basin_grader.trusted_diagnostics).
     diagnostics = models.JSONField(default=dict, blank=True)
+    # The sandbox's diagnostics run (public-label subsets only: shown before the reveal too).
+    model_diagnostics = models.JSONField(default=dict, blank=True)
+    diagnostics_status = models.CharField(max_length=16, choices=DiagnosticsStatus.choices, blank=True, default="")
+    diagnostics_attempts = models.PositiveIntegerField(default=0)
+    diagnostics_lease_expires_at = models.DateTimeField(null=True, blank=True)
+    diagnostics_enqueued_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     backend = models.CharField(max_length=16, blank=True)
 

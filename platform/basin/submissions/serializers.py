@@ -18,8 +18,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Submission
         fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected", "status",
-                  "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "diagnostics", "created_at",
-                  "started_at", "finished_at"]
+                  "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "diagnostics",
+                  "diagnostics_status", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     def _logs_shown(self, submission: Submission) -> bool:
@@ -39,8 +39,11 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return submission.private_score if submission.homework.private_is_revealed else None
 
     def get_diagnostics(self, submission: Submission) -> dict:
-        """The trusted diagnostics; their "private" part (private-part labels) only after the reveal, for everyone."""
+        """The trusted diagnostics, their "private" part (private-part labels) only after the reveal,
+        for everyone; under "model", the sandbox's run on public-label subsets (no hidden labels)."""
         diagnostics = dict(submission.diagnostics or {})
         if not submission.homework.private_is_revealed:
             diagnostics.pop("private", None)
+        if submission.model_diagnostics:
+            diagnostics["model"] = submission.model_diagnostics
         return diagnostics

@@ -23,11 +23,17 @@ from basin.submissions.models import Submission
 
 
 
-def worker_command(queues: str = "scoring,basin", beat: bool = True) -> list[str]:
-    """One worker process; with Celery beat embedded (-B) it also runs the watchdog (one beat per
-    Basin: a second worker is started without it)."""
+def worker_command(queues: str | None = None, beat: bool = True) -> list[str]:
+    """One worker process taking settings.BASIN_WORKER_QUEUES in order (scores before diagnostics);
+    with Celery beat embedded (-B) it also runs the watchdog (one beat per Basin: a second worker
+    is started without it)."""
+    queues = queues or settings.BASIN_WORKER_QUEUES
     return [sys.executable, "-m", "celery", "--quiet", "-A", "basin", "worker", *(["-B"] if beat else []),
             "-Q", queues, "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
 
 
 class Command(BaseCommand):
@@ -114,6 +120,26 @@ class Command(BaseCommand):
                                f"{submission.log_tail[-2000:]}")
         self.say(f"· baseline scored: public accuracy {submission.public_score:.4f} "
                  f"({submission.backend} sandbox, {submission.timings.get('sandbox_s', 0):.1f} s)")
+        self._diagnostics(submission, deadline)
+
+    def _diagnostics(self, submission: Submission, deadline: float) -> None:
+        """Wait for the baseline's diagnostics run (the second, lower-priority sandbox run)."""
+        waiting = (Submission.DiagnosticsStatus.QUEUED, Submission.DiagnosticsStatus.RUNNING)
+        if submission.diagnostics_status not in waiting:
+            return
+        self.say("· computing the baseline's diagnostics (loss landscape, sharpness, features)")
+        while submission.diagnostics_status in waiting:
+            if time.monotonic() > deadline:
+                raise CommandError(f"the baseline's diagnostics did not finish in time ({submission.diagnostics_status})")
+            time.sleep(1)
+            submission.refresh_from_db()
+        report = submission.model_diagnostics
+        sharpness, grid = report.get("sharpness") or {}, (report.get("landscape") or {}).get("grid") or {}
+        self.say(f"· diagnostics {submission.diagnostics_status} in {report.get('sandbox_s', 0):.1f} s: "
+                 f"top Hessian eigenvalue {_fmt(sharpness.get('top_eigenvalue'))}, "
+                 f"trace {_fmt(sharpness.get('trace'))} ± {_fmt(sharpness.get('trace_standard_error'))}, "
+                 f"train basin area {_fmt((grid.get('basin_area') or {}).get('train'))}"
+                 + (f"; partial: {', '.join(report['partial'])}" if report.get("partial") else ""))
 
     def _print_welcome(self, addr: str, demo: services.Demo) -> None:
         url = f"http://{addr}/"

@@ -1,0 +1,152 @@
+"""The diagnostics run of a scored submission: queued with the score, run in the sandbox on its
+own queue, stored beside the score without ever touching it, retried when the grader fails."""
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from basin.grading import diagnostics, services, watchdog
+from basin.submissions.models import Submission
+from tests import factories, services as real
+
+from ..grader.test_evaluate import SMALL_BUDGET
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Diagnostics messages sent, recorded: the broker and a real worker are the end-to-end tests' part."""
+    messages = []
+    monkeypatch.setattr(diagnostics, "enqueue_diagnostics", lambda pk, countdown=0: messages.append((pk, countdown)))
+    return messages
+
+
+@pytest.fixture
+def scored(homework, people, sent):
+    """A submission scored through the real sandbox, its diagnostics queued; the homework's budget is small."""
+    homework.diagnostics_budget = SMALL_BUDGET
+    homework.save()
+
+    def make(data: bytes | None = None) -> Submission:
+        submission = Submission.objects.create(
+            homework=homework, user=people["student"], file=ContentFile(data or factories.bundle(), name="s.zip"),
+            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
+        services.grade_submission(submission.pk)
+        submission.refresh_from_db()
+        assert submission.status == "scored", submission.log_tail
+        return submission
+    return make
+
+
+@pytest.mark.parametrize("sandbox", ["process", "docker"])
+def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching_the_score(scored, sent, settings,
+                                                                                            sandbox):
+    if sandbox == "docker":
+        real.require("docker")
+    settings.BASIN_SANDBOX_BACKEND = sandbox
+    submission = scored()
+    assert submission.diagnostics_status == "queued" and sent == [(submission.pk, 0)]
+    before = (submission.public_score, submission.private_score, submission.scores, submission.diagnostics)
+    diagnostics.run_diagnostics(submission.pk)
+    submission.refresh_from_db()
+    assert submission.diagnostics_status == "complete", submission.model_diagnostics
+    report = submission.model_diagnostics
+    assert report["profile"] == "cpu" and report["budget"]["grid"] == SMALL_BUDGET["grid"]
+    assert {"generalization", "features", "landscape", "sharpness"} <= set(report)
+    gap = report["generalization"]["val_minus_public_test"]["accuracy"]
+    assert gap == pytest.approx(report["generalization"]["val"]["accuracy"] - submission.public_score)
+    assert (submission.public_score, submission.private_score, submission.scores, submission.diagnostics) == before
+    diagnostics.run_diagnostics(submission.pk)  # a duplicate message: nothing to claim
+    submission.refresh_from_db()
+    assert submission.diagnostics_attempts == 1
+
+
+def test_the_api_shows_the_model_diagnostics_before_the_reveal_and_never_the_private_part(api, homework, people):
+    submission = Submission.objects.create(
+        homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
+        kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5, private_score=0.6,
+        diagnostics={"profile": "cpu", "public": {"n": 1}, "private": {"n": 2}},
+        diagnostics_status="complete", model_diagnostics={"status": "complete", "landscape": {"grid": {"alphas": [-1.0]}}})
+    body = api("student").get(f"/api/submissions/{submission.pk}/").json()
+    assert body["diagnostics_status"] == "complete"
+    assert body["diagnostics"]["model"]["landscape"]["grid"]["alphas"] == [-1.0]
+    assert "private" not in body["diagnostics"] and body["private_score"] is None
+
+
+def test_no_diagnostics_where_the_homework_or_the_worker_turns_them_off(scored, homework, settings, sent):
+    homework.diagnostics_enabled = False
+    homework.save()
+    assert scored().diagnostics_status == ""
+    homework.diagnostics_enabled = True
+    homework.save()
+    settings.BASIN_DIAGNOSTICS = "off"
+    assert scored().diagnostics_status == "" and sent == []
+
+
+def test_a_failed_submission_gets_no_diagnostics(homework, people, sent):
+    submission = Submission.objects.create(
+        homework=homework, user=people["student"], original_name="s.zip", kind="bundle", size=1, sha256="0" * 64,
+        file=ContentFile(factories.bundle(model_source=factories.RAISES_IN_BUILD), name="s.zip"), status="queued")
+    services.grade_submission(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == "failed" and submission.diagnostics_status == "" and sent == []
+
+
+def test_diagnostics_out_of_time_are_stored_as_partial(scored, homework):
+    submission = scored()
+    homework.diagnostics_budget = {**SMALL_BUDGET, "grid": 101, "time_limit_s": 12}
+    homework.save()
+    diagnostics.run_diagnostics(submission.pk)
+    submission.refresh_from_db()
+    assert submission.diagnostics_status == "partial" and "grid" in submission.model_diagnostics["partial"]
+    assert submission.model_diagnostics["generalization"]["train"]["n"] == SMALL_BUDGET["eval_samples"]
+
+
+def test_a_grader_failure_is_retried_then_failed_and_the_score_stands(scored, settings, sent):
+    submission = scored()
+    settings.BASIN_SANDBOX_BACKEND = "docker"
+    settings.BASIN_SANDBOX_IMAGE = "basin-sandbox:does-not-exist"  # the grader's fault, not the student's
+    settings.BASIN_MAX_ATTEMPTS = 2
+    diagnostics.run_diagnostics(submission.pk)
+    submission.refresh_from_db()
+    assert (submission.diagnostics_status, submission.diagnostics_attempts) == ("queued", 1)
+    assert sent[-1] == (submission.pk, 10)
+    diagnostics.run_diagnostics(submission.pk)
+    submission.refresh_from_db()
+    assert submission.diagnostics_status == "failed" and "score is not affected" in str(submission.model_diagnostics)
+    assert submission.status == "scored" and submission.public_score is not None
+
+
+def test_the_watchdog_requeues_a_lost_diagnostics_run_and_resends_a_lost_message(homework, people, sent, monkeypatch):
+    monkeypatch.setattr(watchdog, "enqueue_grading", lambda pk, countdown=0: None)
+    now = timezone.now()
+
+    def make(**fields):
+        return Submission.objects.create(
+            homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
+            kind="bundle", size=1, sha256="0" * 64, status="scored", finished_at=now - timedelta(hours=1), **fields)
+
+    lost = make(diagnostics_status="running", diagnostics_attempts=1, diagnostics_lease_expires_at=now - timedelta(seconds=1))
+    stale = make(diagnostics_status="queued", diagnostics_enqueued_at=now - timedelta(hours=1))
+    fresh = make(diagnostics_status="queued", diagnostics_enqueued_at=now)
+    report = watchdog.run_watchdog()
+    assert report.requeued >= 1 and report.resent >= 1
+    lost.refresh_from_db()
+    assert lost.diagnostics_status == "queued"
+    assert {pk for pk, _ in sent} == {lost.pk, stale.pk} and fresh.pk not in {pk for pk, _ in sent}
+
+
+@pytest.mark.parametrize("budget, message", [
+    ({"grid": 8}, "grid must be odd"), ({"gird": 5}, "unknown diagnostics setting"), ([1], "JSON object"),
+    ({"time_limit_s": 5}, "from 10 to 7200"),
+])
+def test_a_homework_with_an_unusable_diagnostics_budget_is_refused_with_the_fix(api, course, registered_dataset, budget,
+                                                                                message):
+    now = timezone.now()
+    r = api("ta").post("/api/courses/dl101/homeworks/", {
+        "slug": "hw-budget", "title": "t", "dataset": "tiny", "opens_at": now.isoformat(),
+        "deadline": (now + timedelta(days=1)).isoformat(), "diagnostics_budget": budget}, format="json")
+    assert r.status_code == 400, r.content
+    assert message in r.content.decode()
