@@ -103,3 +103,27 @@ def api(people):
         return c
 
     return client
+
+
+@pytest.fixture
+def scored_submission(homework, people):
+    """make(data=None, user="student") -> a submission scored through the real (process) sandbox, its
+    diagnostics queued; the homework's diagnostics budget is factories.SMALL_BUDGET."""
+    from django.core.files.base import ContentFile
+
+    from basin.grading import services as grading
+    from basin.submissions.models import Submission
+    from tests import factories
+
+    homework.diagnostics_budget = factories.SMALL_BUDGET
+    homework.save()
+
+    def make(data: bytes | None = None, user: str = "student") -> Submission:
+        submission = Submission.objects.create(
+            homework=homework, user=people[user], file=ContentFile(data or factories.bundle(), name="s.zip"),
+            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
+        grading.grade_submission(submission.pk)
+        submission.refresh_from_db()
+        assert submission.status == "scored", submission.log_tail
+        return submission
+    return make

@@ -14,6 +14,9 @@ from basin_grader import dataset_layout as layout
 from basin_grader.runtime.predict import predict_logits
 
 BASELINE_SOURCE = Path(baseline_model.__file__).read_text()
+# A diagnostics budget a test can afford on two CPU cores; the real defaults are basin_grader.budgets.DEFAULTS.
+SMALL_BUDGET = {"samples": 32, "grid": 5, "line_points": 5, "eval_samples": 64, "feature_samples": 32,
+                "power_iterations": 5, "hutchinson_probes": 3, "batch_size": 64}
 
 
 def baseline_state(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -9,7 +9,7 @@ import pytest
 
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-exercised: dict[str, bool] = {"postgres": False, "redis": False, "docker": False}
+exercised: dict[str, bool] = {"postgres": False, "redis": False, "docker": False, "chromium": False}
 
 
 def _port_open(port: int) -> bool:
@@ -53,6 +53,16 @@ def docker_sandbox() -> tuple[bool, str]:
     return ensure_sandbox_image("basin-sandbox:cpu")
 
 
+@lru_cache(maxsize=None)
+def chromium_answers() -> tuple[bool, str]:
+    import shutil
+
+    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
+    if missing:
+        return False, f"{' and '.join(missing)} not on PATH (Debian: apt-get install chromium chromium-driver)"
+    return True, ""
+
+
 def require(component: str) -> None:
     if component == "postgres":
         ok, why = postgres_answers(), "PostgreSQL does not answer on 127.0.0.1:5432"
@@ -60,6 +70,8 @@ def require(component: str) -> None:
         ok, why = redis_answers(), "Redis does not answer on 127.0.0.1:6379"
     elif component == "docker":
         ok, why = docker_sandbox()
+    elif component == "chromium":
+        ok, why = chromium_answers()
     else:
         raise ValueError(component)
     if not ok:

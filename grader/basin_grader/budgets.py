@@ -31,7 +31,7 @@ class DiagnosticsBudget:
 DEFAULTS = {
     # On a CPU the forward pass is the floor and vmap buys nothing (MACHINE-NOTES): small and plain.
     "cpu": DiagnosticsBudget(samples=256, grid=11, line_points=11, eval_samples=2048, feature_samples=512,
-                             power_iterations=20, hutchinson_probes=10, batch_size=256, points_per_call=1,
+                             power_iterations=20, hutchinson_probes=10, batch_size=32, points_per_call=1,
                              time_limit_s=600),
     "gpu": DiagnosticsBudget(samples=2048, grid=51, line_points=51, eval_samples=10000, feature_samples=2048,
                              power_iterations=50, hutchinson_probes=50, batch_size=2048, points_per_call=4,

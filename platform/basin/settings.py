@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_choice, env_int, env_list, env_path, env_str
@@ -107,6 +108,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Plotly.js for the diagnostics pages, from the plotly wheel: served by Basin, never from a CDN.
+STATICFILES_DIRS = [("plotly", Path(plotly.__file__).parent / "package_data")]
 WHITENOISE_USE_FINDERS = not PRODUCTION  # no collectstatic needed to try Basin
 if not PRODUCTION:
     STATIC_ROOT.mkdir(exist_ok=True)

@@ -24,6 +24,7 @@ api = [
 pages = [
     path("", leaderboard_views.home, name="home"),
     path("homeworks/<slug:slug>/leaderboard/", leaderboard_views.leaderboard, name="leaderboard"),
+    path("submissions/<int:submission_id>/diagnostics/", leaderboard_views.diagnostics, name="diagnostics"),
     path("admin/", admin.site.urls),
 ]
 

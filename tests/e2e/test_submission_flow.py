@@ -13,7 +13,6 @@ import pytest
 
 from tests import factories, services
 
-from ..grader.test_evaluate import SMALL_BUDGET
 
 from .live import LivePlatform, base_env, local_sandbox
 
@@ -41,7 +40,7 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
     try:
         live.start_web()
         live.start_worker()
-        live.create_homework("e2e", diagnostics_budget=SMALL_BUDGET)
+        live.create_homework("e2e", diagnostics_budget=factories.SMALL_BUDGET)
         student = live.token("student")
 
         # The student submits with the `basin` CLI, over HTTP, and waits for the verdict.
@@ -72,7 +71,7 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
             live.submission(result["id"], student)), 180, "the diagnostics run")
         assert done["diagnostics_status"] == "complete", done["diagnostics"].get("model")
         model = done["diagnostics"]["model"]
-        assert len(model["landscape"]["lines"]) == 3 and model["sharpness"]["probes"] == SMALL_BUDGET["hutchinson_probes"]
+        assert len(model["landscape"]["lines"]) == 3 and model["sharpness"]["probes"] == factories.SMALL_BUDGET["hutchinson_probes"]
         assert done["public_score"] == result["public_score"]
         for name, process in live.processes.items():
             assert process.poll() is None, f"{name} died\n{live.tails()}"

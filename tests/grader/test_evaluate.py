@@ -9,9 +9,7 @@ from basin_grader.verdicts import INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIM
 from tests import factories, services
 
 BACKENDS = ["process", "docker"]
-# A diagnostics budget a test can afford on two CPU cores; the real defaults are basin_grader.budgets.DEFAULTS.
-SMALL_BUDGET = {"samples": 32, "grid": 5, "line_points": 5, "eval_samples": 64, "feature_samples": 32,
-                "power_iterations": 5, "hutchinson_probes": 3, "batch_size": 64}
+SMALL_BUDGET = factories.SMALL_BUDGET
 
 
 @pytest.fixture(params=BACKENDS)

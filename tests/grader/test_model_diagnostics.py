@@ -20,9 +20,8 @@ from basin_grader.sandbox import get_backend
 from basin_grader.sandbox_diagnostics import read_report
 from tests import factories
 
-from .test_evaluate import SMALL_BUDGET
 
-BUDGET = resolve_budget("cpu", SMALL_BUDGET)
+BUDGET = resolve_budget("cpu", factories.SMALL_BUDGET)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +80,32 @@ def test_a_run_leaves_parameters_and_buffers_untouched_and_the_model_in_eval_mod
     for key, value in before.items():
         assert torch.equal(after[key], value), key
     assert not model.training and not any(m.training for m in model.modules())
+
+
+class ViewsAFeatureMap(torch.nn.Module):
+    """A classic student model: .view() of a conv feature map, which channels_last cannot serve."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 5, stride=4)
+        self.fc = torch.nn.Linear(4 * 15 * 15, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        return self.fc(h.view(h.size(0), -1))
+
+
+def test_channels_last_is_used_where_the_model_agrees_and_dropped_where_it_cannot(data):
+    report, _ = run(factories.baseline(factories.baseline_state(seed=1)), data)
+    assert report["memory_format"] == "channels_last"
+    torch.manual_seed(0)
+    model = ViewsAFeatureMap().eval()
+    report, _ = run(model, data)
+    assert report["memory_format"] == "plain" and not report["errors"] and not report["partial"]
+    subset = ls.Subset(torch.from_numpy(factories.model_input(data["train"][0][:BUDGET.samples])),
+                       torch.from_numpy(data["train"][1][:BUDGET.samples]), 64)
+    centre = len(axis(BUDGET.grid)) // 2
+    assert report["landscape"]["grid"]["train"]["loss"][centre][centre] == pytest.approx(plain_loss(model, subset)[0],
+                                                                                         rel=1e-5)
 
 
 def test_stacked_points_under_vmap_equal_the_plain_loop(data):
@@ -254,7 +279,7 @@ def test_a_diagnostics_run_out_of_time_in_docker_keeps_its_finished_parts(tmp_pa
     services.require("docker")
     backend = get_backend("docker")
     submission = factories.write(tmp_path / "m.zip", factories.bundle())
-    budget = resolve_budget("cpu", {**SMALL_BUDGET, "grid": 101, "time_limit_s": 12})  # 10,201 points: never done
+    budget = resolve_budget("cpu", {**factories.SMALL_BUDGET, "grid": 101, "time_limit_s": 12})  # 10,201 points: never done
     report = diagnose_in_sandbox(submission, tiny_dataset, tmp_path / "attempt", backend, budget)
     assert report["status"] == "partial" and "grid" in report["partial"]
     assert "generalization" in report and report["generalization"]["train"]["n"] == 64

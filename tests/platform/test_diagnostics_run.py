@@ -10,7 +10,6 @@ from basin.grading import diagnostics, services, watchdog
 from basin.submissions.models import Submission
 from tests import factories, services as real
 
-from ..grader.test_evaluate import SMALL_BUDGET
 
 pytestmark = pytest.mark.django_db
 
@@ -24,20 +23,8 @@ def sent(monkeypatch):
 
 
 @pytest.fixture
-def scored(homework, people, sent):
-    """A submission scored through the real sandbox, its diagnostics queued; the homework's budget is small."""
-    homework.diagnostics_budget = SMALL_BUDGET
-    homework.save()
-
-    def make(data: bytes | None = None) -> Submission:
-        submission = Submission.objects.create(
-            homework=homework, user=people["student"], file=ContentFile(data or factories.bundle(), name="s.zip"),
-            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
-        services.grade_submission(submission.pk)
-        submission.refresh_from_db()
-        assert submission.status == "scored", submission.log_tail
-        return submission
-    return make
+def scored(scored_submission, sent):
+    return scored_submission
 
 
 @pytest.mark.parametrize("sandbox", ["process", "docker"])
@@ -53,7 +40,7 @@ def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching
     submission.refresh_from_db()
     assert submission.diagnostics_status == "complete", submission.model_diagnostics
     report = submission.model_diagnostics
-    assert report["profile"] == "cpu" and report["budget"]["grid"] == SMALL_BUDGET["grid"]
+    assert report["profile"] == "cpu" and report["budget"]["grid"] == factories.SMALL_BUDGET["grid"]
     assert {"generalization", "features", "landscape", "sharpness"} <= set(report)
     gap = report["generalization"]["val_minus_public_test"]["accuracy"]
     assert gap == pytest.approx(report["generalization"]["val"]["accuracy"] - submission.public_score)
@@ -96,12 +83,12 @@ def test_a_failed_submission_gets_no_diagnostics(homework, people, sent):
 
 def test_diagnostics_out_of_time_are_stored_as_partial(scored, homework):
     submission = scored()
-    homework.diagnostics_budget = {**SMALL_BUDGET, "grid": 101, "time_limit_s": 12}
+    homework.diagnostics_budget = {**factories.SMALL_BUDGET, "grid": 101, "time_limit_s": 12}
     homework.save()
     diagnostics.run_diagnostics(submission.pk)
     submission.refresh_from_db()
     assert submission.diagnostics_status == "partial" and "grid" in submission.model_diagnostics["partial"]
-    assert submission.model_diagnostics["generalization"]["train"]["n"] == SMALL_BUDGET["eval_samples"]
+    assert submission.model_diagnostics["generalization"]["train"]["n"] == factories.SMALL_BUDGET["eval_samples"]
 
 
 def test_a_grader_failure_is_retried_then_failed_and_the_score_stands(scored, settings, sent):

@@ -27,8 +27,9 @@ from .sharpness import HessianVectorProduct, hutchinson_trace, top_eigenvalue
 
 PARTS = ("generalization", "features", "lines", "sharpness", "grid")  # cheapest first
 
-def _subset(images: np.ndarray, labels: np.ndarray, n: int, device: str, batch_size: int) -> ls.Subset:
-    x = torch.from_numpy(to_model_input(images[:n])).to(device)
+def _subset(images: np.ndarray, labels: np.ndarray, n: int, device: str, batch_size: int,
+            memory_format: torch.memory_format) -> ls.Subset:
+    x = torch.from_numpy(to_model_input(images[:n])).to(device).contiguous(memory_format=memory_format)
     return ls.Subset(x, torch.from_numpy(labels[:n].astype(np.int64)).to(device), batch_size)
 
 
@@ -57,8 +58,11 @@ class Diagnostics:
         self.autocast = device == "cuda"  # bf16 on the GPU for the landscape; fp32 everywhere else
         self.data = data
         self.seeds = seeds_of(budget)
-        self.base = ls.parameters_of(model)
+        probe = torch.from_numpy(to_model_input(data["val"][0][:2])).to(device)
+        self.memory_format = ls.choose_memory_format(model, probe)
+        self.base = ls.parameters_of(model, self.memory_format)
         self.report: dict = {"device": device, "precision": "bf16" if self.autocast else "fp32",
+                             "memory_format": "channels_last" if self.memory_format == torch.channels_last else "plain",
                              "budget": budget.to_dict(), "seeds": self.seeds, "partial": [], "errors": {},
                              "timings": {}}
         self._directions = None
@@ -68,7 +72,7 @@ class Diagnostics:
         key = f"{split}:{n}"
         if key not in self._subsets:
             images, labels = self.data[split]
-            self._subsets[key] = _subset(images, labels, n, self.device, self.budget.batch_size)
+            self._subsets[key] = _subset(images, labels, n, self.device, self.budget.batch_size, self.memory_format)
         return self._subsets[key]
 
     def landscape_subsets(self) -> dict[str, ls.Subset]:
@@ -107,7 +111,7 @@ class Diagnostics:
     def _features(self) -> bool:
         images, labels = self.data["val"]
         n = min(self.budget.feature_samples, len(labels))
-        x = torch.from_numpy(to_model_input(images[:n])).to(self.device)
+        x = torch.from_numpy(to_model_input(images[:n])).to(self.device).contiguous(memory_format=self.memory_format)
         coords, explained = pca_2d(penultimate_features(self.model, x, self.budget.batch_size))
         self.report["features"] = {"points": [[round(float(a), 5), round(float(b), 5)] for a, b in coords.tolist()],
                                    "labels": [int(v) for v in labels[:n]], "explained_variance": explained,

@@ -28,8 +28,26 @@ class Subset:
     batch_size: int
 
 
-def parameters_of(model: torch.nn.Module) -> Params:
-    return {name: p.detach() for name, p in model.named_parameters()}
+def parameters_of(model: torch.nn.Module, memory_format: torch.memory_format = torch.contiguous_format) -> Params:
+    """Detached views of the model's parameters; with channels_last, 4-D ones (convolution
+    weights) are laid out that way (copies: the model's own tensors are never changed)."""
+    return {name: p.detach().contiguous(memory_format=memory_format) if p.dim() == 4 else p.detach()
+            for name, p in model.named_parameters()}
+
+
+@torch.no_grad()
+def choose_memory_format(model: torch.nn.Module, probe: torch.Tensor) -> torch.memory_format:
+    """channels_last where the model runs on it and agrees with its usual layout: on a CPU it
+    makes convolutions about twice as fast (bench/landscape.py). A model that refuses it (say,
+    a .view() of a feature map) or answers differently keeps the plain layout."""
+    try:
+        expected = model(probe).float()
+        found = model(probe.contiguous(memory_format=torch.channels_last)).float()
+    except Exception:
+        return torch.contiguous_format
+    if found.shape != expected.shape or not torch.allclose(found, expected, rtol=1e-3, atol=1e-4):
+        return torch.contiguous_format
+    return torch.channels_last
 
 
 def filter_normalized_direction(params: Params, generator: torch.Generator) -> Params:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
 from basin_grader import dataset_layout as layout
 
 from basin.courses.selectors import homework_for_viewer, visible_homeworks
+
+from basin.submissions.models import Submission
+from basin.submissions.selectors import scored_for_leaderboard_viewer, visible_diagnostics, visible_scores
 
 from .selectors import public_leaderboard
 
@@ -20,3 +24,38 @@ def leaderboard(request, slug: str):
         "homework": homework, "rows": public_leaderboard(homework),
         "dataset_url": request.build_absolute_uri(reverse("api-homework-dataset", kwargs={"slug": slug})),
         "has_preview": layout.PREVIEW in homework.dataset.manifest.get("files", {})})
+
+
+def _panel(submission: Submission) -> dict:
+    """What the diagnostics page shows of one submission: numbers only, never its file or logs."""
+    revealed = submission.homework.private_is_revealed
+    return {
+        "id": submission.pk,
+        "name": f"baseline: {submission.note or submission.original_name}" if submission.is_baseline
+                else submission.user.get_username(),
+        "created_at": submission.created_at,
+        "public_score": submission.public_score,
+        "private_score": submission.private_score if revealed else None,
+        "diagnostics_status": submission.get_diagnostics_status_display(),
+        "diagnostics": visible_diagnostics(submission),
+        "scores": visible_scores(submission),
+    }
+
+
+def diagnostics(request, submission_id: int):
+    """One submission's diagnostics; with ?compare=<id>, two of the same homework side by side."""
+    submission = scored_for_leaderboard_viewer(submission_id, request.user)
+    shown = [submission]
+    other_id = request.GET.get("compare")
+    if other_id:
+        if not other_id.isdigit():
+            raise Http404("compare= takes the number of another scored submission of this homework.")
+        other = scored_for_leaderboard_viewer(int(other_id), request.user)
+        if other.homework_id != submission.homework_id:
+            raise Http404("Only submissions of the same homework can be compared.")
+        shown.append(other)
+    panels = [_panel(s) for s in shown]
+    return render(request, "leaderboard/diagnostics.html", {
+        "homework": submission.homework, "panels": panels, "revealed": submission.homework.private_is_revealed,
+        "charts": {str(p["id"]): {"diagnostics": p["diagnostics"], "scores": p["scores"], "name": p["name"]}
+                   for p in panels}})

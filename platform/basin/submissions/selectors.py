@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.http import Http404
 
 from basin.courses.models import Membership
+from basin.courses.selectors import role_in
 
 from .models import Submission
 
@@ -20,3 +21,35 @@ def submission_for(submission_id: int, user) -> Submission:
 
 def submissions_of(user, homework) -> list[Submission]:
     return list(Submission.objects.filter(homework=homework, user=user).select_related("homework").order_by("-created_at"))
+
+
+def scored_for_leaderboard_viewer(submission_id: int, user) -> Submission:
+    """A scored submission, for anyone who may see its homework's leaderboard (its diagnostics
+    page: numbers only, never its file or logs)."""
+    submission = (Submission.objects.select_related("homework__course", "user")
+                  .filter(pk=submission_id, status=Submission.Status.SCORED).first())
+    if submission is None or not (submission.homework.leaderboard_is_public
+                                  or role_in(submission.homework.course_id, user)):
+        raise Http404("No such scored submission.")
+    return submission
+
+
+def visible_diagnostics(submission: Submission) -> dict:
+    """Every diagnostic of a submission anyone may see now: the trusted ones, their "private" part
+    (private-part labels) only after the reveal, for everyone; under "model", the sandbox's run on
+    public-label subsets (no hidden labels)."""
+    diagnostics = dict(submission.diagnostics or {})
+    if not submission.homework.private_is_revealed:
+        diagnostics.pop("private", None)
+    if submission.model_diagnostics:
+        diagnostics["model"] = submission.model_diagnostics
+    return diagnostics
+
+
+def visible_scores(submission: Submission) -> dict:
+    """The scores (confusion matrices and all) of the public part and the shift split; the
+    private part's only after the reveal."""
+    scores = dict(submission.scores or {})
+    if not submission.homework.private_is_revealed:
+        scores.pop("private", None)
+    return scores

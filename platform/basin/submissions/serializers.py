@@ -6,6 +6,7 @@ from rest_framework import serializers
 from basin_grader.verdicts import DEFAULT_MESSAGES
 
 from .models import Submission
+from .selectors import visible_diagnostics
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
@@ -39,11 +40,4 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return submission.private_score if submission.homework.private_is_revealed else None
 
     def get_diagnostics(self, submission: Submission) -> dict:
-        """The trusted diagnostics, their "private" part (private-part labels) only after the reveal,
-        for everyone; under "model", the sandbox's run on public-label subsets (no hidden labels)."""
-        diagnostics = dict(submission.diagnostics or {})
-        if not submission.homework.private_is_revealed:
-            diagnostics.pop("private", None)
-        if submission.model_diagnostics:
-            diagnostics["model"] = submission.model_diagnostics
-        return diagnostics
+        return visible_diagnostics(submission)

@@ -1,0 +1,52 @@
+"""The leaderboard and a submission's diagnostics page in headless Chromium: every chart is drawn
+by Plotly.js (served by Basin itself) and the console stays clean. Screenshots in test-artifacts/."""
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from basin.grading import diagnostics
+
+from .conftest import console_errors, screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def drawn(driver) -> tuple[int, int, int]:
+    """(charts, drawn by Plotly, shown as 'not computed')."""
+    return driver.execute_script("""
+        const charts = [...document.querySelectorAll('.chart')];
+        return [charts.length, charts.filter(c => c.classList.contains('js-plotly-plot')).length,
+                charts.filter(c => c.classList.contains('empty')).length];""")
+
+
+def test_a_student_opens_the_leaderboard_then_the_diagnostics_of_a_submission(browser, live_server, scored_submission,
+                                                                              homework, artifacts, monkeypatch):
+    monkeypatch.setattr(diagnostics, "enqueue_diagnostics", lambda pk, countdown=0: None)
+    mine = scored_submission()
+    theirs = scored_submission(user="other_student")
+    for submission in (mine, theirs):
+        diagnostics.run_diagnostics(submission.pk)
+
+    browser.get(f"{live_server.url}/homeworks/{homework.slug}/leaderboard/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.leaderboard tbody tr")
+    assert len(rows) == 2
+    screenshot(browser, artifacts / "leaderboard.png")
+    rows[0].find_element(By.TAG_NAME, "a").click()
+
+    WebDriverWait(browser, 60).until(lambda d: sum(drawn(d)[1:]) == drawn(d)[0] > 0)
+    charts, plotted, empty = drawn(browser)
+    webgl = browser.execute_script("return !!document.createElement('canvas').getContext('webgl')")
+    # Every chart is drawn; only the 3D surfaces may be replaced by a note, and only without WebGL.
+    assert plotted == charts - (0 if webgl else 2) and empty == (0 if webgl else 2), (charts, plotted, empty)
+    assert "Top Hessian eigenvalue" in browser.page_source
+    screenshot(browser, artifacts / "diagnostics.png")
+    assert console_errors(browser) == []
+
+    browser.find_element(By.NAME, "compare").send_keys(str(theirs.pk if f"/{mine.pk}/" in browser.current_url else mine.pk))
+    browser.find_element(By.CSS_SELECTOR, "form.compare button").click()
+    WebDriverWait(browser, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.panel")) == 2
+                                     and sum(drawn(d)[1:]) == drawn(d)[0])
+    screenshot(browser, artifacts / "diagnostics-compare.png")
+    assert console_errors(browser) == []
