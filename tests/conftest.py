@@ -31,6 +31,13 @@ def tiny_dataset(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Personas are made in every database test: PBKDF2's deliberate slowness would cost ~1.5 s each.
+    (The live-server tests run the real hasher in their own processes.)"""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _isolated_files(tmp_path, settings):
     """Uploads and sandbox working dirs of each test go to its own tmp dir; the process sandbox
     unless a test asks for Docker."""

@@ -27,7 +27,7 @@ from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
 from .trusted_diagnostics import diagnose, read_groups
 from .verdicts import (DEFAULT_MESSAGES, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, STUDENT_VERDICTS, TIME_LIMIT,
-                       GradingError, InfrastructureError)
+                       GradingError, InfrastructureError, printable)
 
 _REPORTED_TIMINGS = ("load_s", "inference_s")
 DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on
@@ -153,11 +153,6 @@ def score(out: Path, dataset: Path, diagnostics: str = "off") -> tuple[dict, dic
     return scores, {"profile": diagnostics, **found}
 
 
-def _printable(text: str) -> str:
-    """Text the sandbox produced, made safe to store: no NULs, no lone surrogates."""
-    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-
-
 def evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
              limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity(),
              diagnostics: str = "off") -> Evaluation:
@@ -166,7 +161,7 @@ def evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBac
     if diagnostics not in DIAGNOSTICS:
         raise ValueError(f"diagnostics must be one of {', '.join(DIAGNOSTICS)}, not {diagnostics!r}")
     result = _evaluate(submission, dataset, workdir, backend, limits, identity, diagnostics)
-    result.message, result.log_tail = _printable(result.message), _printable(result.log_tail)
+    result.message, result.log_tail = printable(result.message), printable(result.log_tail)
     return result
 
 
@@ -229,7 +224,7 @@ def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend:
             message = read_result(dirs.out / OUTPUT_RESULT).get("message")
         except GradingError:
             message = None
-        report["errors"]["run"] = _printable(message[:500]) if isinstance(message, str) else "the diagnostics run failed"
+        report["errors"]["run"] = printable(message[:500]) if isinstance(message, str) else "the diagnostics run failed"
     report["status"] = "complete" if not report["partial"] and not report["errors"] else "partial"
     report["sandbox_s"] = run.seconds
     return report

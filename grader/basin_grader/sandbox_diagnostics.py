@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 
 from .budgets import DiagnosticsBudget, LINES, seeds_of
-from .landscape_summary import RISE, axis, basin_area, flat_radius
+from .landscape_summary import DIVERGED, RISE, axis, basin_area, flat_radius
+from .verdicts import printable
 
 PARTS = ("generalization", "features", "lines", "sharpness", "grid")
 SPLITS = ("train", "val")
@@ -26,9 +27,21 @@ class Invalid(ValueError):
 def _number(value, low: float = -math.inf, high: float = math.inf) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid(f"{value!r} is not a number")
+    try:
+        number = float(value)  # an int too large for a float raises OverflowError
+    except OverflowError:
+        raise Invalid("a number out of range") from None
+    if not math.isfinite(number) or not low <= number <= high:
         raise Invalid(f"{value!r} is not a number in [{low}, {high}]")
-    return float(value)
+    return number
+
+
+def _loss(value) -> float | None:
+    """A landscape point's loss: a number, None (never reached), or "diverged" (NaN or infinite),
+    which the summaries count as a rise past any threshold."""
+    return math.inf if value == DIVERGED else _number(value, 0)
 
 
 def _count(value, high: int) -> int:
@@ -55,9 +68,21 @@ def _metrics(value, n_max: int) -> dict:
             "n": _count(value.get("n"), n_max)}
 
 
+def _losses(values, length: int) -> list[float | None]:
+    if not isinstance(values, list) or len(values) != length:
+        raise Invalid(f"expected a list of {length} losses")
+    return [_loss(v) for v in values]
+
+
 def _curve(value, length: int) -> dict:
     value = _dict(value)
-    return {"loss": _numbers(value.get("loss"), length, 0), "accuracy": _numbers(value.get("accuracy"), length, 0, 1)}
+    return {"loss": _losses(value.get("loss"), length), "accuracy": _numbers(value.get("accuracy"), length, 0, 1)}
+
+
+def _stored(curve: dict) -> dict:
+    """A curve as stored (JSON has no infinity): diverged points as None, counted beside."""
+    return {"loss": [None if v == math.inf else v for v in curve["loss"]], "accuracy": curve["accuracy"],
+            "diverged": sum(v == math.inf for v in curve["loss"])}
 
 
 def _generalization(raw: dict, budget: DiagnosticsBudget) -> dict:
@@ -92,8 +117,8 @@ def _lines(raw: dict, budget: DiagnosticsBudget) -> dict:
     centre = _dict(found.get("centre"))
     return {"alphas": alphas, "samples": budget.samples, "rise": RISE,
             "centre": {split: _metrics(centre.get(split), budget.samples) for split in SPLITS},
-            "lines": checked,
-            "flat_radius": [{split: flat_radius(alphas, line[split]["loss"]) for split in SPLITS} for line in checked]}
+            "flat_radius": [{split: flat_radius(alphas, line[split]["loss"]) for split in SPLITS} for line in checked],
+            "lines": [{split: _stored(line[split]) for split in SPLITS} for line in checked]}
 
 
 def _grid(raw: dict, budget: DiagnosticsBudget) -> dict:
@@ -103,16 +128,18 @@ def _grid(raw: dict, budget: DiagnosticsBudget) -> dict:
     grid: dict = {"alphas": coefficients, "betas": coefficients}
     for split in SPLITS:
         values = _dict(found.get(split))
-        rows = {}
-        for key, high in (("loss", math.inf), ("accuracy", 1)):
-            table = values.get(key)
-            if not isinstance(table, list) or len(table) != side:
-                raise Invalid(f"expected a {side}×{side} grid")
-            rows[key] = [_numbers(row, side, 0, high) for row in table]
-        grid[split] = rows
-    centre = {split: grid[split]["loss"][side // 2][side // 2] for split in SPLITS}
-    grid["basin_area"] = {split: None if centre[split] is None else basin_area(grid[split]["loss"], centre[split])
-                          for split in SPLITS}
+        tables = {key: values.get(key) for key in ("loss", "accuracy")}
+        if not all(isinstance(t, list) and len(t) == side for t in tables.values()):
+            raise Invalid(f"expected a {side}×{side} grid")
+        losses = [_losses(row, side) for row in tables["loss"]]
+        centre = losses[side // 2][side // 2]
+        complete = all(v is not None for row in losses for v in row)
+        # Over the whole grid only: a grid cut short holds its lower rows, not a fair sample of the plane.
+        area = basin_area(losses, centre) if complete and centre not in (None, math.inf) else None
+        grid[split] = {"loss": [[None if v == math.inf else v for v in row] for row in losses],
+                       "accuracy": [_numbers(row, side, 0, 1) for row in tables["accuracy"]],
+                       "diverged": sum(v == math.inf for row in losses for v in row)}
+        grid.setdefault("basin_area", {})[split] = area
     return grid
 
 
@@ -158,11 +185,11 @@ def read_report(path: Path, budget: DiagnosticsBudget) -> dict:
     landscape: dict = {}
     for part in PARTS:
         if isinstance(errors.get(part), str):
-            report["errors"][part] = errors[part][:500]
+            report["errors"][part] = printable(errors[part][:500])
             continue
         try:
             value = _READERS[part](raw, budget)
-        except (Invalid, KeyError, TypeError, AttributeError):
+        except (Invalid, KeyError, TypeError, AttributeError, IndexError):
             report["partial"].append(part)  # never reached, or written in a shape no honest run writes
             continue
         if part in ("lines", "grid"):

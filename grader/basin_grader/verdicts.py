@@ -35,3 +35,8 @@ class GradingError(Exception):
 
 class InfrastructureError(Exception):
     """The grader itself failed (no engine, no image, disk): retry, do not blame the student."""
+
+
+def printable(text: str) -> str:
+    """Text the sandbox produced, made safe to store: no NULs, no lone surrogates."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")

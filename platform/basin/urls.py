@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import path
+from rest_framework.permissions import AllowAny
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from basin.accounts.api import TokenApi
 from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
@@ -19,6 +21,10 @@ api = [
     path("api/homeworks/<slug:slug>/selection/", HomeworkSelectionApi.as_view(), name="api-homework-selection"),
     path("api/homeworks/<slug:slug>/leaderboard/", LeaderboardApi.as_view(), name="api-leaderboard"),
     path("api/submissions/<int:submission_id>/", SubmissionDetailApi.as_view(), name="api-submission"),
+    # The OpenAPI schema and its browsable docs: open to all, like the API's own error messages.
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[AllowAny]),
+         name="api-docs"),
 ]
 
 pages = [

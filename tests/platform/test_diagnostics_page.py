@@ -21,12 +21,14 @@ PRIVATE = {"calibration": {"ece": 0.5}, "gap_from_public": {"gap": 0.01, "ci95":
 
 def stored(homework, user, **fields) -> Submission:
     """A scored row as the worker stores it (content from the real pipeline is the next test's)."""
-    return Submission.objects.create(
-        homework=homework, user=user, file=ContentFile(b"x", name="s.zip"), original_name="s.zip", kind="bundle",
-        size=1, sha256="0" * 64, status=fields.pop("status", "scored"), public_score=0.5, private_score=0.625,
-        scores={"public": {"accuracy": 0.5, "confusion": [[1]]}, "private": {"accuracy": 0.625, "confusion": [[2]]}},
+    row = dict(
+        status="scored", public_score=0.5, private_score=0.625,
+        scores={"public": {"accuracy": 0.5, "confusion": [[1]]}, "private": {"accuracy": 0.625, "confusion": [[2]]},
+                "all": {"accuracy": 0.5625, "confusion": [[3]]}, "shift": {"accuracy": 0.25}},
         diagnostics={"profile": "cpu", "public": {"calibration": {"ece": 0.1}}, "private": PRIVATE},
-        diagnostics_status="complete", model_diagnostics={"status": "complete"}, **fields)
+        diagnostics_status="complete", model_diagnostics={"status": "complete"})
+    return Submission.objects.create(homework=homework, user=user, file=ContentFile(b"x", name="s.zip"),
+                                     original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, **(row | fields))
 
 
 def embedded(response) -> dict:
@@ -64,12 +66,15 @@ def test_nothing_of_the_private_part_before_the_reveal_and_all_of_it_after(homew
     text = before.content.decode()
     assert before.status_code == 200 and "0.625" not in text and "0.5, 0.0, 0.02" not in text
     data = embedded(before)[str(submission.pk)]
-    assert "private" not in data["diagnostics"] and "private" not in data["scores"]
+    # an allow-list: the whole split's scores give the private part away (all − public), so they wait too
+    assert set(data["scores"]) == {"public", "shift"} and set(data["diagnostics"]) == {"profile", "public", "model"}
+    assert "0.5625" not in text
     homework.private_revealed_at = timezone.now() - timedelta(minutes=1)
     homework.save()
     after = Client().get(f"/submissions/{submission.pk}/diagnostics/")
     data = embedded(after)[str(submission.pk)]
     assert data["diagnostics"]["private"] == PRIVATE and data["scores"]["private"]["accuracy"] == 0.625
+    assert data["scores"]["all"]["accuracy"] == 0.5625
     assert "Private accuracy" in after.content.decode() and "0.6250" in after.content.decode()
 
 
@@ -132,3 +137,16 @@ def test_leaderboard_and_diagnostics_pages_query_the_database_a_constant_number_
     assert queries(f"/submissions/{first.pk}/diagnostics/") == page_few
     last = Submission.objects.latest("pk")
     assert queries(f"/submissions/{first.pk}/diagnostics/?compare={last.pk}") == page_few + 1  # the one compared with
+
+
+def test_each_leaderboard_row_carries_its_landscape_thumbnail_and_sharpness(homework, people):
+    line = [2.5, 2.1, 2.0, 2.2, 2.9]
+    stored(homework, people["student"], model_diagnostics={
+        "status": "complete", "sharpness": {"top_eigenvalue": 12.3456},
+        "landscape": {"lines": [{"train": {"loss": line}, "val": {"loss": line}}]}})
+    stored(homework, people["other_student"], public_score=0.4)  # no diagnostics yet: an empty cell, no error
+    page = Client().get(f"/homeworks/{homework.slug}/leaderboard/").content.decode()
+    assert page.count('<svg class="sparkline"') == 1 and "12.346" in page
+    rows = Client().get(f"/api/homeworks/{homework.slug}/leaderboard/").json()["rows"]
+    assert rows[0]["landscape"] == line and rows[0]["sharpness"] == 12.3456
+    assert rows[1]["landscape"] is None and rows[1]["sharpness"] is None

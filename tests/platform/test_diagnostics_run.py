@@ -127,7 +127,7 @@ def test_the_watchdog_requeues_a_lost_diagnostics_run_and_resends_a_lost_message
 
 @pytest.mark.parametrize("budget, message", [
     ({"grid": 8}, "grid must be odd"), ({"gird": 5}, "unknown diagnostics setting"), ([1], "JSON object"),
-    ({"time_limit_s": 5}, "from 10 to 7200"),
+    ({"time_limit_s": 5}, "from 10 to 7200"), ({"time_limit_s": 7000}, "at most 840 s here"),
 ])
 def test_a_homework_with_an_unusable_diagnostics_budget_is_refused_with_the_fix(api, course, registered_dataset, budget,
                                                                                 message):

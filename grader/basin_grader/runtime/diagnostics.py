@@ -98,6 +98,7 @@ class Diagnostics:
                 self.report["partial"].append(part)
             self.report["timings"][f"{part}_s"] = round(time.monotonic() - started, 3)
             self.flush(self.report)
+        self.flush(self.report)  # once more: parts skipped for time are listed too
         return self.report
 
     def _generalization(self) -> bool:

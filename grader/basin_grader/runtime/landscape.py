@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
+from ..landscape_summary import DIVERGED
+
 Params = dict[str, torch.Tensor]
 
 
@@ -37,12 +39,14 @@ def parameters_of(model: torch.nn.Module, memory_format: torch.memory_format = t
 
 @torch.no_grad()
 def choose_memory_format(model: torch.nn.Module, probe: torch.Tensor) -> torch.memory_format:
-    """channels_last where the model runs on it and agrees with its usual layout: on a CPU it
-    makes convolutions about twice as fast (bench/landscape.py). A model that refuses it (say,
-    a .view() of a feature map) or answers differently keeps the plain layout."""
+    """channels_last (inputs and convolution weights) where the model runs on it and agrees with
+    its usual layout: on a CPU it makes convolutions two to three times as fast (bench/landscape.py).
+    A model that refuses it (a .view() of a feature map or of its own weights) or answers
+    differently keeps the plain layout."""
     try:
         expected = model(probe).float()
-        found = model(probe.contiguous(memory_format=torch.channels_last)).float()
+        found = functional_call(model, parameters_of(model, torch.channels_last),
+                                (probe.contiguous(memory_format=torch.channels_last),)).float()
     except Exception:
         return torch.contiguous_format
     if found.shape != expected.shape or not torch.allclose(found, expected, rtol=1e-3, atol=1e-4):
@@ -138,10 +142,7 @@ def run_points(model, base, steps, subsets: dict[str, Subset], points_per_call: 
 
 
 def split(values: list) -> dict[str, list]:
-    """[(loss, acc) | None] -> {"loss": [...], "accuracy": [...]} with None kept."""
-    return {"loss": [None if v is None else _finite(v[0]) for v in values],
+    """[(loss, acc) | None] -> {"loss": [...], "accuracy": [...]}: None for a point never reached,
+    "diverged" for a NaN or infinite loss (JSON has neither)."""
+    return {"loss": [None if v is None else v[0] if math.isfinite(v[0]) else DIVERGED for v in values],
             "accuracy": [None if v is None else v[1] for v in values]}
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None

@@ -65,12 +65,43 @@ def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
     return model
 
 
+# Ops whose mode is an argument in an exported graph: (op, index of its training flag).
+_TRAINING_FLAGS = {torch.ops.aten.batch_norm.default: 5, torch.ops.aten.dropout.default: 2,
+                   torch.ops.aten.native_batch_norm.default: 5}
+
+
+def to_eval_mode(module: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """An exported program's module in eval mode, as model.eval() puts a bundle's: a program
+    exported in training mode has BatchNorm on batch statistics (rewriting its running ones on
+    every call) and dropout on; their training flags are switched off here. (`.eval()` is not
+    supported on these modules.)"""
+    changed = False
+    for node in list(module.graph.nodes):
+        if node.op != "call_function":
+            continue
+        index = _TRAINING_FLAGS.get(node.target)
+        if index is not None and len(node.args) > index and node.args[index] is True:
+            node.args = (*node.args[:index], False, *node.args[index + 1:])
+            changed = True
+        elif node.target == torch.ops.aten.add_.Tensor and not node.users and _is_batch_counter(node.args[0]):
+            module.graph.erase_node(node)  # BatchNorm's num_batches_tracked += 1: training bookkeeping
+            changed = True
+    if changed:
+        module.recompile()
+    return module
+
+
+def _is_batch_counter(node) -> bool:
+    return isinstance(node, torch.fx.Node) and node.op == "get_attr" and str(node.target).endswith("num_batches_tracked")
+
+
 def load_export(path: Path) -> torch.nn.Module:
     try:
         program = torch.export.load(str(path))
     except Exception as e:
         raise GradingError(INVALID_SUBMISSION, f"The .pt2 program could not be loaded: {e}") from e
-    return program.module()
+    module = program.module()
+    return to_eval_mode(module) if isinstance(module, torch.fx.GraphModule) else module
 
 
 def load_model(path: Path, scratch: Path) -> torch.nn.Module:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
@@ -9,16 +10,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from basin.errors import ApplicationError
+from basin.schema import TOKEN, errors
 
 
 class TokenApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="TokenRequest")
     class Input(serializers.Serializer):
         username = serializers.CharField()
         password = serializers.CharField(style={"input_type": "password"})
 
+    @extend_schema(request=Input, responses={200: TOKEN, **errors(400, 401)})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

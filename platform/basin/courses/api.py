@@ -1,11 +1,13 @@
 """Homework endpoints: details for members, creation for the course's TAs."""
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from basin.errors import ApplicationError
+from basin.schema import errors
 
 from . import services
 from .models import DatasetVersion, Homework, validate_budget_overrides
@@ -25,12 +27,15 @@ class HomeworkSerializer(serializers.ModelSerializer):
 
 
 class HomeworkDetailApi(APIView):
+    @extend_schema(responses={200: HomeworkSerializer, **errors(401, 404)},
+                   description="The homework, for its course's members; the body also has your `role`.")
     def get(self, request, slug: str):
         homework, role = homework_for_member(slug, request.user)
         return Response(HomeworkSerializer(homework).data | {"role": role})
 
 
 class CourseHomeworksApi(APIView):
+    @extend_schema_serializer(component_name="HomeworkCreate")
     class Input(serializers.Serializer):
         slug = serializers.SlugField()
         title = serializers.CharField(max_length=200)
@@ -47,6 +52,7 @@ class CourseHomeworksApi(APIView):
         diagnostics_enabled = serializers.BooleanField(required=False, default=True)
         diagnostics_budget = serializers.JSONField(required=False, default=dict, validators=[validate_budget_overrides])
 
+    @extend_schema(request=Input, responses={201: HomeworkSerializer, **errors(400, 401, 404, 409)})
     def post(self, request, course_slug: str):
         course = course_for_staff(course_slug, request.user)
         data = self.Input(data=request.data)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from basin.errors import ApplicationError
+from basin.schema import FILE, MANIFEST, errors
 from basin_grader import dataset_layout as layout
 
 from .selectors import homework_for_viewer
@@ -33,6 +36,7 @@ def public_manifest(homework, request) -> dict:
 class HomeworkDatasetApi(APIView):
     permission_classes = [AllowAny]  # the homework's visibility decides (homework_for_viewer)
 
+    @extend_schema(responses={200: MANIFEST, **errors(404)})
     def get(self, request, slug: str):
         return Response(public_manifest(homework_for_viewer(slug, request.user), request))
 
@@ -40,6 +44,12 @@ class HomeworkDatasetApi(APIView):
 class HomeworkDatasetFileApi(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={(200, "application/octet-stream"): FILE, (206, "application/octet-stream"): FILE,
+                              **errors(403, 404)},
+                   parameters=[OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                                description="bytes=N- resumes from byte N")],
+                   operation_id="homeworks_dataset_file_retrieve",
+                   description="A public file of the dataset (train/val splits, preview.png); hidden splits: 403.")
     def get(self, request, slug: str, name: str):
         homework = homework_for_viewer(slug, request.user)
         if not layout.is_public(name):

@@ -50,15 +50,6 @@ def enqueue_diagnostics(submission_id: int, countdown: float = 0) -> None:
         diagnostics_enqueued_at=timezone.now() + timedelta(seconds=countdown))
 
 
-def request_diagnostics(submission_id: int) -> bool:
-    """Queue a (new) diagnostics run of a scored submission; False when it is not scored."""
-    queued = Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORED).update(
-        diagnostics_status=Status.QUEUED, diagnostics_attempts=0, diagnostics_lease_expires_at=None)
-    if queued:
-        enqueue_diagnostics(submission_id)
-    return bool(queued)
-
-
 def _claim(submission_id: int) -> Submission | None:
     now = timezone.now()
     won = Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORED,

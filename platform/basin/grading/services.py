@@ -59,7 +59,7 @@ def record(claim: Claim, evaluation: Evaluation) -> bool:
     stored = bool(_running(claim).update(
         status=Submission.Status.SCORED if evaluation.verdict == SCORED else Submission.Status.FAILED,
         diagnostics_status=Submission.DiagnosticsStatus.QUEUED if diagnose else Submission.DiagnosticsStatus.NONE,
-        diagnostics_attempts=0,
+        model_diagnostics={},
         verdict=evaluation.verdict, message=evaluation.message, log_tail=evaluation.log_tail,
         scores=scores, diagnostics=evaluation.diagnostics, timings=evaluation.timings, backend=evaluation.backend,
         public_score=scores.get("public", {}).get("accuracy"), private_score=scores.get("private", {}).get("accuracy"),

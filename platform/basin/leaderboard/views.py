@@ -37,6 +37,8 @@ def _panel(submission: Submission) -> dict:
         "public_score": submission.public_score,
         "private_score": submission.private_score if revealed else None,
         "diagnostics_status": submission.get_diagnostics_status_display(),
+        "waiting": submission.diagnostics_status in (Submission.DiagnosticsStatus.QUEUED,
+                                                     Submission.DiagnosticsStatus.RUNNING),
         "diagnostics": visible_diagnostics(submission),
         "scores": visible_scores(submission),
     }
@@ -48,7 +50,7 @@ def diagnostics(request, submission_id: int):
     shown = [submission]
     other_id = request.GET.get("compare")
     if other_id:
-        if not other_id.isdigit():
+        if not other_id.isdecimal():
             raise Http404("compare= takes the number of another scored submission of this homework.")
         other = scored_for_leaderboard_viewer(int(other_id), request.user)
         if other.homework_id != submission.homework_id:

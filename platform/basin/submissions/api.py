@@ -1,6 +1,7 @@
 """Submission endpoints: upload and list (per homework), and one submission's status."""
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -9,6 +10,7 @@ from rest_framework.views import APIView
 from basin.courses.models import Membership
 from basin.courses.selectors import homework_for_member, role_in
 from basin.errors import ApplicationError
+from basin.schema import errors
 
 from . import selectors, services
 from .serializers import SubmissionSerializer
@@ -17,16 +19,22 @@ from .serializers import SubmissionSerializer
 class HomeworkSubmissionsApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="SubmissionUpload")
     class Input(serializers.Serializer):
         file = serializers.FileField(allow_empty_file=False)
         note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
         baseline = serializers.BooleanField(required=False, default=False)
 
+    @extend_schema(responses={200: SubmissionSerializer(many=True), **errors(401, 404)},
+                   description="Your submissions to the homework, newest first.")
     def get(self, request, slug: str):
         homework, role = homework_for_member(slug, request.user)
         return Response(SubmissionSerializer(selectors.submissions_of(request.user, homework), many=True,
                                              context={"viewer_is_staff": role == Membership.Role.TA}).data)
 
+    @extend_schema(request={"multipart/form-data": Input},
+                   responses={201: SubmissionSerializer, **errors(400, 401, 403, 404, 413, 429)},
+                   description="Upload a checkpoint (a bundle .zip or a torch.export .pt2); it is queued for grading.")
     def post(self, request, slug: str):
         homework, role = homework_for_member(slug, request.user)
         # Refuse an oversized upload from its declared length, before reading the body.
@@ -46,23 +54,31 @@ class HomeworkSubmissionsApi(APIView):
 
 
 class SubmissionDetailApi(APIView):
+    @extend_schema(responses={200: SubmissionSerializer, **errors(401, 404)})
     def get(self, request, submission_id: int):
         submission = selectors.submission_for(submission_id, request.user)
         staff = role_in(submission.homework.course_id, request.user) == Membership.Role.TA
         return Response(SubmissionSerializer(submission, context={"viewer_is_staff": staff}).data)
 
 
+SELECTION = inline_serializer("FinalSelection", {"final_selections": serializers.IntegerField(),
+                                                 "selected": SubmissionSerializer(many=True)})
+
+
 class HomeworkSelectionApi(APIView):
     """The student's final selection: the submissions that count on the private leaderboard."""
 
+    @extend_schema_serializer(component_name="FinalSelectionRequest")
     class Input(serializers.Serializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=True)
 
+    @extend_schema(responses={200: SELECTION, **errors(401, 404)})
     def get(self, request, slug: str):
         homework, role = homework_for_member(slug, request.user)
         chosen = [s for s in selectors.submissions_of(request.user, homework) if s.selected]
         return Response(self._body(homework, chosen, role))
 
+    @extend_schema(request=Input, responses={200: SELECTION, **errors(400, 401, 403, 404)})
     def post(self, request, slug: str):
         homework, role = homework_for_member(slug, request.user)
         data = self.Input(data=request.data)

@@ -34,13 +34,23 @@ def scored_for_leaderboard_viewer(submission_id: int, user) -> Submission:
     return submission
 
 
+# What of a submission's stored scores and trusted diagnostics anyone may see, by key: an
+# allow-list, so a part added later stays hidden until it is put here. "all" is the whole test
+# split: with the public part it gives the private part away, so it waits for the reveal too.
+_BEFORE_REVEAL = {"scores": ("public", "shift"), "diagnostics": ("profile", "error", "public", "shift")}
+_AFTER_REVEAL = {"scores": ("private", "all"), "diagnostics": ("private",)}
+
+
+def _visible(stored: dict, kind: str, revealed: bool) -> dict:
+    keys = _BEFORE_REVEAL[kind] + (_AFTER_REVEAL[kind] if revealed else ())
+    return {key: value for key, value in (stored or {}).items() if key in keys}
+
+
 def visible_diagnostics(submission: Submission) -> dict:
-    """Every diagnostic of a submission anyone may see now: the trusted ones, their "private" part
-    (private-part labels) only after the reveal, for everyone; under "model", the sandbox's run on
-    public-label subsets (no hidden labels)."""
-    diagnostics = dict(submission.diagnostics or {})
-    if not submission.homework.private_is_revealed:
-        diagnostics.pop("private", None)
+    """Every diagnostic of a submission anyone may see now: the trusted ones (the private part's
+    only after the reveal, for everyone); under "model", the sandbox's run on public-label subsets
+    (no hidden labels)."""
+    diagnostics = _visible(submission.diagnostics, "diagnostics", submission.homework.private_is_revealed)
     if submission.model_diagnostics:
         diagnostics["model"] = submission.model_diagnostics
     return diagnostics
@@ -48,8 +58,5 @@ def visible_diagnostics(submission: Submission) -> dict:
 
 def visible_scores(submission: Submission) -> dict:
     """The scores (confusion matrices and all) of the public part and the shift split; the
-    private part's only after the reveal."""
-    scores = dict(submission.scores or {})
-    if not submission.homework.private_is_revealed:
-        scores.pop("private", None)
-    return scores
+    private part's, and the whole split's, only after the reveal."""
+    return _visible(submission.scores, "scores", submission.homework.private_is_revealed)

@@ -16,7 +16,8 @@
 
   function missing(el, why) {
     el.classList.add("empty");
-    el.textContent = why;
+    const waiting = el.closest("section.panel").dataset.waiting;
+    el.textContent = waiting ? "Diagnostics are being computed; reload this page in a minute." : why;
   }
 
   function layout(title, extra) {
