@@ -40,8 +40,8 @@ def after_run(body: str) -> str:
                         "atexit.register(_late)")
 
 
-# Where the runtime writes: /out in a container, the --out argument (last on the command line) in a process.
-OUT = "import os, sys\nout = '/out' if os.path.isdir('/out') else sys.argv[-1]\n"
+# Where the runtime writes: /out in a container, the --out argument in a process.
+OUT = "import os, sys\nout = '/out' if os.path.isdir('/out') else sys.argv[sys.argv.index('--out') + 1]\n"
 
 
 def zipped(entries: dict[str, bytes]) -> bytes:
