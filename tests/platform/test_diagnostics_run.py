@@ -137,3 +137,27 @@ def test_a_homework_with_an_unusable_diagnostics_budget_is_refused_with_the_fix(
         "deadline": (now + timedelta(days=1)).isoformat(), "diagnostics_budget": budget}, format="json")
     assert r.status_code == 400, r.content
     assert message in r.content.decode()
+
+
+def test_a_ta_sets_a_budget_in_the_admin_and_a_bad_one_is_refused_with_the_fix(homework, people):
+    from django.test import Client
+
+    people["ta"].is_staff = people["ta"].is_superuser = True
+    people["ta"].save()
+    client = Client()
+    client.force_login(people["ta"])
+    url = f"/admin/courses/homework/{homework.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("course", "dataset")}
+    data |= {"course": homework.course_id, "dataset": homework.dataset_id,
+             "opens_at_0": homework.opens_at.strftime("%Y-%m-%d"), "opens_at_1": homework.opens_at.strftime("%H:%M:%S"),
+             "deadline_0": homework.deadline.strftime("%Y-%m-%d"), "deadline_1": homework.deadline.strftime("%H:%M:%S"),
+             "diagnostics_budget": '{"grid": 8}'}
+    data.pop("opens_at", None), data.pop("deadline", None), data.pop("private_revealed_at", None)
+    refused = client.post(url, data)
+    assert refused.status_code == 200 and "grid must be odd" in refused.content.decode()
+    data["diagnostics_budget"] = '{"grid": 21}'
+    saved = client.post(url, data)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    homework.refresh_from_db()
+    assert homework.diagnostics_budget == {"grid": 21}

@@ -18,8 +18,8 @@ class CourseAdmin(admin.ModelAdmin):
 
 @admin.register(Homework)
 class HomeworkAdmin(admin.ModelAdmin):
-    list_display = ["slug", "title", "course", "opens_at", "deadline", "private_revealed_at"]
-    list_filter = ["course"]
+    list_display = ["slug", "title", "course", "opens_at", "deadline", "diagnostics_enabled", "private_revealed_at"]
+    list_filter = ["course", "diagnostics_enabled"]
     search_fields = ["slug", "title"]
 
 
