@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from basin.submissions.models import Submission
+from basin.submissions.services import send
 from basin_grader.budgets import BudgetError, resolve_budget
 from basin_grader.evaluate import diagnose_in_sandbox
 from basin_grader.sandbox import RunIdentity
@@ -41,13 +42,7 @@ def wanted(submission: Submission) -> bool:
 def enqueue_diagnostics(submission_id: int, countdown: float = 0) -> None:
     from .tasks import run_diagnostics
 
-    try:
-        run_diagnostics.apply_async((submission_id,), countdown=countdown)
-    except Exception:  # the broker is down: the row stays queued for the watchdog
-        log.exception("could not enqueue diagnostics of submission %s; the watchdog will", submission_id)
-        return
-    Submission.objects.filter(pk=submission_id).update(
-        diagnostics_enqueued_at=timezone.now() + timedelta(seconds=countdown))
+    send(run_diagnostics, submission_id, countdown, "diagnostics_enqueued_at")
 
 
 def _claim(submission_id: int) -> Submission | None:

@@ -37,15 +37,21 @@ def check_upload_size(homework: Homework, size: int) -> None:
                                status_code=413, details={"limit_bytes": limit, "size_bytes": size})
 
 
+def send(task, submission_id: int, countdown: float, stamp: str) -> None:
+    """Send `task` for a submission and stamp when (the `stamp` column), so the watchdog can resend
+    a message that was lost. A broker that is down loses nothing: the row keeps its state."""
+    try:
+        task.apply_async((submission_id,), countdown=countdown)
+    except Exception:
+        log.exception("could not send %s for submission %s; the watchdog will", task.name, submission_id)
+        return
+    Submission.objects.filter(pk=submission_id).update(**{stamp: timezone.now() + timedelta(seconds=countdown)})
+
+
 def enqueue_grading(submission_id: int, countdown: float = 0) -> None:
     from basin.grading.tasks import grade_submission
 
-    try:
-        grade_submission.apply_async((submission_id,), countdown=countdown)
-    except Exception:  # the broker is down: the submission stays queued in the database
-        log.exception("could not enqueue submission %s; it stays queued for the watchdog", submission_id)
-        return
-    Submission.objects.filter(pk=submission_id).update(enqueued_at=timezone.now() + timedelta(seconds=countdown))
+    send(grade_submission, submission_id, countdown, "enqueued_at")
 
 
 def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: bool = False) -> Submission:
