@@ -150,3 +150,13 @@ def test_each_leaderboard_row_carries_its_landscape_thumbnail_and_sharpness(home
     rows = Client().get(f"/api/homeworks/{homework.slug}/leaderboard/").json()["rows"]
     assert rows[0]["landscape"] == line and rows[0]["sharpness"] == 12.3456
     assert rows[1]["landscape"] is None and rows[1]["sharpness"] is None
+
+
+@pytest.mark.parametrize("persona, quoted", [("student", True), ("ta", True), ("other_student", False),
+                                             ("anonymous", False)])
+def test_why_a_part_failed_is_quoted_only_to_the_owner_and_the_tas(homework, people, persona, quoted):
+    submission = stored(homework, people["student"], model_diagnostics={
+        "status": "partial", "errors": {"sharpness": "RuntimeError: secret path /home/me/model.py"}})
+    page = login(persona, people).get(f"/submissions/{submission.pk}/diagnostics/").content.decode()
+    assert ("secret path" in page) is quoted
+    assert "sharpness" in page

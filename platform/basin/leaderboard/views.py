@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from basin_grader import dataset_layout as layout
 
-from basin.courses.selectors import homework_for_viewer, visible_homeworks
+from basin.courses.models import Membership
+from basin.courses.selectors import homework_for_viewer, role_in, visible_homeworks
 
 from basin.submissions.models import Submission
 from basin.submissions.selectors import scored_for_leaderboard_viewer, visible_diagnostics, visible_scores
@@ -26,9 +27,15 @@ def leaderboard(request, slug: str):
         "has_preview": layout.PREVIEW in homework.dataset.manifest.get("files", {})})
 
 
-def _panel(submission: Submission) -> dict:
-    """What the diagnostics page shows of one submission: numbers only, never its file or logs."""
+def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
+    """What the diagnostics page shows of one submission: numbers only, never its file or logs.
+    Why a part failed can quote the student's code, so only its owner and the course's TAs read it."""
     revealed = submission.homework.private_is_revealed
+    diagnostics = visible_diagnostics(submission)
+    model = diagnostics.get("model")
+    if model and model.get("errors") and not (viewer_is_staff or submission.user_id == user.pk):
+        diagnostics["model"] = {**model, "errors": {part: "could not be computed for this model"
+                                                    for part in model["errors"]}}
     return {
         "id": submission.pk,
         "name": f"baseline: {submission.note or submission.original_name}" if submission.is_baseline
@@ -39,7 +46,7 @@ def _panel(submission: Submission) -> dict:
         "diagnostics_status": submission.get_diagnostics_status_display(),
         "waiting": submission.diagnostics_status in (Submission.DiagnosticsStatus.QUEUED,
                                                      Submission.DiagnosticsStatus.RUNNING),
-        "diagnostics": visible_diagnostics(submission),
+        "diagnostics": diagnostics,
         "scores": visible_scores(submission),
     }
 
@@ -56,7 +63,8 @@ def diagnostics(request, submission_id: int):
         if other.homework_id != submission.homework_id:
             raise Http404("Only submissions of the same homework can be compared.")
         shown.append(other)
-    panels = [_panel(s) for s in shown]
+    staff = role_in(submission.homework.course_id, request.user) == Membership.Role.TA
+    panels = [_panel(s, staff, request.user) for s in shown]
     return render(request, "leaderboard/diagnostics.html", {
         "homework": submission.homework, "panels": panels, "revealed": submission.homework.private_is_revealed,
         "charts": {str(p["id"]): {"diagnostics": p["diagnostics"], "scores": p["scores"], "name": p["name"]}
