@@ -205,7 +205,8 @@ CELERY_TASK_DEFAULT_QUEUE = "basin"
 # Queues, in the order a worker takes them (-Q scoring,basin,diagnostics; Redis: "priority" order):
 # a score never waits behind a diagnostics run, only behind the one already running.
 CELERY_TASK_ROUTES = {"basin.grading.*": {"queue": "scoring"}, "basin.diagnostics.*": {"queue": "diagnostics"}}
-BASIN_WORKER_QUEUES = "scoring,basin,diagnostics"
+# A worker that runs no diagnostics (BASIN_DIAGNOSTICS=off) does not take their queue either.
+BASIN_WORKER_QUEUES = "scoring,basin" + ("" if BASIN_DIAGNOSTICS == "off" else ",diagnostics")
 CELERY_BEAT_SCHEDULE = {"watchdog": {"task": "basin.watchdog", "schedule": float(BASIN_WATCHDOG_SECONDS),
                                      "options": {"expires": float(BASIN_WATCHDOG_SECONDS)}}}  # no pile-up
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

@@ -56,3 +56,16 @@ def test_every_variable_read_is_listed_in_env_example():
     read |= {"DATABASE_URL", "CELERY_BROKER_URL"}
     listed = set(re.findall(r"^#?\s*([A-Z_]+)=", (root / "deploy/.env.example").read_text(), re.M))
     assert read <= listed, f"missing from deploy/.env.example: {sorted(read - listed)}"
+
+
+@pytest.mark.parametrize("diagnostics, queues", [("cpu", "scoring,basin,diagnostics"), ("off", "scoring,basin")])
+def test_a_worker_without_diagnostics_does_not_take_their_queue(tmp_path, diagnostics, queues):
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {"BASIN_DIAGNOSTICS": diagnostics, "BASIN_DATA_DIR": str(tmp_path),
+                        "DJANGO_SETTINGS_MODULE": "basin.settings"}
+    done = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.BASIN_WORKER_QUEUES)"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == queues, done.stderr
