@@ -70,6 +70,7 @@ def resolve_budget(profile: str, overrides: dict | None = None) -> DiagnosticsBu
 
 
 LINES = 3  # 1D curves, along directions 1..3; the 2D grid spans directions 1 and 2
+PARTS = ("generalization", "features", "lines", "sharpness", "grid")  # a run's parts, cheapest first
 
 
 def seeds_of(budget: DiagnosticsBudget) -> dict:

@@ -11,11 +11,10 @@ import json
 import math
 from pathlib import Path
 
-from .budgets import DiagnosticsBudget, LINES, seeds_of
+from .budgets import LINES, PARTS, DiagnosticsBudget, seeds_of
 from .landscape_summary import DIVERGED, RISE, axis, basin_area, flat_radius
 from .verdicts import printable
 
-PARTS = ("generalization", "features", "lines", "sharpness", "grid")
 SPLITS = ("train", "val")
 MAX_REPORT_BYTES = 64 << 20
 

@@ -154,8 +154,8 @@ def test_stacked_points_under_vmap_equal_the_plain_loop(data):
     d1, d2 = ls.directions(base, [1, 2])
     steps = [[(a, d1), (b, d2)] for a in (-1.0, 0.0, 0.5) for b in (-0.5, 1.0)]
     subset = ls.Subset(torch.from_numpy(factories.model_input(data["val"][0][:24])), torch.from_numpy(data["val"][1][:24]), 16)
-    looped = ls.evaluate_points(model, base, steps, subset, points_per_call=1)
-    stacked = ls.evaluate_points(model, base, steps, subset, points_per_call=4)
+    looped = ls.run_points(model, base, steps, {"val": subset}, points_per_call=1)["val"]
+    stacked = ls.run_points(model, base, steps, {"val": subset}, points_per_call=4)["val"]
     for (l1, a1), (l2, a2) in zip(looped, stacked):
         assert l1 == pytest.approx(l2, rel=1e-4) and a1 == a2
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from ..budgets import DiagnosticsBudget, seeds_of
+from ..budgets import PARTS, DiagnosticsBudget, seeds_of
 from ..convention import to_model_input
 from ..landscape_summary import axis
 from . import images_name, labels_name
@@ -25,7 +25,6 @@ from . import landscape as ls
 from .features import penultimate_features, pca_2d
 from .sharpness import HessianVectorProduct, hutchinson_trace, top_eigenvalue
 
-PARTS = ("generalization", "features", "lines", "sharpness", "grid")  # cheapest first
 
 def _subset(images: np.ndarray, labels: np.ndarray, n: int, device: str, batch_size: int,
             memory_format: torch.memory_format) -> ls.Subset:

@@ -12,7 +12,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 _aten = torch.ops.aten
 # op -> index of the activations among its arguments (addmm(bias, input, weightᵀ))
-_MATMULS = {_aten.addmm.default: 1, _aten.mm.default: 0, _aten.bmm.default: 0, _aten.matmul.default: 0}
+# (matmul and linear are composites: at this level they arrive as these.)
+_MATMULS = {_aten.addmm.default: 1, _aten.mm.default: 0, _aten.bmm.default: 0}
 
 
 class _LastMatmulInput(TorchDispatchMode):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -84,33 +83,23 @@ def _loss_and_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, int
     return float(F.cross_entropy(logits, y, reduction="sum")), int((logits.argmax(-1) == y).sum())
 
 
-def evaluate_points(model: torch.nn.Module, base: Params, steps: list[list[tuple[float, Params]]], subset: Subset,
-                    points_per_call: int = 1, autocast: bool = False) -> list[tuple[float, float]]:
-    """(mean loss, accuracy) on `subset` at each point base + Σ coefficient·direction.
-
-    `steps[i]` lists the (coefficient, direction) pairs of point i. With points_per_call > 1 the
-    perturbed parameter sets are stacked and evaluated together under vmap (pays on a GPU).
-    """
-    results: list[tuple[float, float]] = []
-    n = len(subset.y)
-    device_type = subset.x.device.type
-    for start in range(0, len(steps), points_per_call):
-        chunk = [_perturbed(base, step) for step in steps[start:start + points_per_call]]
-        totals = [[0.0, 0] for _ in chunk]
-        for b in range(0, n, subset.batch_size):
-            x, y = subset.x[b:b + subset.batch_size], subset.y[b:b + subset.batch_size]
-            with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
-                if len(chunk) == 1:
-                    logits = [functional_call(model, chunk[0], (x,))]
-                else:
-                    stacked = {name: torch.stack([p[name] for p in chunk]) for name in chunk[0]}
-                    logits = vmap(lambda p: functional_call(model, p, (x,)))(stacked)
-            for i, out in enumerate(logits):
-                loss, correct = _loss_and_correct(out, y)
-                totals[i][0] += loss
-                totals[i][1] += correct
-        results.extend((total / n, correct / n) for total, correct in totals)
-    return results
+def _evaluate(model: torch.nn.Module, params: list[Params], subset: Subset, autocast: bool) -> list[tuple[float, float]]:
+    """(mean loss, accuracy) on `subset` of each parameter set; several are stacked and evaluated
+    together under vmap (pays on a GPU)."""
+    totals = [[0.0, 0] for _ in params]
+    for b in range(0, len(subset.y), subset.batch_size):
+        x, y = subset.x[b:b + subset.batch_size], subset.y[b:b + subset.batch_size]
+        with torch.no_grad(), torch.autocast(subset.x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            if len(params) == 1:
+                logits = [functional_call(model, params[0], (x,))]
+            else:
+                stacked = {name: torch.stack([p[name] for p in params]) for name in params[0]}
+                logits = vmap(lambda p: functional_call(model, p, (x,)))(stacked)
+        for total, out in zip(totals, logits):
+            loss, correct = _loss_and_correct(out, y)
+            total[0] += loss
+            total[1] += correct
+    return [(loss / len(subset.y), correct / len(subset.y)) for loss, correct in totals]
 
 
 def _perturbed(base: Params, step: list[tuple[float, Params]]) -> Params:
@@ -124,20 +113,18 @@ def _perturbed(base: Params, step: list[tuple[float, Params]]) -> Params:
     return out
 
 
-def run_points(model, base, steps, subsets: dict[str, Subset], points_per_call: int, autocast: bool,
-               deadline: float, on_progress: Callable[[int], None] | None = None) -> dict[str, list]:
-    """Each subset's (loss, accuracy) at each step, in order, stopping at the deadline: points
-    not reached are None."""
+def run_points(model, base: Params, steps: list[list[tuple[float, Params]]], subsets: dict[str, Subset],
+               points_per_call: int = 1, autocast: bool = False, deadline: float = math.inf) -> dict[str, list]:
+    """Each subset's (mean loss, accuracy) at each point base + Σ coefficient·direction (`steps[i]`
+    lists point i's (coefficient, direction) pairs), in order, stopping at the deadline: points not
+    reached are None. A point's parameters are built once and serve every subset."""
     found: dict[str, list] = {name: [None] * len(steps) for name in subsets}
     for start in range(0, len(steps), points_per_call):
         if time.monotonic() > deadline:
             break
-        chunk = steps[start:start + points_per_call]
+        params = [_perturbed(base, step) for step in steps[start:start + points_per_call]]
         for name, subset in subsets.items():
-            for offset, value in enumerate(evaluate_points(model, base, chunk, subset, points_per_call, autocast)):
-                found[name][start + offset] = value
-        if on_progress:
-            on_progress(start + len(chunk))
+            found[name][start:start + len(params)] = _evaluate(model, params, subset, autocast)
     return found
 
 
