@@ -4,6 +4,7 @@ from rest_framework.permissions import AllowAny
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from basin.accounts.api import TokenApi
+from basin.health import health
 from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
 from basin.courses.dataset_api import HomeworkDatasetApi, HomeworkDatasetFileApi
 from basin.leaderboard import views as leaderboard_views
@@ -32,6 +33,7 @@ pages = [
     path("homeworks/<slug:slug>/leaderboard/", leaderboard_views.leaderboard, name="leaderboard"),
     path("submissions/<int:submission_id>/diagnostics/", leaderboard_views.diagnostics, name="diagnostics"),
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
 ]
 
 urlpatterns = api + pages

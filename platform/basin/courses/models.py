@@ -2,20 +2,52 @@
 the rules live in services.py (writes) and selectors.py (reads)."""
 from __future__ import annotations
 
+import math
+import secrets
 from dataclasses import fields
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from basin_grader.budgets import PROFILES, BudgetError, DiagnosticsBudget, resolve_budget
 
 
+# Join codes and pseudonyms are read aloud and typed: no 0/O or 1/l/I.
+_JOIN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fleet", "gentle", "hardy", "keen", "lucid", "merry",
+               "nimble", "quiet", "rapid", "sly", "steady", "tidy", "vivid", "wary", "zesty")
+_ANIMALS = ("heron", "otter", "lynx", "finch", "marten", "ibex", "newt", "plover", "quokka", "raven", "stoat",
+            "tapir", "vole", "wren", "yak", "gecko", "koala", "llama", "okapi", "puffin")
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(_JOIN_ALPHABET) for _ in range(10))
+
+
+def new_pseudonym() -> str:
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{secrets.randbelow(900) + 100}"
+
+
 class Course(models.Model):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
+    join_code = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="students who type it join as students (`basin join CODE` or the Join page); empty: roster only")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["join_code"], condition=~models.Q(join_code=""),
+                                               name="join_codes_are_unique")]
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and not self.join_code:
+            self.join_code = new_join_code()
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.title
@@ -29,9 +61,20 @@ class Membership(models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
+    student_id = models.CharField(max_length=64, blank=True, help_text="the university's id, from the roster")
+    # The name shown on leaderboards of homeworks with pseudonymous_leaderboard (unique in the course).
+    pseudonym = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["course", "user"], name="one_membership_per_course")]
+        constraints = [models.UniqueConstraint(fields=["course", "user"], name="one_membership_per_course"),
+                       models.UniqueConstraint(fields=["course", "pseudonym"], condition=~models.Q(pseudonym=""),
+                                               name="one_pseudonym_per_course")]
+
+    def save(self, *args, **kwargs):
+        if not self.pseudonym:
+            taken = set(Membership.objects.filter(course_id=self.course_id).values_list("pseudonym", flat=True))
+            self.pseudonym = next(p for p in iter(new_pseudonym, None) if p not in taken)
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}) in {self.course.slug}"
@@ -70,6 +113,10 @@ def validate_budget_overrides(value) -> None:
 
 
 class Homework(models.Model):
+    class LatePolicy(models.TextChoices):
+        REFUSE = "refuse", "refuse late submissions"
+        PENALTY = "penalty", "accept them, with a penalty per started day"
+
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="homeworks")
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
@@ -77,7 +124,17 @@ class Homework(models.Model):
     dataset = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="homeworks")
     opens_at = models.DateTimeField()
     deadline = models.DateTimeField()
-    daily_quota = models.PositiveIntegerField(default=5)
+    daily_quota = models.PositiveIntegerField(default=5, help_text="submissions per student in any 24 hours")
+    total_quota = models.PositiveIntegerField(null=True, blank=True,
+                                              help_text="submissions per student in all; empty: no limit")
+    late_policy = models.CharField(max_length=16, choices=LatePolicy.choices, default=LatePolicy.REFUSE)
+    late_penalty_percent = models.PositiveSmallIntegerField(
+        default=10, validators=[MaxValueValidator(100)],
+        help_text="taken off a late submission's score per started day after the deadline")
+    late_until = models.DateTimeField(null=True, blank=True,
+                                      help_text="with the penalty policy, when late submissions stop being accepted")
+    pseudonymous_leaderboard = models.BooleanField(
+        default=False, help_text="leaderboards show each student's course pseudonym; TAs still see names")
     final_selections = models.PositiveIntegerField(
         default=2, help_text="submissions a student may choose for the private leaderboard")
     max_upload_mb = models.PositiveIntegerField(default=50)
@@ -97,7 +154,28 @@ class Homework(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(deadline__gt=models.F("opens_at")),
-                                              name="deadline_after_opening")]
+                                              name="deadline_after_opening"),
+                       models.CheckConstraint(condition=models.Q(late_policy="refuse")
+                                              | models.Q(late_until__gt=models.F("deadline")),
+                                              name="late_until_after_deadline")]
+
+    def clean(self) -> None:
+        if self.late_policy == self.LatePolicy.PENALTY and (self.late_until is None or self.deadline is None
+                                                            or self.late_until <= self.deadline):
+            raise ValidationError({"late_until": "With the penalty policy, set when late submissions stop being "
+                                                 "accepted: a time after the deadline."})
+
+    @property
+    def closes_at(self) -> datetime:
+        """When submissions (and the final selection) close: the deadline, or the end of the late period."""
+        return self.late_until if self.late_policy == self.LatePolicy.PENALTY and self.late_until else self.deadline
+
+    def late_penalty_at(self, when: datetime) -> float:
+        """The fraction taken off the score of a submission received at `when` (0 when on time)."""
+        if when <= self.deadline:
+            return 0.0
+        days = math.ceil((when - self.deadline).total_seconds() / 86400)
+        return min(1.0, days * self.late_penalty_percent / 100)
 
     @property
     def private_is_revealed(self) -> bool:

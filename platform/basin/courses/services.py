@@ -84,3 +84,17 @@ def use_dataset_version(*, homework: Homework, version: DatasetVersion) -> Homew
         homework.dataset = version
         homework.save(update_fields=["dataset"])
     return homework
+
+
+def reveal_private(*, homework: Homework) -> Homework:
+    """Open the private leaderboard (and every private score and diagnostic) to all who may see
+    the homework. Refused while submissions or final selections can still change it."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    if now <= homework.closes_at:
+        raise ApplicationError("still_open", f"Submissions close at {homework.closes_at.isoformat()}; the private "
+                               "leaderboard can be revealed after that.", status_code=409)
+    Homework.objects.filter(pk=homework.pk, private_revealed_at__isnull=True).update(private_revealed_at=now)
+    homework.refresh_from_db()
+    return homework

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,10 +35,18 @@ class Claim:
     attempt: int
 
 
+def worker_name() -> str:
+    """The Celery worker's name (what the queue page shows), or the host's outside a worker."""
+    from celery import current_task
+
+    request = getattr(current_task, "request", None)
+    return str(getattr(request, "hostname", None) or socket.gethostname())[:255]
+
+
 def claim(submission_id: int) -> Claim | None:
     now = timezone.now()
     won = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
-        status=Submission.Status.RUNNING, attempts=F("attempts") + 1, started_at=now,
+        status=Submission.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, worker=worker_name(),
         lease_expires_at=now + timedelta(seconds=settings.BASIN_LEASE_SECONDS))
     if not won:
         return None

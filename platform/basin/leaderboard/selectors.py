@@ -1,7 +1,11 @@
-"""The public leaderboard: each student's best public score, ranked; baselines shown in place.
+"""The leaderboards of a homework. Scores are effective: a late submission's is already reduced
+by its penalty. Disqualified submissions never appear. Ties go to the earlier submission.
 
-Two queries whatever the number of submissions: students' best rows via window functions, and
-the baselines. Ties go to the earlier submission.
+- public: each student's best public score, ranked (window functions: one query for students'
+  best rows, one for the baselines, whatever the number of submissions);
+- private (only after the reveal): each student's final selection, or their best public
+  submission if they chose none, ranked by private score, with the shake-up from the public rank
+  (one narrow query over the scored rows, one for the shown rows' thumbnails, one for baselines).
 """
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Max, Window
+from django.db.models import Count, F, Max, OuterRef, Subquery, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import RowNumber
 
-from basin.courses.models import Homework
+from basin.courses.models import Homework, Membership
 from basin.submissions.models import Submission
 
 
@@ -21,19 +25,25 @@ from basin.submissions.models import Submission
 class Row:
     rank: int | None  # None for baselines: they are shown, not ranked
     name: str
-    public_score: float
+    public_score: float  # after the late penalty
     entries: int
     last_submission_at: datetime
     submission_id: int
     is_baseline: bool
+    late_penalty: float = 0.0
     landscape: list[float | None] | None = None  # train loss along the first 1D direction: the row's thumbnail
     sharpness: float | None = None  # top Hessian eigenvalue
+    private_score: float | None = None  # the private part only
+    public_rank: int | None = None  # the private part only: the student's rank on the public part
+    shake_up: int | None = None  # public rank − private rank: how many places the reveal moved the row up
 
 
 # Read out of the diagnostics JSON by the database: the rows never load the whole report.
 _THUMBNAIL = {"landscape_json": KT("model_diagnostics__landscape__lines__0__train__loss"),
               "sharpness_text": KT("model_diagnostics__sharpness__top_eigenvalue")}
 _HEAVY = ("scores", "diagnostics", "model_diagnostics", "log_tail", "message")
+PUBLIC = (F("public_score") * (1 - F("late_penalty")))
+PRIVATE = (F("private_score") * (1 - F("late_penalty")))
 
 
 def _thumbnail(submission) -> dict:
@@ -48,19 +58,69 @@ def _thumbnail(submission) -> dict:
     return {"landscape": line if isinstance(line, list) else None, "sharpness": sharpness}
 
 
-def public_leaderboard(homework: Homework) -> list[Row]:
-    scored = Submission.objects.filter(homework=homework, status=Submission.Status.SCORED, public_score__isnull=False)
-    best = (scored.filter(is_baseline=False)
+def _ranked(homework: Homework):
+    return Submission.objects.filter(homework=homework, status=Submission.Status.SCORED, public_score__isnull=False,
+                                     disqualified=False)
+
+
+def _name_of(homework: Homework, viewer_is_staff: bool):
+    """The students' names as this viewer sees them: pseudonyms where the homework asks for them
+    (the course's TAs still see usernames)."""
+    if homework.pseudonymous_leaderboard and not viewer_is_staff:
+        return Subquery(Membership.objects.filter(course_id=homework.course_id, user_id=OuterRef("user_id"))
+                        .values("pseudonym")[:1])
+    return F("user__username")
+
+
+def _baselines(homework: Homework, revealed: bool) -> list[Row]:
+    return [Row(None, f"baseline: {s.note or s.original_name}", s.effective, 1, s.created_at, s.id, True,
+                private_score=s.private_score if revealed else None, **_thumbnail(s))
+            for s in _ranked(homework).filter(is_baseline=True).defer(*_HEAVY)
+            .annotate(effective=PUBLIC, **_THUMBNAIL)]
+
+
+def public_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> list[Row]:
+    best = (_ranked(homework).filter(is_baseline=False)
+            .annotate(effective=PUBLIC, shown_name=_name_of(homework, viewer_is_staff))
             .annotate(place=Window(RowNumber(), partition_by=[F("user_id")],
-                                   order_by=[F("public_score").desc(), F("created_at").asc(), F("id").asc()]),
+                                   order_by=[F("effective").desc(), F("created_at").asc(), F("id").asc()]),
                       entries=Window(Count("id"), partition_by=[F("user_id")]),
                       last_at=Window(Max("created_at"), partition_by=[F("user_id")]))
-            .filter(place=1).select_related("user").defer(*_HEAVY).annotate(**_THUMBNAIL)
-            .order_by("-public_score", "created_at", "id"))
-    rows = [Row(rank, s.user.get_username(), s.public_score, s.entries, s.last_at, s.id, False, **_thumbnail(s))
+            .filter(place=1).defer(*_HEAVY).annotate(**_THUMBNAIL)
+            .order_by("-effective", "created_at", "id"))
+    rows = [Row(rank, s.shown_name, s.effective, s.entries, s.last_at, s.id, False, s.late_penalty, **_thumbnail(s))
             for rank, s in enumerate(best, start=1)]
-    baselines = [Row(None, f"baseline: {s.note or s.original_name}", s.public_score, 1, s.created_at, s.id, True,
-                     **_thumbnail(s))
-                 for s in scored.filter(is_baseline=True).defer(*_HEAVY).annotate(**_THUMBNAIL)]
     # Baselines sit where their score puts them; on a tie the student goes first.
-    return sorted(rows + baselines, key=lambda r: (-r.public_score, r.is_baseline, r.rank or 0))
+    return sorted(rows + _baselines(homework, False), key=lambda r: (-r.public_score, r.is_baseline, r.rank or 0))
+
+
+def private_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> list[Row]:
+    """The final standings; call only after the reveal (the views check homework.private_is_revealed)."""
+    by_student: dict[int, list[dict]] = {}
+    for s in (_ranked(homework).filter(is_baseline=False, private_score__isnull=False)
+              .annotate(effective=PUBLIC, effective_private=PRIVATE, shown_name=_name_of(homework, viewer_is_staff))
+              .values("id", "user_id", "shown_name", "effective", "effective_private", "late_penalty", "selected",
+                      "created_at")):
+        by_student.setdefault(s["user_id"], []).append(s)
+
+    def public_order(s):  # best public first; ties to the earlier
+        return (-s["effective"], s["created_at"], s["id"])
+
+    public_rank = {uid: rank for rank, uid in enumerate(
+        sorted(by_student, key=lambda uid: public_order(min(by_student[uid], key=public_order))), start=1)}
+    finals = []
+    for uid, subs in by_student.items():
+        chosen = [s for s in subs if s["selected"]] or [min(subs, key=public_order)]
+        final = min(chosen, key=lambda s: (-s["effective_private"], s["created_at"], s["id"]))
+        finals.append((final, len(subs), max(s["created_at"] for s in subs)))
+    finals.sort(key=lambda f: (-f[0]["effective_private"], f[0]["created_at"], f[0]["id"]))
+    thumbnails = {s.id: _thumbnail(s) for s in Submission.objects.filter(pk__in=[f[0]["id"] for f in finals])
+                  .only("id").annotate(**_THUMBNAIL)}
+    rows = []
+    for rank, (s, entries, last_at) in enumerate(finals, start=1):
+        before = public_rank[s["user_id"]]
+        rows.append(Row(rank, s["shown_name"], s["effective"], entries, last_at, s["id"], False, s["late_penalty"],
+                        private_score=s["effective_private"], public_rank=before, shake_up=before - rank,
+                        **thumbnails.get(s["id"], {})))
+    baselines = [b for b in _baselines(homework, True) if b.private_score is not None]
+    return sorted(rows + baselines, key=lambda r: (-r.private_score, r.is_baseline, r.rank or 0))

@@ -47,6 +47,9 @@ class Submission(models.Model):
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     note = models.CharField(max_length=500, blank=True)
+    late_penalty = models.FloatField(default=0.0, help_text="fraction taken off the score: it came after the deadline")
+    disqualified = models.BooleanField(default=False, help_text="kept, counted, but never on a leaderboard")
+    disqualified_reason = models.CharField(max_length=500, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     verdict = models.CharField(max_length=32, blank=True)
@@ -69,6 +72,7 @@ class Submission(models.Model):
     diagnostics_enqueued_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     backend = models.CharField(max_length=16, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="the worker that last ran its grading")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -54,9 +55,47 @@ def enqueue_grading(submission_id: int, countdown: float = 0) -> None:
     send(grade_submission, submission_id, countdown, "enqueued_at")
 
 
+@dataclass(frozen=True)
+class Quota:
+    """Where a student stands against a homework's quotas at `now`."""
+    daily_quota: int
+    daily_used: int
+    resets_at: datetime | None  # when the oldest counted submission of the last 24 hours stops counting
+    total_quota: int | None
+    total_used: int
+
+    @property
+    def daily_left(self) -> int:
+        return max(0, self.daily_quota - self.daily_used)
+
+    @property
+    def total_left(self) -> int | None:
+        return None if self.total_quota is None else max(0, self.total_quota - self.total_used)
+
+    @property
+    def left(self) -> int:
+        return self.daily_left if self.total_left is None else min(self.daily_left, self.total_left)
+
+
+def counted(homework: Homework, user):
+    """A student's submissions that count against the quotas: the grader's own failures and
+    cancelled submissions never do."""
+    return (Submission.objects.filter(homework=homework, user=user, is_baseline=False)
+            .exclude(status=Submission.Status.CANCELLED).exclude(verdict__in=NOT_COUNTED_VERDICTS))
+
+
+def quota_of(homework: Homework, user, now: datetime | None = None) -> Quota:
+    now = now or timezone.now()
+    mine = counted(homework, user)
+    day = sorted(mine.filter(created_at__gt=now - timedelta(days=1)).values_list("created_at", flat=True))
+    return Quota(daily_quota=homework.daily_quota, daily_used=len(day),
+                 resets_at=day[0] + timedelta(days=1) if day else None,
+                 total_quota=homework.total_quota, total_used=mine.count())
+
+
 def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: bool = False) -> Submission:
-    """Accept an upload: membership, deadline, quota, size and format are checked; the file is
-    stored; grading is queued once the transaction has committed."""
+    """Accept an upload: membership, opening, deadline (or late period), quotas, size and format
+    are checked; the file is stored; grading is queued once the transaction has committed."""
     now = timezone.now()
     check_upload_size(homework, upload.size)
     try:
@@ -66,9 +105,11 @@ def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: boo
     finally:
         upload.seek(0)
     digest = _sha256(upload)
+    late_penalty = 0.0
     with transaction.atomic():
         # The membership row is the lock that serializes this student's concurrent uploads (on
-        # PostgreSQL; SQLite's IMMEDIATE transactions serialize all writers anyway).
+        # PostgreSQL; SQLite's IMMEDIATE transactions serialize all writers anyway), so a quota
+        # is counted and used in one step.
         membership = (Membership.objects.select_for_update()
                       .filter(course_id=homework.course_id, user=user).first())
         if membership is None:
@@ -76,23 +117,66 @@ def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: boo
         if is_baseline and membership.role != Membership.Role.TA:
             raise ApplicationError("not_course_staff", "Only TAs add baseline submissions.", status_code=403)
         if not is_baseline:
-            if now < homework.opens_at:
-                raise ApplicationError("not_open", f"This homework opens at {homework.opens_at.isoformat()}.",
-                                       status_code=403)
-            if now > homework.deadline:
-                raise ApplicationError("deadline_passed", f"The deadline was {homework.deadline.isoformat()}; "
-                                       "submissions are closed.", status_code=403)
-            used = (Submission.objects.filter(homework=homework, user=user, created_at__gte=now - timedelta(days=1))
-                    .exclude(status=Submission.Status.CANCELLED).exclude(verdict__in=NOT_COUNTED_VERDICTS).count())
-            if used >= homework.daily_quota:
+            check_open(homework, now)
+            late_penalty = homework.late_penalty_at(now)
+            quota = quota_of(homework, user, now)
+            if quota.total_left == 0:
+                raise ApplicationError("total_quota_exceeded", f"You have used all {homework.total_quota} "
+                                       "submissions of this homework.", status_code=429,
+                                       details={"total_quota": homework.total_quota})
+            if quota.daily_left == 0:
                 raise ApplicationError("quota_exceeded", f"You have used all {homework.daily_quota} submissions of "
-                                       "the last 24 hours; try again later.", status_code=429,
-                                       details={"daily_quota": homework.daily_quota})
+                                       f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.",
+                                       status_code=429, details={"daily_quota": homework.daily_quota,
+                                                                 "resets_at": quota.resets_at.isoformat()})
         submission = Submission.objects.create(
             homework=homework, user=user, is_baseline=is_baseline, file=upload, original_name=upload.name[:255],
-            kind=info.kind, size=upload.size, sha256=digest, note=note[:500], status=Submission.Status.QUEUED)
+            kind=info.kind, size=upload.size, sha256=digest, note=note[:500], late_penalty=late_penalty,
+            status=Submission.Status.QUEUED)
         transaction.on_commit(lambda: enqueue_grading(submission.id))
     return submission
+
+
+def check_open(homework: Homework, now: datetime) -> None:
+    """Submissions are taken from the opening to the deadline, or to the end of the late period."""
+    if now < homework.opens_at:
+        raise ApplicationError("not_open", f"This homework opens at {homework.opens_at.isoformat()}.",
+                               status_code=403)
+    if now > homework.closes_at:
+        late = (f"; late submissions were taken until {homework.late_until.isoformat()}"
+                if homework.closes_at != homework.deadline else "")
+        raise ApplicationError("deadline_passed", f"The deadline was {homework.deadline.isoformat()}{late}: "
+                               "submissions are closed.", status_code=403)
+
+
+def cancel(*, submission: Submission, actor_is_staff: bool) -> Submission:
+    """Cancel a submission that is not finished: it stops counting against the quota. Its owner
+    may cancel it while it waits; the course's TAs also while it runs (the worker's result for a
+    cancelled submission is dropped: recording needs it still running)."""
+    allowed = [Submission.Status.RECEIVED, Submission.Status.QUEUED]
+    if actor_is_staff:
+        allowed.append(Submission.Status.RUNNING)
+    done = Submission.objects.filter(pk=submission.pk, status__in=allowed).update(
+        status=Submission.Status.CANCELLED, lease_expires_at=None, finished_at=timezone.now(),
+        message="Cancelled before it was scored; it does not count against the quota.")
+    if not done:
+        submission.refresh_from_db()
+        raise ApplicationError("not_cancellable", f"Submission {submission.pk} is {submission.status}; only a "
+                               "submission still waiting for the grader can be cancelled.", status_code=409)
+    submission.refresh_from_db()
+    return submission
+
+
+def rescore(submission: Submission) -> bool:
+    """Grade a finished submission again from its stored file (after a grader fix, say): it goes
+    back to the queue with its attempts reset. False for one that is still queued or running."""
+    done = (Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
+        status=Submission.Status.QUEUED, attempts=0, verdict="", message="", log_tail="", public_score=None,
+        private_score=None, scores={}, diagnostics={}, model_diagnostics={},
+        diagnostics_status=Submission.DiagnosticsStatus.NONE, lease_expires_at=None, finished_at=None))
+    if done:
+        transaction.on_commit(lambda: enqueue_grading(submission.pk))
+    return bool(done)
 
 
 def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission]:
@@ -103,8 +187,8 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
         raise ApplicationError("too_many_selected", f"Choose at most {homework.final_selections} submissions "
                                f"for the private leaderboard; you named {len(ids)}.",
                                details={"final_selections": homework.final_selections})
-    if timezone.now() > homework.deadline:
-        raise ApplicationError("deadline_passed", "The deadline has passed: the final selection is closed.",
+    if timezone.now() > homework.closes_at:
+        raise ApplicationError("deadline_passed", "Submissions have closed, and with them the final selection.",
                                status_code=403)
     with transaction.atomic():
         Membership.objects.select_for_update().filter(course_id=homework.course_id, user=user).first()
@@ -114,10 +198,21 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
         if missing:
             raise ApplicationError("no_such_submission", f"You have no submission {', '.join(map(str, sorted(missing)))} "
                                    "in this homework.", status_code=404)
-        unscored = [s.pk for s in chosen if s.status != Submission.Status.SCORED]
+        unscored = [s.pk for s in chosen if s.status != Submission.Status.SCORED or s.disqualified]
         if unscored:
-            raise ApplicationError("not_scored", f"Only scored submissions can be chosen; "
+            raise ApplicationError("not_scored", f"Only scored submissions that are not disqualified can be chosen; "
                                    f"{', '.join(map(str, unscored))} {'is' if len(unscored) == 1 else 'are'} not.")
         mine.exclude(pk__in=ids).filter(selected=True).update(selected=False)
         mine.filter(pk__in=ids).update(selected=True)
     return list(mine.filter(selected=True).order_by("pk"))
+
+
+def disqualify(submission: Submission, reason: str) -> None:
+    """Keep the submission (it still counts against the quota) but never rank it."""
+    Submission.objects.filter(pk=submission.pk).update(disqualified=True, selected=False,
+                                                       disqualified_reason=reason[:500])
+
+
+def mark_baseline(submission: Submission) -> None:
+    """A TA's own submission shown on the leaderboard as a reference row, never ranked."""
+    Submission.objects.filter(pk=submission.pk).update(is_baseline=True, selected=False)
