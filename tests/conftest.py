@@ -134,3 +134,25 @@ def scored_submission(homework, people):
         assert submission.status == "scored", submission.log_tail
         return submission
     return make
+
+
+@pytest.fixture
+def scored(homework):
+    """make(user, public, private=0.0, minutes=0, ...) -> a Submission row stored as scored, without
+    grading: for leaderboard rules. `minutes` orders them in time (from five hours ago)."""
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from basin.submissions.models import Submission
+
+    start = timezone.now() - timedelta(hours=5)
+
+    def make(user, public, private=0.0, minutes=0, baseline=False, status="scored", **fields):
+        s = Submission.objects.create(homework=homework, user=user, is_baseline=baseline,
+                                      file=ContentFile(b"x", name="s.zip"), original_name="s.zip", kind="bundle",
+                                      size=1, sha256="0" * 64, status=status, public_score=public,
+                                      private_score=private, note="baseline CNN" if baseline else "", **fields)
+        Submission.objects.filter(pk=s.pk).update(created_at=start + timedelta(minutes=minutes))
+        s.refresh_from_db()
+        return s
+    return make

@@ -41,6 +41,12 @@ def api_exception_handler(exc, context):
         return None  # a bug: Django's 500 handling (logged, no traceback to the client)
     if isinstance(exc, exceptions.ValidationError):
         code, message, details = "invalid_request", "Some fields are missing or invalid.", exc.detail
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        view = context.get("view")
+        takes = sorted({p.media_type for p in getattr(view, "parser_classes", [])}) or ["another type"]
+        code = "unsupported_media_type"
+        message = f"This endpoint takes {' or '.join(takes)}; send the request in that form."
+        details = {"accepted": takes}
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         code = "not_authenticated"
         message = "Log in first: send 'Authorization: Token <your token>' (basin login) or use a browser session."

@@ -23,7 +23,7 @@ MANIFEST = OpenApiResponse(OpenApiTypes.OBJECT, description="The public manifest
                                                             "URL; the public splits' counts.")
 FILE = OpenApiResponse(OpenApiTypes.BINARY, description="The file; with `Range: bytes=N-`, its tail (206).")
 LEADERBOARD = inline_serializer("Leaderboard", {
-    "homework": serializers.CharField(), "part": serializers.ChoiceField(["public"]),
+    "homework": serializers.CharField(), "part": serializers.ChoiceField(["public", "private"]),
     "rows": inline_serializer("LeaderboardRow", {
         "rank": serializers.IntegerField(allow_null=True, help_text="null for baselines: shown, not ranked"),
         "name": serializers.CharField(), "public_score": serializers.FloatField(), "entries": serializers.IntegerField(),
@@ -32,4 +32,9 @@ LEADERBOARD = inline_serializer("Leaderboard", {
         "landscape": serializers.ListField(child=serializers.FloatField(allow_null=True), allow_null=True,
                                            help_text="train loss along the first 1D landscape direction"),
         "sharpness": serializers.FloatField(allow_null=True, help_text="top Hessian eigenvalue"),
+        "late_penalty": serializers.FloatField(help_text="fraction already taken off the scores"),
+        "private_score": serializers.FloatField(allow_null=True, help_text="private part only"),
+        "public_rank": serializers.IntegerField(allow_null=True, help_text="private part only"),
+        "shake_up": serializers.IntegerField(allow_null=True, help_text="private part only: public rank − private "
+                                                                         "rank (places moved up at the reveal)"),
     }, many=True)})

@@ -124,7 +124,11 @@ STORAGES = {
 # Uploads over this go to a temporary file, not memory; the per-homework limit is checked first.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+# A roster's set-password links (the password-reset token) last two weeks: the start of a term is busy.
+PASSWORD_RESET_TIMEOUT = 14 * 24 * 3600
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -150,6 +154,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Grading --------------------------------------------------------------------------------
 BASIN_DATASETS_DIR = DATA_DIR / "datasets"
+# Handed out on each homework's page with the site's address and the homework filled in.
+BASIN_STARTER_NOTEBOOK = env_path("BASIN_STARTER_NOTEBOOK",
+                                  Path(__file__).resolve().parents[2] / "starter_kit" / "starter.ipynb")
 BASIN_WORK_DIR = env_path("BASIN_WORK_DIR", DATA_DIR / "work")  # per-attempt sandbox dirs
 BASIN_SANDBOX_BACKEND = env_choice("BASIN_SANDBOX_BACKEND", "auto", ("auto", "docker", "process"))
 BASIN_SANDBOX_IMAGE = env_str("BASIN_SANDBOX_IMAGE", "basin-sandbox:cpu")

@@ -3,17 +3,25 @@ from django.urls import path
 from rest_framework.permissions import AllowAny
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from basin.accounts import views as account_views
 from basin.accounts.api import TokenApi
 from basin.health import health
+from basin.courses import views as course_views
 from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
 from basin.courses.dataset_api import HomeworkDatasetApi, HomeworkDatasetFileApi
+from basin.courses.enrollment_api import CourseRosterApi, JoinCourseApi
+from basin.grading import views as grading_views
 from basin.leaderboard import views as leaderboard_views
 from basin.leaderboard.api import LeaderboardApi
-from basin.submissions.api import HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionDetailApi
+from basin.leaderboard.export import grades_csv_view
+from basin.submissions.api import (HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi,
+                                   SubmissionDetailApi)
 
 api = [
     path("api/auth/token/", TokenApi.as_view(), name="api-token"),
     path("api/courses/<slug:course_slug>/homeworks/", CourseHomeworksApi.as_view(), name="api-course-homeworks"),
+    path("api/courses/join/", JoinCourseApi.as_view(), name="api-course-join"),
+    path("api/courses/<slug:course_slug>/roster/", CourseRosterApi.as_view(), name="api-course-roster"),
     path("api/homeworks/<slug:slug>/", HomeworkDetailApi.as_view(), name="api-homework"),
     path("api/homeworks/<slug:slug>/dataset/", HomeworkDatasetApi.as_view(), name="api-homework-dataset"),
     path("api/homeworks/<slug:slug>/dataset/<path:name>", HomeworkDatasetFileApi.as_view(),
@@ -22,6 +30,7 @@ api = [
     path("api/homeworks/<slug:slug>/selection/", HomeworkSelectionApi.as_view(), name="api-homework-selection"),
     path("api/homeworks/<slug:slug>/leaderboard/", LeaderboardApi.as_view(), name="api-leaderboard"),
     path("api/submissions/<int:submission_id>/", SubmissionDetailApi.as_view(), name="api-submission"),
+    path("api/submissions/<int:submission_id>/cancel/", SubmissionCancelApi.as_view(), name="api-submission-cancel"),
     # The OpenAPI schema and its browsable docs: open to all, like the API's own error messages.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[AllowAny]),
@@ -30,8 +39,17 @@ api = [
 
 pages = [
     path("", leaderboard_views.home, name="home"),
+    path("homeworks/<slug:slug>/", course_views.homework, name="homework"),
+    path("homeworks/<slug:slug>/starter.ipynb", course_views.starter_notebook, name="starter-notebook"),
     path("homeworks/<slug:slug>/leaderboard/", leaderboard_views.leaderboard, name="leaderboard"),
     path("submissions/<int:submission_id>/diagnostics/", leaderboard_views.diagnostics, name="diagnostics"),
+    path("homeworks/<slug:slug>/grades.csv", grades_csv_view, name="grades-csv"),
+    path("queue/", grading_views.queue, name="queue"),
+    path("accounts/login/", account_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", account_views.signup, name="signup"),
+    path("accounts/set-password/<uidb64>/<token>/", account_views.SetPasswordView.as_view(), name="set-password"),
+    path("join/", account_views.join, name="join"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
 ]

@@ -1,4 +1,4 @@
-"""`basin login | download | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
+"""`basin login | join | download | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
 acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     login = sub.add_parser("login", help="get an API token and save it with the server address")
     login.add_argument("--username", help="default: ask")
     login.add_argument("--homework", help="homework to use by default in later commands")
+
+    join = sub.add_parser("join", help="join a course with the join code from its staff")
+    join.add_argument("code")
 
     download = sub.add_parser("download", help="download the homework's public data (sha256 checked, resumable)")
     download.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
@@ -131,6 +134,13 @@ def run(args) -> int:
         return 0
     client = Client(settings.url, settings.token)
     homework = settings.homework
+    if args.command == "join":
+        body = client.join(args.code)
+        course = f"{body['title']} ({body['course']})"
+        role = "a TA" if body["role"] == "ta" else "a student"
+        show(args, body, f"You joined {course} as a student." if body["joined"]
+             else f"You are in {course} already, as {role}; nothing changed.")
+        return 0
     if args.command in ("download", "submit", "select", "submissions", "leaderboard") and not homework:
         raise CliError("Which homework? Pass --homework SLUG or set BASIN_HOMEWORK.", EXIT_USAGE)
     if args.command == "download":

@@ -65,6 +65,9 @@ class Client:
     def token(self, username: str, password: str) -> str:
         return self._request("POST", "/api/auth/token/", data={"username": username, "password": password})["token"]
 
+    def join(self, code: str) -> dict:
+        return self._request("POST", "/api/courses/join/", json={"code": code})
+
     def submit(self, homework: str, path: Path, note: str = "", progress: bool = False) -> dict:
         """Upload streamed from disk (a large checkpoint is never held in memory), with a progress bar."""
         from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor

@@ -1,31 +1,13 @@
 """The public leaderboard: best public score per student, ties to the earlier submission,
 baselines in place, no private score anywhere, a constant number of queries."""
-from datetime import timedelta
-
 import pytest
-from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from basin.leaderboard.selectors import public_leaderboard
 from basin.submissions.models import Submission
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def scored(homework):
-    start = timezone.now() - timedelta(hours=5)
-
-    def make(user, public, private=0.0, minutes=0, baseline=False, status="scored"):
-        s = Submission.objects.create(homework=homework, user=user, is_baseline=baseline,
-                                      file=ContentFile(b"x", name="s.zip"), original_name="s.zip", kind="bundle",
-                                      size=1, sha256="0" * 64, status=status, public_score=public,
-                                      private_score=private, note="baseline CNN" if baseline else "")
-        Submission.objects.filter(pk=s.pk).update(created_at=start + timedelta(minutes=minutes))
-        return s
-    return make
 
 
 def test_each_student_appears_once_with_their_best_public_score(homework, people, scored):

@@ -165,3 +165,10 @@ def test_a_token_is_issued_for_a_username_and_password(api, people):
     assert response.status_code == 200 and len(response.json()["token"]) == 40
     wrong = api(None).post("/api/auth/token/", {"username": "student", "password": "nope"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_an_upload_sent_as_json_is_told_the_form_it_takes(api, homework):
+    response = api("student").post("/api/homeworks/hw1/submissions/", {"file": "model.zip"}, format="json")
+    assert response.status_code == 415
+    assert response.json()["error"]["message"] == ("This endpoint takes application/x-www-form-urlencoded or "
+                                                   "multipart/form-data; send the request in that form.")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.http import Http404
 
+from basin.errors import ApplicationError
+
 from .models import Course, Homework, Membership
 
 
@@ -45,3 +47,20 @@ def visible_homeworks(user) -> list[Homework]:
     if user.is_authenticated:
         q |= Q(course__memberships__user=user)
     return list(Homework.objects.filter(q).select_related("course").distinct().order_by("-deadline"))
+
+
+def course_with_join_code(code: str) -> Course:
+    """The course that `code` joins; ApplicationError (404) where none does (an empty join code
+    means the course is roster-only, so an empty code never matches)."""
+    code = code.strip()
+    if not code:
+        raise ApplicationError("missing_join_code", "Type the join code your course staff gave you.")
+    # Exact match first: the unique constraint is case-sensitive, codes typed by people may not be.
+    course = Course.objects.filter(join_code=code).first()
+    if course is None:
+        matches = list(Course.objects.filter(join_code__iexact=code).exclude(join_code="")[:2])
+        course = matches[0] if len(matches) == 1 else None
+    if course is None:
+        raise ApplicationError("unknown_join_code", "No course has this join code; check it with your course staff.",
+                               status_code=404)
+    return course

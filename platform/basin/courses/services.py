@@ -13,6 +13,7 @@ from basin.errors import ApplicationError
 from basin_grader import dataset_layout
 
 from .models import Course, DatasetVersion, Homework, Membership, validate_budget_overrides
+from .selectors import course_with_join_code
 
 
 def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progress: bool = False,
@@ -58,6 +59,12 @@ def create_homework(*, actor, course: Course, slug: str, title: str, dataset: Da
         raise ApplicationError("not_course_staff", "Only the course's TAs can create homeworks.", status_code=403)
     if deadline <= opens_at:
         raise ApplicationError("invalid_deadline", "The deadline must come after the opening time.")
+    if options.get("late_policy") == Homework.LatePolicy.PENALTY and not (
+            options.get("late_until") and options["late_until"] > deadline):
+        raise ApplicationError("invalid_late_until", "With the penalty policy, give late_until: when late "
+                               "submissions stop being accepted, a time after the deadline.")
+    if options.get("late_policy", Homework.LatePolicy.REFUSE) == Homework.LatePolicy.REFUSE:
+        options["late_until"] = None  # no late period to keep
     most = settings.BASIN_LEASE_SECONDS - settings.BASIN_LEASE_MARGIN_SECONDS
     if options.get("time_limit_s", 0) > most:
         raise ApplicationError("time_limit_too_long", f"The time limit can be at most {most} s here "
@@ -98,3 +105,10 @@ def reveal_private(*, homework: Homework) -> Homework:
     Homework.objects.filter(pk=homework.pk, private_revealed_at__isnull=True).update(private_revealed_at=now)
     homework.refresh_from_db()
     return homework
+
+
+def join_with_code(*, user, code: str) -> tuple[Membership, bool]:
+    """Join the course whose join code this is, as a student: (membership, joined now). Someone
+    already in the course keeps their role: a TA who types the code stays a TA."""
+    return Membership.objects.get_or_create(course=course_with_join_code(code), user=user,
+                                            defaults={"role": Membership.Role.STUDENT})

@@ -2,22 +2,36 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from basin.courses.selectors import homework_for_viewer
+from basin.courses.models import Membership
+from basin.courses.selectors import homework_for_viewer, role_in
+from basin.errors import ApplicationError
 from basin.schema import LEADERBOARD, errors
 
-from .selectors import public_leaderboard
+from .selectors import private_leaderboard, public_leaderboard
 
 
 class LeaderboardApi(APIView):
     permission_classes = [AllowAny]  # visibility is the homework's: homework_for_viewer decides
 
-    @extend_schema(responses={200: LEADERBOARD, **errors(404)})
+    @extend_schema(responses={200: LEADERBOARD, **errors(403, 404)},
+                   parameters=[OpenApiParameter("part", OpenApiTypes.STR, enum=["public", "private"],
+                                                description="private: the final standings, after the reveal "
+                                                            "(the default once revealed)")])
     def get(self, request, slug: str):
         homework = homework_for_viewer(slug, request.user)
-        return Response({"homework": homework.slug, "part": "public",
-                         "rows": [asdict(row) for row in public_leaderboard(homework)]})
+        revealed = homework.private_is_revealed
+        part = request.query_params.get("part") or ("private" if revealed else "public")
+        if part not in ("public", "private"):
+            raise ApplicationError("invalid_request", "part is public or private.")
+        if part == "private" and not revealed:
+            raise ApplicationError("not_revealed", "The private leaderboard is shown after the course staff reveal "
+                                   "it, once submissions have closed.", status_code=403)
+        staff = role_in(homework.course_id, request.user) == Membership.Role.TA
+        rows = (private_leaderboard if part == "private" else public_leaderboard)(homework, viewer_is_staff=staff)
+        return Response({"homework": homework.slug, "part": part, "rows": [asdict(row) for row in rows]})

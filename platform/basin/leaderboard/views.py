@@ -6,23 +6,33 @@ from django.urls import reverse
 
 from basin_grader import dataset_layout as layout
 
-from basin.courses.models import Membership
+from basin.courses.models import Homework, Membership
 from basin.courses.selectors import homework_for_viewer, role_in, visible_homeworks
 
 from basin.submissions.models import Submission
 from basin.submissions.selectors import scored_for_leaderboard_viewer, visible_diagnostics, visible_scores
 
-from .selectors import public_leaderboard
+from .selectors import private_leaderboard, public_leaderboard
 
 
 def home(request):
-    return render(request, "leaderboard/home.html", {"homeworks": visible_homeworks(request.user)})
+    homeworks = visible_homeworks(request.user)
+    member_of = set()
+    if request.user.is_authenticated:
+        member_of = set(Homework.objects.filter(course__memberships__user=request.user).values_list("id", flat=True))
+    return render(request, "leaderboard/home.html", {"homeworks": homeworks, "member_of": member_of})
 
 
 def leaderboard(request, slug: str):
+    """The public part; once revealed, the private part (the default) with the shake-up."""
     homework = homework_for_viewer(slug, request.user)
+    revealed = homework.private_is_revealed
+    part = "private" if revealed and request.GET.get("part") != "public" else "public"
+    role = role_in(homework.course_id, request.user)
+    board = private_leaderboard if part == "private" else public_leaderboard
     return render(request, "leaderboard/leaderboard.html", {
-        "homework": homework, "rows": public_leaderboard(homework),
+        "homework": homework, "part": part, "revealed": revealed, "role": role,
+        "rows": board(homework, viewer_is_staff=role == Membership.Role.TA),
         "dataset_url": request.build_absolute_uri(reverse("api-homework-dataset", kwargs={"slug": slug})),
         "has_preview": layout.PREVIEW in homework.dataset.manifest.get("files", {})})
 

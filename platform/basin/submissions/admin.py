@@ -1,15 +1,197 @@
-from django.contrib import admin
+"""Submissions in the admin, scoped per course (basin.courses.admin). Grading results are
+read-only for everyone: state changes only through the actions, which call the services. The
+private part of a score (private_score, scores["private"], scores["all"], diagnostics["private"])
+is shown to nobody, superusers included, before the homework's reveal."""
+from __future__ import annotations
 
+import json
+from collections import defaultdict
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models.constants import LOOKUP_SEP
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from basin.courses.admin import CourseScopedAdmin, is_superuser, plural
+from basin.courses.models import Membership
+from basin.errors import ApplicationError
+
+from . import services
 from .models import Submission
+from .selectors import visible_diagnostics, visible_scores
+
+HIDDEN = "hidden until the reveal"
+# Stored fields that hold the private part: never displayed raw, never filtered or sorted on.
+PRIVATE_FIELDS = ("private_score", "scores", "diagnostics")
+
+
+def _pretty(value) -> str:
+    if not value:
+        return "-"
+    return format_html("<pre style=\"white-space: pre-wrap; margin: 0\">{}</pre>",
+                       json.dumps(value, indent=1, sort_keys=True, default=str))
+
+
+class DisqualifyForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                             help_text="kept with the submission; the student's leaderboard row disappears")
+
+
+class Outcome:
+    """What an action did and what it skipped, and why, for message_user."""
+
+    def __init__(self):
+        self.done: list[int] = []
+        self.skipped: dict[str, list[int]] = defaultdict(list)
+
+    def skip(self, submission: Submission, why: str) -> None:
+        self.skipped[why].append(submission.pk)
+
+    def report(self, modeladmin: admin.ModelAdmin, request, did: str) -> None:
+        if not self.done and not self.skipped:  # the ids posted were none of this user's courses'
+            modeladmin.message_user(request, "None of the selected submissions is one you can act on.",
+                                    messages.WARNING)
+        if self.done:
+            ids = ", ".join(f"#{pk}" for pk in self.done)
+            modeladmin.message_user(request, f"{did} {plural(len(self.done), 'submission')}: {ids}.",
+                                    messages.SUCCESS)
+        for why, pks in self.skipped.items():
+            ids = ", ".join(f"#{pk}" for pk in pks)
+            modeladmin.message_user(request, f"Skipped {plural(len(pks), 'submission')} ({ids}): {why}",
+                                    messages.WARNING)
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ["id", "homework", "user", "is_baseline", "status", "verdict", "public_score", "diagnostics_status",
-                    "created_at"]
-    list_filter = ["homework", "status", "verdict", "is_baseline", "diagnostics_status"]
+class SubmissionAdmin(CourseScopedAdmin):
+    course_lookup = "homework__course"
+    list_display = ["id", "homework", "user", "is_baseline", "status", "verdict", "public_score", "private",
+                    "late_penalty", "disqualified", "diagnostics_status", "worker", "created_at"]
+    list_filter = [("homework", admin.RelatedOnlyFieldListFilter), "status", "verdict", "is_baseline", "disqualified",
+                   "diagnostics_status"]
+    list_select_related = ["homework", "user"]
     search_fields = ["user__username", "original_name", "sha256"]
-    readonly_fields = ["sha256", "size", "kind", "scores", "timings", "log_tail", "attempts", "lease_expires_at",
-                       "created_at", "started_at", "finished_at", "diagnostics", "model_diagnostics",
-                       "diagnostics_status", "diagnostics_attempts", "diagnostics_lease_expires_at",
-                       "diagnostics_enqueued_at"]
+    actions = ["rescore", "cancel", "disqualify", "mark_baseline"]
+    fieldsets = [
+        (None, {"fields": ["homework", "user", "original_name", "file", "kind", "size", "sha256", "note",
+                           "is_baseline", "selected", "late_penalty", "disqualified", "disqualified_reason"]}),
+        ("Grading", {"fields": ["status", "verdict", "message", "public_score", "private", "visible_scores",
+                                "visible_diagnostics", "log_tail", "attempts", "worker", "backend", "timings",
+                                "enqueued_at", "lease_expires_at", "created_at", "started_at", "finished_at"]}),
+        ("Diagnostics run", {"fields": ["diagnostics_status", "diagnostics_attempts", "diagnostics_enqueued_at",
+                                        "diagnostics_lease_expires_at", "model_diagnostics"]}),
+    ]
+    # Everything but the note (a baseline's name on the leaderboard) is the grader's or a service's.
+    editable = ("note",)
+
+    def course_id_of(self, obj) -> int:
+        return obj.homework.course_id
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"] if name not in self.editable]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("homework")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # submissions arrive through the upload, which checks quotas and formats
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_superuser(request)  # TAs cancel or disqualify: the record stays
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        # ?private_score__gt=0.9 would give the private part away through the counts.
+        if lookup.split(LOOKUP_SEP)[0] in PRIVATE_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="private score")
+    def private(self, submission: Submission):
+        if not submission.homework.private_is_revealed:
+            return HIDDEN
+        return "-" if submission.private_score is None else submission.private_score
+
+    @admin.display(description="scores")
+    def visible_scores(self, submission: Submission):
+        shown = visible_scores(submission)
+        if not submission.homework.private_is_revealed:
+            shown = {**shown, **{key: HIDDEN for key in ("private", "all") if key in (submission.scores or {})}}
+        return _pretty(shown)
+
+    @admin.display(description="diagnostics (trusted)")
+    def visible_diagnostics(self, submission: Submission):
+        shown = {k: v for k, v in visible_diagnostics(submission).items() if k != "model"}  # model_diagnostics below
+        if not submission.homework.private_is_revealed and "private" in (submission.diagnostics or {}):
+            shown["private"] = HIDDEN
+        return _pretty(shown)
+
+    def _log(self, request, submission: Submission, message: str) -> None:
+        self.log_change(request, submission, message)
+
+    @admin.action(description="Rescore (grade again from the stored file)")
+    def rescore(self, request, queryset):
+        outcome = Outcome()
+        for submission in queryset.order_by("pk"):
+            if services.rescore(submission):
+                outcome.done.append(submission.pk)
+                self._log(request, submission, "Rescored: back in the queue.")
+            else:
+                outcome.skip(submission, "still waiting or running; it will be scored anyway.")
+        outcome.report(self, request, "Queued again")
+
+    @admin.action(description="Cancel")
+    def cancel(self, request, queryset):
+        outcome = Outcome()
+        for submission in queryset.order_by("pk"):
+            try:
+                services.cancel(submission=submission, actor_is_staff=True)
+            except ApplicationError as e:  # the service has refreshed the row: its status says why
+                why = (f"{submission.status}; only a submission that is waiting or running can be cancelled."
+                       if e.code == "not_cancellable" else e.message)
+                outcome.skip(submission, why)
+                continue
+            outcome.done.append(submission.pk)
+            self._log(request, submission, "Cancelled.")
+        outcome.report(self, request, "Cancelled")
+
+    @admin.action(description="Disqualify…")
+    def disqualify(self, request, queryset):
+        """Asks for the reason on a confirmation page first, like Django's delete_selected."""
+        submissions = list(queryset.select_related("user").order_by("pk"))
+        form = DisqualifyForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "title": "Disqualify submissions",
+                       "opts": self.opts, "submissions": submissions, "form": form,
+                       "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                       "select_across": request.POST.get("select_across", "0")}
+            return TemplateResponse(request, "submissions/admin_disqualify.html", context)
+        reason = form.cleaned_data["reason"]
+        outcome = Outcome()
+        for submission in submissions:
+            if submission.disqualified:
+                outcome.skip(submission, "already disqualified.")
+                continue
+            services.disqualify(submission, reason)
+            outcome.done.append(submission.pk)
+            self._log(request, submission, f"Disqualified: {reason}")
+        outcome.report(self, request, "Disqualified")
+        return None
+
+    @admin.action(description="Mark as baseline")
+    def mark_baseline(self, request, queryset):
+        submissions = list(queryset.order_by("pk"))
+        course_ids = {s.homework.course_id for s in submissions}
+        tas = set(Membership.objects.filter(course_id__in=course_ids, role=Membership.Role.TA)
+                  .values_list("course_id", "user_id"))
+        outcome = Outcome()
+        for submission in submissions:
+            if submission.is_baseline:
+                outcome.skip(submission, "already a baseline.")
+            elif (submission.homework.course_id, submission.user_id) not in tas:
+                outcome.skip(submission, "a baseline is a TA's own submission; these are a student's, and marking "
+                                         "them would take them off the ranking.")
+            else:
+                services.mark_baseline(submission)
+                outcome.done.append(submission.pk)
+                self._log(request, submission, "Marked as baseline.")
+        outcome.report(self, request, "Marked as baseline")

@@ -61,6 +61,17 @@ class SubmissionDetailApi(APIView):
         return Response(SubmissionSerializer(submission, context={"viewer_is_staff": staff}).data)
 
 
+class SubmissionCancelApi(APIView):
+    @extend_schema(request=None, responses={200: SubmissionSerializer, **errors(401, 404, 409)},
+                   description="Cancel a submission still waiting for the grader (the course's TAs: also one "
+                               "running); it stops counting against the quota.")
+    def post(self, request, submission_id: int):
+        submission = selectors.submission_for(submission_id, request.user)
+        staff = role_in(submission.homework.course_id, request.user) == Membership.Role.TA
+        submission = services.cancel(submission=submission, actor_is_staff=staff)
+        return Response(SubmissionSerializer(submission, context={"viewer_is_staff": staff}).data)
+
+
 SELECTION = inline_serializer("FinalSelection", {"final_selections": serializers.IntegerField(),
                                                  "selected": SubmissionSerializer(many=True)})
 

@@ -19,6 +19,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Submission
         fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected", "status",
+                  "late_penalty", "disqualified", "disqualified_reason",
                   "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "diagnostics",
                   "diagnostics_status", "created_at", "started_at", "finished_at"]
         read_only_fields = fields

@@ -145,8 +145,11 @@ class Command(BaseCommand):
         url = f"http://{addr}/"
         ta, student = services.LOGINS["ta"], services.LOGINS["student"]
         self.say(self.style.SUCCESS(f"\nBasin is running at {url}"))
+        self.say(f"  homework     {url}homeworks/{demo.homework.slug}/  (log in as the student: upload, history, "
+                 "final selection)")
         self.say(f"  leaderboard  {url}homeworks/{demo.homework.slug}/leaderboard/")
-        self.say(f"  admin        {url}admin/")
+        self.say(f"  admin        {url}admin/   queue  {url}queue/")
+        self.say(f"  join code    {demo.course.join_code}  (new students sign up at {url}accounts/signup/)")
         self.say(f"  TA login     {ta[0]} / {ta[1]}")
         self.say(f"  student      {student[0]} / {student[1]}")
         self.say("  submit       curl -H 'Authorization: Token …' -F file=@bundle.zip "

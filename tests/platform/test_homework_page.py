@@ -1,0 +1,50 @@
+"""The student's homework page and the starter notebook: for the course's members only."""
+import json
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_members_see_the_page_with_their_quota_and_history(client, homework, people, scored):
+    mine = scored(people["student"], 0.8125, private=0.4375)
+    client.force_login(people["student"])
+    page = client.get("/homeworks/hw1/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    start = json.loads(html.split('<script id="homework-page" type="application/json">')[1].split("</script>")[0])
+    assert start["quota"]["daily_left"] == 3 - 1 and [s["id"] for s in start["submissions"]] == [mine.pk]
+    assert "0.4375" not in html  # the private score is not on the page before the reveal
+    assert start["submissions"][0]["private_score"] is None
+
+
+def test_the_page_lists_each_public_file_with_its_sha256_and_never_a_hidden_one(client, homework, people):
+    client.force_login(people["student"])
+    html = client.get("/homeworks/hw1/").content.decode()
+    files = homework.dataset.manifest["files"]
+    public = [name for name in files if name.split("/")[0] in ("train", "val")]
+    assert public and all(files[name] in html for name in public)
+    hidden = [name for name in files if name.split("/")[0] in ("test", "shift")]
+    assert all(name not in html and files[name] not in html for name in hidden)
+
+
+@pytest.mark.parametrize("persona, status", [("outsider", 404), ("other_ta", 404), ("ta", 200)])
+def test_outsiders_get_a_404_and_the_course_tas_the_page(client, homework, people, persona, status):
+    client.force_login(people[persona])
+    assert client.get("/homeworks/hw1/").status_code == status
+    assert client.get("/homeworks/hw1/starter.ipynb").status_code == status
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, homework):
+    response = client.get("/homeworks/hw1/")
+    assert response.status_code == 302 and "next=/homeworks/hw1/" in response["Location"]
+
+
+def test_the_starter_notebook_comes_with_this_site_and_homework_filled_in(client, homework, people):
+    client.force_login(people["student"])
+    response = client.get("/homeworks/hw1/starter.ipynb")
+    assert response["Content-Disposition"] == 'attachment; filename="hw1-starter.ipynb"'
+    notebook = json.loads(response.content)
+    text = json.dumps(notebook)
+    assert "basin --url http://testserver login --homework hw1" in text and "YOUR-BASIN" not in text
+    assert notebook["nbformat"] == 4
