@@ -47,6 +47,10 @@ def _isolated_files(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.BASIN_WORK_DIR = tmp_path / "work"
     settings.BASIN_SANDBOX_BACKEND = "process"
+    settings.BASIN_LEADERBOARD_CACHE_SECONDS = 0  # each request renders what the test just stored
+    from django.core.cache import cache
+
+    cache.clear()  # nor does a test see what another cached
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the CPU sandbox image on a machine with no image registry.
-#   1. a Debian bookworm root made with debootstrap from Debian's packages, imported as BASE;
+#   1. a Debian bookworm root made with debootstrap (deploy/base/build-base.sh), imported as BASE;
 #   2. the wheels the runtime needs, downloaded on the host (pip reaches the package index,
 #      a build container does not), plus a wheel of basin_grader built from grader/;
 #   3. docker build of Dockerfile.offline from those files.
@@ -12,17 +12,7 @@ base=${BASIN_SANDBOX_BASE:-basin-base:bookworm}
 image=${BASIN_SANDBOX_IMAGE:-basin-sandbox:cpu}
 python=${PYTHON:-python3}
 
-if ! docker image inspect "$base" >/dev/null 2>&1; then
-  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
-  rootfs=$(mktemp -d)
-  trap 'rm -rf "$rootfs"' EXIT
-  echo "sandbox: debootstrap bookworm into $rootfs (about a minute)"
-  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" \
-    http://deb.debian.org/debian >/dev/null
-  tar -C "$rootfs" -c . | docker import - "$base" >/dev/null
-  rm -rf "$rootfs"
-  trap - EXIT
-fi
+"$here/../base/build-base.sh" "$base"
 
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT

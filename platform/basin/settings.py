@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "basin.logs.RequestIdMiddleware",  # first: every line a request logs carries its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,20 +110,52 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = env_path("BASIN_STATIC_ROOT", DATA_DIR / "static")  # collectstatic's target: the proxy's
 # Plotly.js for the diagnostics pages, from the plotly wheel: served by Basin, never from a CDN.
 STATICFILES_DIRS = [("plotly", Path(plotly.__file__).parent / "package_data")]
 WHITENOISE_USE_FINDERS = not PRODUCTION  # no collectstatic needed to try Basin
 if not PRODUCTION:
     STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
+# One cache shared by the web processes where BASIN_CACHE_URL names a Redis; per process otherwise.
+_cache_url = env_str("BASIN_CACHE_URL", "")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+          if _cache_url else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# A leaderboard's table is rendered at most once per this many seconds per homework and kind of
+# viewer; a new score shows within it. 0 renders it on every request.
+BASIN_LEADERBOARD_CACHE_SECONDS = env_int("BASIN_LEADERBOARD_CACHE_SECONDS", 5, minimum=0)
+
+# Uploads over this go to a temporary file, not memory; the per-homework limit is checked first.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploaded submissions: a directory under MEDIA_ROOT, or an S3-compatible bucket that every web and
+# worker machine reaches. Code touches stored files only through the storage API (open, save),
+# never a local .path. basin.grading.checks names any variable s3 still needs.
+BASIN_STORAGE = env_choice("BASIN_STORAGE", "local", ("local", "s3"))
+if BASIN_STORAGE == "s3":
+    _addressing = env_choice("BASIN_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": env_str("BASIN_S3_BUCKET", ""),
+        "endpoint_url": env_str("BASIN_S3_ENDPOINT_URL", "") or None,  # None: AWS itself
+        "region_name": env_str("BASIN_S3_REGION", "") or None,
+        # Secrets may also come from BASIN_S3_*_FILE (basin.env reads NAME_FILE for every variable).
+        "access_key": env_str("BASIN_S3_ACCESS_KEY_ID", ""),
+        "secret_key": env_str("BASIN_S3_SECRET_ACCESS_KEY", ""),
+        "location": env_str("BASIN_S3_PREFIX", "").strip("/"),
+        # Submissions are never public: private objects, and any URL made for one is signed and expires.
+        "default_acl": "private",
+        "querystring_auth": True,
+        "file_overwrite": False,  # a name already taken gets a new one instead of replacing a submission
+        "addressing_style": None if _addressing == "auto" else _addressing,
+        # Reading a stored file downloads it: above this it spills to a temporary file, not memory.
+        "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
+    }}
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if PRODUCTION
                     else "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Uploads over this go to a temporary file, not memory; the per-homework limit is checked first.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -223,13 +256,21 @@ CELERY_TASK_SOFT_TIME_LIMIT = BASIN_LEASE_SECONDS - 10
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# text: plain lines. json: one JSON object a line (time, level, logger, message, exception,
+# request_id / submission_id / task_id where known; basin.logs), from the web and, through the
+# same config (basin/celery.py), the Celery worker.
+BASIN_LOG_FORMAT = env_choice("BASIN_LOG_FORMAT", "text", ("text", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "basin.logs.ContextFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+                   "json": {"()": "basin.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "json" if BASIN_LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": env_str("BASIN_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # runserver's request lines: through the same handler (Django's default gives them their own).
+    "loggers": {"django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False}},
 }
 
 if PRODUCTION:

@@ -21,14 +21,18 @@ PRIVATE = {"calibration": {"ece": 0.5}, "gap_from_public": {"gap": 0.01, "ci95":
 
 def stored(homework, user, **fields) -> Submission:
     """A scored row as the worker stores it (content from the real pipeline is the next test's)."""
+    from basin.grading.diagnostics import leaderboard_fields
+
     row = dict(
         status="scored", public_score=0.5, private_score=0.625,
         scores={"public": {"accuracy": 0.5, "confusion": [[1]]}, "private": {"accuracy": 0.625, "confusion": [[2]]},
                 "all": {"accuracy": 0.5625, "confusion": [[3]]}, "shift": {"accuracy": 0.25}},
         diagnostics={"profile": "cpu", "public": {"calibration": {"ece": 0.1}}, "private": PRIVATE},
         diagnostics_status="complete", model_diagnostics={"status": "complete"})
+    row |= fields
+    row |= leaderboard_fields(row["model_diagnostics"])
     return Submission.objects.create(homework=homework, user=user, file=ContentFile(b"x", name="s.zip"),
-                                     original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, **(row | fields))
+                                     original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, **row)
 
 
 def embedded(response) -> dict:

@@ -2,6 +2,7 @@
 baselines in place, no private score anywhere, a constant number of queries."""
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from basin.leaderboard.selectors import public_leaderboard
@@ -72,3 +73,52 @@ def test_the_page_shows_the_datas_preview_and_how_to_download_it(client, homewor
     assert '<img class="preview" src="/api/homeworks/hw1/dataset/preview.png"' in page
     image = client.get("/api/homeworks/hw1/dataset/preview.png")
     assert image.status_code == 200 and b"".join(image.streaming_content).startswith(b"\x89PNG")
+
+
+def test_the_table_is_cached_per_kind_of_viewer_and_never_crosses_from_tas_to_students(client, homework, people,
+                                                                                      scored, settings):
+    from django.core.cache import cache
+
+    from basin.courses.models import Homework
+
+    cache.clear()
+    settings.BASIN_LEADERBOARD_CACHE_SECONDS = 60
+    Homework.objects.filter(pk=homework.pk).update(pseudonymous_leaderboard=True)
+    scored(people["student"], 0.8125)
+    ta = Client()
+    ta.force_login(people["ta"])
+    assert ">student<" in ta.get("/homeworks/hw1/leaderboard/").content.decode()  # TAs see the name...
+    with CaptureQueriesContext(connection) as first:
+        page = client.get("/homeworks/hw1/leaderboard/").content.decode()
+    assert ">student<" not in page and "0.8125" in page  # ...which a cached table never shows anyone else
+    scored(people["other_student"], 0.9)
+    with CaptureQueriesContext(connection) as cached:
+        page = client.get("/homeworks/hw1/leaderboard/").content.decode()
+    assert "0.9000" not in page and len(cached) < len(first)  # served from the cache: the new row waits
+    cache.clear()
+    assert "0.9000" in client.get("/homeworks/hw1/leaderboard/").content.decode()
+
+
+def test_a_stale_table_is_served_while_one_request_rebuilds_it(monkeypatch):
+    from django.core.cache import cache
+
+    from basin.leaderboard import table_cache
+
+    cache.clear()
+    builds = []
+
+    def build():
+        builds.append(1)
+        return f"table {len(builds)}"
+
+    clock = [1000.0]
+    monkeypatch.setattr(table_cache.time, "time", lambda: clock[0])
+    assert table_cache.fresh_or_stale("k", 5, build) == "table 1"
+    clock[0] += 4
+    assert table_cache.fresh_or_stale("k", 5, build) == "table 1"  # fresh
+    clock[0] += 2
+    cache.add("k:rebuild", 1)  # another request is rebuilding it: this one is served the stale table
+    assert table_cache.fresh_or_stale("k", 5, build) == "table 1" and len(builds) == 1
+    cache.delete("k:rebuild")
+    assert table_cache.fresh_or_stale("k", 5, build) == "table 2"  # this one rebuilds
+    assert table_cache.fresh_or_stale("k", 0, build) == "table 3"  # 0: every request builds

@@ -89,3 +89,25 @@ def test_containers_of_attempts_that_are_no_longer_running_are_removed(submissio
             except docker.errors.NotFound:
                 pass
         client.close()
+
+
+def test_leases_follow_the_database_clock_not_a_skewed_worker_clock(monkeypatch, submission, sent):
+    """A worker whose clock runs an hour fast claims a submission; the watchdog (on a machine
+    with the right time) must neither see the lease as an hour long nor re-queue it early."""
+    from django.db import connection
+
+    from basin.clock import database_now
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite is never shared by several machines (its clock is the machine's); this runs in the "
+                    "PostgreSQL re-run of this folder (test_on_postgres.py)")
+    queued = submission()
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(hours=1))
+    claimed = services.claim(queued.pk)
+    monkeypatch.setattr(timezone, "now", real_now)
+    lease = Submission.objects.get(pk=claimed.submission.pk).lease_expires_at - database_now()
+    from django.conf import settings
+
+    assert abs(lease.total_seconds() - settings.BASIN_LEASE_SECONDS) < 30
+    assert watchdog.run_watchdog().requeued == 0

@@ -1,4 +1,4 @@
-"""System checks for rules across grading settings (`python manage.py check --deploy`)."""
+"""System checks for rules across grading and storage settings (`python manage.py check [--deploy]`)."""
 from django.conf import settings
 from django.core.checks import Error, register
 
@@ -22,3 +22,25 @@ def broker_is_shared(app_configs, **kwargs):
         return [Error("The embedded file broker only works when the web and every worker share one disk.",
                       hint="Set CELERY_BROKER_URL to a Redis URL in production.", id="basin.E002")]
     return []
+
+
+@register("basin")
+def s3_storage_is_configured(app_configs, **kwargs):
+    """An S3 storage without a bucket or keys would fail on the first upload; say so at start-up.
+    Keys are required, not left to boto's own lookup, so a worker never stores with whatever
+    credentials its machine happens to have."""
+    if settings.BASIN_STORAGE != "s3":
+        return []
+    options = settings.STORAGES["default"].get("OPTIONS", {})
+    errors = []
+    if not options.get("bucket_name"):
+        errors.append(Error("BASIN_STORAGE=s3 has no bucket to store submissions in.",
+                            hint="Set BASIN_S3_BUCKET to the bucket's name.", id="basin.E004"))
+    missing = [name for name, option in (("BASIN_S3_ACCESS_KEY_ID", "access_key"),
+                                         ("BASIN_S3_SECRET_ACCESS_KEY", "secret_key"))
+               if not options.get(option)]
+    if missing:
+        errors.append(Error(f"BASIN_STORAGE=s3 has no credentials: {', '.join(missing)} unset.",
+                            hint=f"Set {' and '.join(missing)} (or {'_FILE and '.join(missing)}_FILE).",
+                            id="basin.E005"))
+    return errors

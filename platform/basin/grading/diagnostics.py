@@ -19,8 +19,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models import F, Q
-from django.utils import timezone
 
+from basin.clock import database_now
 from basin.submissions.models import Submission
 from basin.submissions.services import send
 from basin_grader.budgets import BudgetError, resolve_budget
@@ -46,7 +46,7 @@ def enqueue_diagnostics(submission_id: int, countdown: float = 0) -> None:
 
 
 def _claim(submission_id: int) -> Submission | None:
-    now = timezone.now()
+    now = database_now()
     won = Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORED,
                                     diagnostics_status=Status.QUEUED).update(
         diagnostics_status=Status.RUNNING, diagnostics_attempts=F("diagnostics_attempts") + 1,
@@ -61,10 +61,21 @@ def _running(submission: Submission):
                                      diagnostics_attempts=submission.diagnostics_attempts)
 
 
+def leaderboard_fields(report: dict) -> dict:
+    """The report's numbers a leaderboard row shows (checked already: sandbox_diagnostics)."""
+    try:
+        line = report["landscape"]["lines"][0]["train"]["loss"]
+    except (KeyError, IndexError, TypeError):
+        line = None
+    sharpness = (report.get("sharpness") or {}).get("top_eigenvalue")
+    return {"landscape_thumbnail": line if isinstance(line, list) else None,
+            "sharpness": float(sharpness) if isinstance(sharpness, int | float) else None}
+
+
 def _record(submission: Submission, report: dict) -> bool:
     status = Status.COMPLETE if report.get("status") == "complete" else Status.PARTIAL
     return bool(_running(submission).update(model_diagnostics=report, diagnostics_status=status,
-                                            diagnostics_lease_expires_at=None))
+                                            diagnostics_lease_expires_at=None, **leaderboard_fields(report)))
 
 
 def release_diagnostics_for_retry(submission: Submission, reason: str) -> None:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from basin.clock import database_now
 from basin.submissions.models import Submission
 from basin.submissions.services import enqueue_grading
 from basin_grader.evaluate import Evaluation, evaluate
@@ -36,15 +37,17 @@ class Claim:
 
 
 def worker_name() -> str:
-    """The Celery worker's name (what the queue page shows), or the host's outside a worker."""
+    """The Celery worker's name (what the queue page shows), or the host's outside a worker, with
+    the GPU it owns where it owns one."""
     from celery import current_task
 
     request = getattr(current_task, "request", None)
-    return str(getattr(request, "hostname", None) or socket.gethostname())[:255]
+    name = str(getattr(request, "hostname", None) or socket.gethostname())
+    return (f"{name} gpu {settings.BASIN_GPU}" if settings.BASIN_GPU else name)[:255]
 
 
 def claim(submission_id: int) -> Claim | None:
-    now = timezone.now()
+    now = database_now()
     won = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
         status=Submission.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, worker=worker_name(),
         lease_expires_at=now + timedelta(seconds=settings.BASIN_LEASE_SECONDS))
@@ -68,7 +71,7 @@ def record(claim: Claim, evaluation: Evaluation) -> bool:
     stored = bool(_running(claim).update(
         status=Submission.Status.SCORED if evaluation.verdict == SCORED else Submission.Status.FAILED,
         diagnostics_status=Submission.DiagnosticsStatus.QUEUED if diagnose else Submission.DiagnosticsStatus.NONE,
-        model_diagnostics={},
+        model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
         verdict=evaluation.verdict, message=evaluation.message, log_tail=evaluation.log_tail,
         scores=scores, diagnostics=evaluation.diagnostics, timings=evaluation.timings, backend=evaluation.backend,
         public_score=scores.get("public", {}).get("accuracy"), private_score=scores.get("private", {}).get("accuracy"),
@@ -97,8 +100,13 @@ def release_for_retry(claim: Claim, reason: str) -> None:
 def _local_copy(submission: Submission, folder: Path) -> Path:
     """The stored file as a local path (storage may be remote); the name keeps its suffix."""
     target = folder / f"upload{Path(submission.file.name).suffix}"
-    with submission.file.open("rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+    try:
+        with submission.file.open("rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except OSError:
+        raise
+    except Exception as e:  # object storage down or refusing (botocore's errors are not OSErrors): retried
+        raise InfrastructureError(f"the stored file could not be read: {type(e).__name__}: {e}") from e
     return target
 
 

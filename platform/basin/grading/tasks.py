@@ -1,11 +1,37 @@
 """Celery tasks of the grading worker: thin, they take an id and call a service."""
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
 
 from . import services
+
+log = logging.getLogger(__name__)
+
+
+def sweep_this_host() -> None:
+    """Remove this Basin's orphaned sandbox containers from the Docker engine this worker uses.
+    Each grading machine has its own engine, which only its own workers reach: so each worker
+    sweeps when it starts (after a crash, say) and before each run, besides the watchdog's sweep."""
+    from .watchdog import remove_orphaned_containers
+
+    try:
+        removed = remove_orphaned_containers()
+    except Exception:  # a sweep that fails must not keep a submission from being graded
+        log.exception("could not sweep orphaned sandbox containers")
+        return
+    if removed:
+        log.warning("removed %s orphaned sandbox container(s) from this host's Docker engine", removed)
+
+
+@worker_ready.connect
+def _sweep_at_start(**kwargs) -> None:
+    sweep_this_host()  # a worker without the Docker socket (the general one) finds no engine: nothing to do
 
 
 @shared_task(name="basin.grading.grade_submission", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def grade_submission(submission_id: int) -> None:
+    sweep_this_host()
     services.grade_submission(submission_id)
 
 
@@ -14,6 +40,7 @@ def grade_submission(submission_id: int) -> None:
 def run_diagnostics(submission_id: int) -> None:
     from . import diagnostics
 
+    sweep_this_host()
     diagnostics.run_diagnostics(submission_id)
 
 

@@ -6,8 +6,9 @@ always reaches a terminal state, whatever happens to workers, containers or mess
 - A queued submission whose last message is old lost that message: send another one.
 - The same two rules for diagnostics runs (basin.grading.diagnostics).
 - A sandbox container of this Basin (label basin.instance) whose attempt is no longer running is
-  an orphan: remove it. Each engine is swept by the watchdog that can reach it (one beat per
-  Docker host in a multi-host deployment; see #8).
+  an orphan: remove it. The watchdog sweeps the engine it can reach; every grading worker also
+  sweeps its own host's engine when it starts and before each run (basin.grading.tasks), so a
+  grading machine of its own is swept without a beat of its own.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
+from basin.clock import database_now
 from basin.submissions.models import Submission
 from basin.submissions.services import enqueue_grading
 
@@ -66,7 +67,10 @@ def remove_orphaned_containers() -> int:
         for container in client.containers.list(all=True, filters=mine):
             alive = _attempt_of(container.labels)
             if alive is not None and not alive.exists():
-                container.remove(force=True)
+                try:
+                    container.remove(force=True)
+                except docker.errors.NotFound:
+                    continue  # its worker, or another sweep, removed it first
                 removed += 1
     finally:
         client.close()
@@ -88,7 +92,7 @@ def _attempt_of(labels: dict):
 
 
 def run_watchdog(now=None) -> WatchdogReport:
-    now = now or timezone.now()
+    now = now or database_now()
     from . import diagnostics
 
     report = WatchdogReport(requeue_expired_leases(now) + diagnostics.requeue_expired(now),

@@ -9,12 +9,10 @@ by its penalty. Disqualified submissions never appear. Ties go to the earlier su
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, F, Max, OuterRef, Subquery, Window
-from django.db.models.fields.json import KT
 from django.db.models.functions import RowNumber
 
 from basin.courses.models import Homework, Membership
@@ -38,24 +36,14 @@ class Row:
     shake_up: int | None = None  # public rank − private rank: how many places the reveal moved the row up
 
 
-# Read out of the diagnostics JSON by the database: the rows never load the whole report.
-_THUMBNAIL = {"landscape_json": KT("model_diagnostics__landscape__lines__0__train__loss"),
-              "sharpness_text": KT("model_diagnostics__sharpness__top_eigenvalue")}
-_HEAVY = ("scores", "diagnostics", "model_diagnostics", "log_tail", "message")
+# The rows never load the reports: their thumbnail and sharpness are columns of their own.
+_HEAVY = ("scores", "diagnostics", "model_diagnostics", "log_tail", "message", "timings")
 PUBLIC = (F("public_score") * (1 - F("late_penalty")))
 PRIVATE = (F("private_score") * (1 - F("late_penalty")))
 
 
 def _thumbnail(submission) -> dict:
-    try:
-        line = json.loads(submission.landscape_json) if submission.landscape_json else None
-    except ValueError:
-        line = None
-    try:
-        sharpness = float(submission.sharpness_text) if submission.sharpness_text not in (None, "", "null") else None
-    except ValueError:
-        sharpness = None
-    return {"landscape": line if isinstance(line, list) else None, "sharpness": sharpness}
+    return {"landscape": submission.landscape_thumbnail, "sharpness": submission.sharpness}
 
 
 def _ranked(homework: Homework):
@@ -76,7 +64,7 @@ def _baselines(homework: Homework, revealed: bool) -> list[Row]:
     return [Row(None, f"baseline: {s.note or s.original_name}", s.effective, 1, s.created_at, s.id, True,
                 private_score=s.private_score if revealed else None, **_thumbnail(s))
             for s in _ranked(homework).filter(is_baseline=True).defer(*_HEAVY)
-            .annotate(effective=PUBLIC, **_THUMBNAIL)]
+            .annotate(effective=PUBLIC)]
 
 
 def public_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> list[Row]:
@@ -86,7 +74,7 @@ def public_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> lis
                                    order_by=[F("effective").desc(), F("created_at").asc(), F("id").asc()]),
                       entries=Window(Count("id"), partition_by=[F("user_id")]),
                       last_at=Window(Max("created_at"), partition_by=[F("user_id")]))
-            .filter(place=1).defer(*_HEAVY).annotate(**_THUMBNAIL)
+            .filter(place=1).defer(*_HEAVY)
             .order_by("-effective", "created_at", "id"))
     rows = [Row(rank, s.shown_name, s.effective, s.entries, s.last_at, s.id, False, s.late_penalty, **_thumbnail(s))
             for rank, s in enumerate(best, start=1)]
@@ -115,7 +103,7 @@ def private_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> li
         finals.append((final, len(subs), max(s["created_at"] for s in subs)))
     finals.sort(key=lambda f: (-f[0]["effective_private"], f[0]["created_at"], f[0]["id"]))
     thumbnails = {s.id: _thumbnail(s) for s in Submission.objects.filter(pk__in=[f[0]["id"] for f in finals])
-                  .only("id").annotate(**_THUMBNAIL)}
+                  .only("id", "landscape_thumbnail", "sharpness")}
     rows = []
     for rank, (s, entries, last_at) in enumerate(finals, start=1):
         before = public_rank[s["user_id"]]

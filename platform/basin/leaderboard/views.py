@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from basin_grader import dataset_layout as layout
@@ -13,6 +15,7 @@ from basin.submissions.models import Submission
 from basin.submissions.selectors import scored_for_leaderboard_viewer, visible_diagnostics, visible_scores
 
 from .selectors import private_leaderboard, public_leaderboard
+from .table_cache import fresh_or_stale
 
 
 def home(request):
@@ -29,10 +32,16 @@ def leaderboard(request, slug: str):
     revealed = homework.private_is_revealed
     part = "private" if revealed and request.GET.get("part") != "public" else "public"
     role = role_in(homework.course_id, request.user)
+    staff = role == Membership.Role.TA
     board = private_leaderboard if part == "private" else public_leaderboard
+    # One table per homework, part and kind of viewer (TAs see names where others see pseudonyms).
+    names = "names" if staff or not homework.pseudonymous_leaderboard else "pseudonyms"
+    table = fresh_or_stale(f"leaderboard:{homework.pk}:{part}:{names}",
+                           settings.BASIN_LEADERBOARD_CACHE_SECONDS,
+                           lambda: render_to_string("leaderboard/_table.html", {
+                               "rows": board(homework, viewer_is_staff=staff), "part": part}))
     return render(request, "leaderboard/leaderboard.html", {
-        "homework": homework, "part": part, "revealed": revealed, "role": role,
-        "rows": board(homework, viewer_is_staff=role == Membership.Role.TA),
+        "homework": homework, "part": part, "revealed": revealed, "role": role, "table": table,
         "dataset_url": request.build_absolute_uri(reverse("api-homework-dataset", kwargs={"slug": slug})),
         "has_preview": layout.PREVIEW in homework.dataset.manifest.get("files", {})})
 

@@ -70,6 +70,11 @@ class Submission(models.Model):
     diagnostics_attempts = models.PositiveIntegerField(default=0)
     diagnostics_lease_expires_at = models.DateTimeField(null=True, blank=True)
     diagnostics_enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Copied out of model_diagnostics when it is recorded: what a leaderboard row shows, read
+    # without unpacking the whole report for every row.
+    landscape_thumbnail = models.JSONField(null=True, blank=True,
+                                           help_text="train loss along the first 1D landscape direction")
+    sharpness = models.FloatField(null=True, blank=True, help_text="top Hessian eigenvalue")
     timings = models.JSONField(default=dict, blank=True)
     backend = models.CharField(max_length=16, blank=True)
     worker = models.CharField(max_length=255, blank=True, help_text="the worker that last ran its grading")

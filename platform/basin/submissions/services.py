@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from basin.clock import database_now
 from basin.courses.models import Homework, Membership
 from basin.errors import ApplicationError
 from basin_grader.formats import inspect_submission
@@ -46,7 +47,7 @@ def send(task, submission_id: int, countdown: float, stamp: str) -> None:
     except Exception:
         log.exception("could not send %s for submission %s; the watchdog will", task.name, submission_id)
         return
-    Submission.objects.filter(pk=submission_id).update(**{stamp: timezone.now() + timedelta(seconds=countdown)})
+    Submission.objects.filter(pk=submission_id).update(**{stamp: database_now() + timedelta(seconds=countdown)})
 
 
 def enqueue_grading(submission_id: int, countdown: float = 0) -> None:
@@ -172,7 +173,7 @@ def rescore(submission: Submission) -> bool:
     back to the queue with its attempts reset. False for one that is still queued or running."""
     done = (Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
         status=Submission.Status.QUEUED, attempts=0, verdict="", message="", log_tail="", public_score=None,
-        private_score=None, scores={}, diagnostics={}, model_diagnostics={},
+        private_score=None, scores={}, diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
         diagnostics_status=Submission.DiagnosticsStatus.NONE, lease_expires_at=None, finished_at=None))
     if done:
         transaction.on_commit(lambda: enqueue_grading(submission.pk))

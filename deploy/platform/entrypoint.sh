@@ -1,0 +1,20 @@
+#!/bin/sh
+# One image, several roles (deploy/compose.yaml):
+#   web          migrate, publish the static files to the proxy's volume, serve with gunicorn
+#   worker ...   a Celery worker; the arguments after "worker" are celery's (-Q, -n, --concurrency)
+#   beat         Celery beat: runs the watchdog on schedule
+#   manage ...   any manage.py command (createsuperuser, import_roster, build_dataset, grading_status)
+set -eu
+role=${1:-web}
+[ $# -gt 0 ] && shift
+case "$role" in
+  web)
+    [ "${BASIN_MIGRATE:-1}" = 1 ] && django-admin migrate --noinput
+    django-admin collectstatic --noinput >/dev/null
+    exec gunicorn basin.wsgi --bind "0.0.0.0:${BASIN_WEB_PORT:-8000}" --workers "${BASIN_WEB_WORKERS:-4}" \
+      --timeout 120 --forwarded-allow-ips "${BASIN_FORWARDED_ALLOW_IPS:-*}" --access-logfile - ;;
+  worker) exec celery -A basin worker "$@" ;;
+  beat) exec celery -A basin beat --schedule "${BASIN_DATA_DIR:-/var/lib/basin}/celerybeat-schedule" "$@" ;;
+  manage) exec django-admin "$@" ;;
+  *) exec "$role" "$@" ;;
+esac
