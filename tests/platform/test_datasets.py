@@ -31,3 +31,17 @@ def test_the_builder_refuses_a_short_hidden_seed(tmp_path):
     done = subprocess.run([sys.executable, "-m", "dmnist", "build", "--out", str(tmp_path / "v"), "--hidden-seed", "1234"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "32 hex digits" in done.stderr
+
+
+def test_the_register_dataset_command_registers_a_built_version_or_says_why_not(tiny_dataset, tmp_path, settings,
+                                                                                  db, capsys):
+    from django.core.management import CommandError, call_command
+
+    settings.BASIN_DATASETS_DIR = tmp_path
+    shutil.copytree(tiny_dataset, tmp_path / "dmnist-2026")
+    call_command("register_dataset", "dmnist-2026")
+    assert "registered dmnist-2026 (shift 60, test 300, train 150, val 60)" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="is registered already"):
+        call_command("register_dataset", "dmnist-2026")
+    with pytest.raises(CommandError, match="holds no built dataset version: build it there first"):
+        call_command("register_dataset", "missing-version")

@@ -40,6 +40,11 @@ def build_dataset_version(*, slug: str, seed: int, counts: dict[str, int], progr
 def register_dataset_version(*, slug: str) -> DatasetVersion:
     """Register a version already built into BASIN_DATASETS_DIR/<slug>."""
     path = settings.BASIN_DATASETS_DIR / slug
+    if DatasetVersion.objects.filter(slug=slug).exists():
+        raise ApplicationError("dataset_exists", f"A dataset version named {slug!r} is registered already.")
+    if not (path / dataset_layout.MANIFEST).exists():
+        raise ApplicationError("no_such_dataset", f"{path} holds no built dataset version: build it there first "
+                               f"with `python -m dmnist build --out {path}`.")
     if not (path / dataset_layout.HIDDEN_SEED).exists():
         raise ApplicationError("dataset_without_hidden_seed", f"{path} has no {dataset_layout.HIDDEN_SEED}: its hidden "
                                "labels may follow from the public seed. Rebuild it with `python -m dmnist build`.")
