@@ -16,6 +16,6 @@ def database_now() -> datetime:
     if connection.vendor == "sqlite":
         return timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT CURRENT_TIMESTAMP")
+        cursor.execute("SELECT statement_timestamp()")  # CURRENT_TIMESTAMP stands still inside a transaction
         value = cursor.fetchone()[0]
     return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)

@@ -71,7 +71,8 @@ def test_the_server_runs_each_part_once_and_the_extra_machine_only_graders():
     extra = services("compose.gpu-host.yaml")
     assert set(extra) == set(graders("compose.gpu-host.yaml"))  # no web, database, broker or beat there
     for service in extra.values():
-        assert "${BASIN_MAIN_HOST}" in service["environment"]["CELERY_BROKER_URL"]
+        assert service["environment"]["CELERY_BROKER_URL_FILE"] == "/run/secrets/broker_url"
+    assert "--requirepass" in " ".join(main["redis"]["command"])  # the broker other machines reach has a password
 
 
 def test_the_proxy_serves_the_static_files_web_collects_and_caps_uploads():
@@ -94,7 +95,8 @@ def test_docker_compose_validates_the_file(name, tmp_path):
         pytest.skip(f"{' '.join(command)} does not run here (Debian's docker-compose package provides it)")
     shutil.copytree(DEPLOY / "proxy", tmp_path / "proxy")
     (tmp_path / "secrets").mkdir()
-    for secret in ("secret_key", "database_url", "postgres_password", "s3_access_key_id", "s3_secret_access_key"):
+    for secret in ("secret_key", "database_url", "postgres_password", "redis_password", "broker_url", "cache_url",
+                   "s3_access_key_id", "s3_secret_access_key"):
         (tmp_path / "secrets" / secret).write_text("x\n")
     shutil.copy(DEPLOY / "compose.env.example", tmp_path / ".env")
     shutil.copy(DEPLOY / "gpu-host.env.example", tmp_path / "gpu-host.env")
@@ -111,7 +113,10 @@ def test_check_deploy_is_clean_with_the_web_services_settings(tmp_path):
     env = {k: str(v) for k, v in web["environment"].items()}
     (tmp_path / "secret_key").write_text(secrets.token_urlsafe(50))
     (tmp_path / "database_url").write_text("postgres://postgres@127.0.0.1:5432/test")
+    (tmp_path / "broker_url").write_text("redis://:pw@127.0.0.1:6379/0")
+    (tmp_path / "cache_url").write_text("redis://:pw@127.0.0.1:6379/1")
     env |= {"BASIN_SECRET_KEY_FILE": str(tmp_path / "secret_key"), "DATABASE_URL_FILE": str(tmp_path / "database_url"),
+            "CELERY_BROKER_URL_FILE": str(tmp_path / "broker_url"), "BASIN_CACHE_URL_FILE": str(tmp_path / "cache_url"),
             "BASIN_DATA_DIR": str(tmp_path / "data"), "BASIN_STATIC_ROOT": str(tmp_path / "static"),
             "BASIN_ALLOWED_HOSTS": "basin.example.edu", "BASIN_SANDBOX_BACKEND": "docker"}
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("BASIN_", "DATABASE_URL", "CELERY_"))}

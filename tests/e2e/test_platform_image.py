@@ -56,8 +56,8 @@ def test_the_platform_image_serves_and_grades_a_submission(tmp_path, postgres_da
 
     port, tag = free_port(), uuid.uuid4().hex[:8]
     settings = {"DATABASE_URL": postgres_database, "CELERY_BROKER_URL": broker.url, "BASIN_DATA_DIR": str(data),
-                "BASIN_PRODUCTION": "1", "BASIN_SECRET_KEY": secrets.token_urlsafe(50), "BASIN_SSL_REDIRECT": "0",
-                "BASIN_ALLOWED_HOSTS": "127.0.0.1", "BASIN_SANDBOX_BACKEND": "docker",
+                "BASIN_PRODUCTION": "1", "BASIN_SECRET_KEY": secrets.token_urlsafe(50),
+                "BASIN_ALLOWED_HOSTS": "basin.test", "BASIN_SANDBOX_BACKEND": "docker",
                 "BASIN_INSTANCE": seeded.instance(), "BASIN_LOG_FORMAT": "json"}
     common = ["--network", "host", "-v", f"{data}:{data}", *[f"-e{k}={v}" for k, v in settings.items()]]
     socket_group = str(os.stat("/var/run/docker.sock").st_gid)
@@ -73,6 +73,9 @@ def test_the_platform_image_serves_and_grades_a_submission(tmp_path, postgres_da
         containers.append(name)
 
     base = f"http://127.0.0.1:{port}"
+    # Production settings, as behind the proxy: its host name, and HTTPS said by X-Forwarded-Proto.
+    http = requests.Session()
+    http.headers.update({"Host": "basin.test", "X-Forwarded-Proto": "https"})
 
     def logs() -> str:
         return "\n".join(f"--- {n} ---\n{docker('logs', '--tail', '60', n).stdout}{docker('logs', '--tail', '60', n).stderr}"
@@ -81,7 +84,7 @@ def test_the_platform_image_serves_and_grades_a_submission(tmp_path, postgres_da
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base}/health/", timeout=2).status_code == 200:
+            if http.get(f"{base}/health/", timeout=2).status_code == 200:
                 break
         except requests.ConnectionError:
             pass
@@ -89,22 +92,26 @@ def test_the_platform_image_serves_and_grades_a_submission(tmp_path, postgres_da
     else:
         pytest.fail(f"the web container did not answer /health/\n{logs()}")
 
+    # The container's own healthcheck (compose's) passes under production's host check and HTTPS redirect.
+    health = docker("exec", containers[0], "basin-entrypoint", "health")
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert requests.get(f"{base}/health/", timeout=5, allow_redirects=False).status_code == 400  # unknown host
     # Templates, static files and the API's docs come with the installed package, not a checkout.
-    page = requests.get(f"{base}/homeworks/{HOMEWORK_SLUG}/leaderboard/", timeout=10)
+    page = http.get(f"{base}/homeworks/{HOMEWORK_SLUG}/leaderboard/", timeout=10)
     assert page.status_code == 200 and "difficult-MNIST" in page.text, logs()
-    assert requests.get(f"{base}/api/docs/", timeout=10).status_code == 200
+    assert http.get(f"{base}/api/docs/", timeout=10).status_code == 200
 
     username, password = LOGINS["student"]
-    token = requests.post(f"{base}/api/auth/token/", data={"username": username, "password": password},
+    token = http.post(f"{base}/api/auth/token/", data={"username": username, "password": password},
                           timeout=10).json()["token"]
     headers = {"Authorization": f"Token {token}"}
-    upload = requests.post(f"{base}/api/homeworks/{HOMEWORK_SLUG}/submissions/", headers=headers,
+    upload = http.post(f"{base}/api/homeworks/{HOMEWORK_SLUG}/submissions/", headers=headers,
                            files={"file": ("model.zip", factories.bundle())}, timeout=60)
     assert upload.status_code == 201, upload.text
     submission_id = upload.json()["id"]
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        body = requests.get(f"{base}/api/submissions/{submission_id}/", headers=headers, timeout=10).json()
+        body = http.get(f"{base}/api/submissions/{submission_id}/", headers=headers, timeout=10).json()
         if body["status"] in ("scored", "failed"):
             break
         time.sleep(2)

@@ -287,3 +287,24 @@ def test_reveal_is_refused_while_submissions_are_open_then_done_then_skipped(sta
     assert len(again) == 1 and "hw1: already revealed at" in again[0]
     # other_ta sees no hw1 to reveal; the admin's list only offers their own homeworks.
     assert listed(login(staff["other_ta"]), "courses/homework") == {"CV1"}
+
+
+def test_a_ta_gives_their_course_a_new_join_code_or_closes_joining(people, course):
+    from django.test import Client
+
+    from basin.courses.models import Course
+
+    people["ta"].is_staff = True
+    people["ta"].save()
+    client = Client()
+    client.force_login(people["ta"])
+    old = course.join_code
+    client.post("/admin/courses/course/", {"action": "new_join_code", "_selected_action": [course.pk]})
+    course.refresh_from_db()
+    assert course.join_code and course.join_code != old
+    other = Course.objects.get(slug="cv201")
+    before = other.join_code
+    client.post("/admin/courses/course/", {"action": "close_joining", "_selected_action": [course.pk, other.pk]})
+    course.refresh_from_db()
+    other.refresh_from_db()
+    assert course.join_code == "" and other.join_code == before  # another course's is not theirs to close

@@ -164,3 +164,21 @@ def test_why_a_part_failed_is_quoted_only_to_the_owner_and_the_tas(homework, peo
     page = login(persona, people).get(f"/submissions/{submission.pk}/diagnostics/").content.decode()
     assert ("secret path" in page) is quoted
     assert "sharpness" in page
+
+
+def test_viewers_see_pseudonyms_and_only_the_submissions_the_leaderboard_shows(homework, people):
+    from basin.courses.models import Homework, Membership
+
+    Homework.objects.filter(pk=homework.pk).update(pseudonymous_leaderboard=True)
+    best = stored(homework, people["student"], public_score=0.9)
+    earlier = stored(homework, people["student"], public_score=0.6)
+    pseudonym = Membership.objects.get(course=homework.course, user=people["student"]).pseudonym
+    page = login("anonymous", people).get(f"/submissions/{best.pk}/diagnostics/").content.decode()
+    assert pseudonym in page and '"student"' not in page and ">student<" not in page
+    # A submission that is not on the leaderboard (not the student's best) is the owner's and the TAs' only.
+    assert login("anonymous", people).get(f"/submissions/{earlier.pk}/diagnostics/").status_code == 404
+    assert login("other_student", people).get(f"/submissions/{best.pk}/diagnostics/?compare={earlier.pk}"
+                                              ).status_code == 404
+    for persona in ("student", "ta"):
+        page = login(persona, people).get(f"/submissions/{earlier.pk}/diagnostics/")
+        assert page.status_code == 200 and "student" in page.content.decode()

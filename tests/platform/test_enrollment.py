@@ -93,6 +93,8 @@ def test_importing_again_changes_nothing_and_a_changed_file_updates_in_place(cou
 
 
 def test_an_existing_account_is_matched_whatever_the_case_and_enrolled(course, people):
+    people["outsider"].email = "Out@uni.example"  # the same person: the roster's email is theirs
+    people["outsider"].save()
     summary = imported(course, "username,email,first_name,last_name,student_id\n"
                                "OUTSIDER,out@uni.example,Out,Sider,s7\n")
     assert summary.updated == ["outsider"] and summary.created == [] and summary.links == []
@@ -170,6 +172,8 @@ def test_relink_gives_new_links_only_to_this_courses_members_still_without_a_pas
     tara = User.objects.get(username="tara")
     tara.set_password("tara-chose-one-1")
     tara.save()
+    people["outsider"].email = "o@uni.example"
+    people["outsider"].save()
     summary = imported(course, ROSTER + "outsider;o@uni.example;O;S;s9;;\n", relink=True)
     # bob belongs to another course too, tara chose a password, outsider was not a member before.
     assert [link.username for link in summary.links] == ["alice"]
@@ -371,3 +375,26 @@ def test_a_roster_never_rewrites_the_name_or_email_of_an_account_it_does_not_man
     assert User.objects.get(username="bob").email == "bob@uni.example"  # in another course too
     assert User.objects.get(username="student").email == "own@uni.example"  # has their own password
     assert Membership.objects.get(course=course, user__username="student").student_id == "s100"  # still enrolled
+
+
+def test_a_roster_cannot_take_over_an_account_it_did_not_make(course, people):
+    """A staff account with no password and no course, listed by a TA: its email is not rewritten
+    and no set-password link is issued for it, on import or relink."""
+    ops = User.objects.create(username="opsbot", email="ops@uni.example", is_staff=True)
+    ops.set_unusable_password()
+    ops.save()
+    text = "username,email,first_name,last_name,student_id\nopsbot,ta-controlled@evil.example,O,B,s1\n"
+    first = imported(course, text)
+    again = imported(course, text, relink=True)
+    assert User.objects.get(username="opsbot").email == "ops@uni.example"
+    assert [link.username for link in first.links + again.links] == []
+
+
+def test_a_self_registered_account_with_another_email_is_not_adopted_by_the_roster(course, people):
+    squatter = User.objects.create_user(username="carol", email="squatter@uni.example", password="pw-123456-x")
+    problems = problems_of(course, "username,email,first_name,last_name,student_id\n"
+                                   "carol,carol@uni.example,Carol,C,s042\n")
+    assert problems[0][0] == 2 and "existing account with another email address" in problems[0][1]
+    assert not Membership.objects.filter(course=course, user=squatter).exists()
+    summary = imported(course, "username,email,first_name,last_name,student_id\ncarol,Squatter@uni.example,C,C,s9\n")
+    assert summary.updated == ["carol"]  # the same person (same email): enrolled

@@ -193,7 +193,8 @@ def test_a_rescore_puts_a_finished_submission_back_in_the_queue(homework, people
     with django_capture_on_commit_callbacks() as sent:
         assert services.rescore(done) is True
     done.refresh_from_db()
-    assert (done.status, done.public_score, done.attempts, len(sent)) == ("queued", None, 0, 1)
+    assert (done.status, done.public_score, len(sent)) == ("queued", None, 1)
+    assert done.attempts_before_rescore == done.attempts  # numbers keep growing; the tries start afresh
     assert services.rescore(done) is False  # already waiting
 
 
@@ -215,3 +216,34 @@ def test_the_private_leaderboard_page_takes_the_same_number_of_queries_for_many_
         page = client.get("/homeworks/hw1/leaderboard/")
     assert page.status_code == 200 and "Private accuracy" in page.content.decode()
     assert len(many) == len(few)
+
+
+def test_a_revealed_homework_takes_no_more_submissions_or_selections_even_if_reopened(api, homework, people,
+                                                                                      scored):
+    from django.test import Client
+
+    chosen = scored(people["student"], 0.7)
+    close(homework)
+    reveal_private(homework=homework)
+    # A TA "extends the deadline" with a plain update (the admin refuses it: see below).
+    Homework.objects.filter(pk=homework.pk).update(deadline=timezone.now() + timedelta(days=1))
+    refused = upload(api("student"))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "revealed"
+    assert api("student").post("/api/homeworks/hw1/selection/", {"ids": [chosen.pk]},
+                               format="json").status_code == 403
+    people["ta"].is_staff = True
+    people["ta"].save()
+    admin = Client()
+    admin.force_login(people["ta"])
+    form = admin.get(f"/admin/courses/homework/{homework.pk}/change/").content.decode()
+    assert 'name="deadline_0"' not in form and 'name="title"' in form
+
+
+def test_the_quota_says_when_one_frees_up_after_a_ta_lowers_it(api, homework, people, scored):
+    for minutes in (0, 10, 20):
+        scored(people["student"], 0.5, minutes=minutes)
+    Homework.objects.filter(pk=homework.pk).update(daily_quota=1)
+    times = sorted(Submission.objects.filter(user=people["student"]).values_list("created_at", flat=True))
+    quota = api("student").get("/api/homeworks/hw1/").json()["quota"]
+    assert quota["daily_left"] == 0
+    assert quota["resets_at"].replace("Z", "+00:00") == (times[2] + timedelta(days=1)).isoformat()

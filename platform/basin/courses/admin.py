@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from basin.errors import ApplicationError
 
 from . import services
-from .models import Course, DatasetVersion, Homework, Membership
+from .models import Course, DatasetVersion, Homework, Membership, new_join_code
 
 
 def ta_course_ids(request) -> frozenset[int]:
@@ -135,11 +135,25 @@ class CourseAdmin(CourseScopedAdmin):
     def course_id_of(self, obj) -> int:
         return obj.pk
 
+    actions = ["new_join_code", "close_joining"]
+
     def has_add_permission(self, request) -> bool:
         return is_superuser(request)  # a new course has no TA yet: the superuser enrolls its first
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return is_superuser(request)
+
+    @admin.action(description="Give a new join code (the old one stops working)")
+    def new_join_code(self, request, queryset):
+        for course in queryset:
+            course.join_code = new_join_code()
+            course.save(update_fields=["join_code"])
+            self.message_user(request, f"{course.slug}: students join with {course.join_code}")
+
+    @admin.action(description="Close joining by code (roster only)")
+    def close_joining(self, request, queryset):
+        closed = queryset.exclude(join_code="").update(join_code="")
+        self.message_user(request, f"Joining by code closed for {closed} course(s).")
 
 
 @admin.register(Membership)
@@ -190,6 +204,10 @@ class HomeworkAdmin(CourseScopedAdmin):
             readonly.append("course")
             if obj.submissions.exists():  # scored against this version: basin.courses.services.use_dataset_version
                 readonly.append("dataset")
+            if obj.private_revealed_at is not None:
+                # Reopening a revealed homework would let students probe a private split everyone can see.
+                readonly += ["opens_at", "deadline", "late_policy", "late_until", "late_penalty_percent",
+                             "final_selections"]
         return readonly
 
     def has_delete_permission(self, request, obj=None) -> bool:

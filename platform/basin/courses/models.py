@@ -64,6 +64,9 @@ class Membership(models.Model):
     student_id = models.CharField(max_length=64, blank=True, help_text="the university's id, from the roster")
     # The name shown on leaderboards of homeworks with pseudonymous_leaderboard (unique in the course).
     pseudonym = models.CharField(max_length=64, blank=True)
+    # This course's roster made the account: only then may a later import of it set its name and
+    # email, or issue it a new set-password link.
+    account_from_roster = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["course", "user"], name="one_membership_per_course"),

@@ -179,18 +179,31 @@ def _apply(course: Course, rows: list[RosterRow], base_url: str, dry_run: bool, 
     # Pseudonyms are drawn here, not one query per new member in Membership.save().
     taken = {m.pseudonym for m in members.values()}
     new_members: list[Membership] = []
-    # A course's roster may set the name and email only of accounts it alone manages: never of one
-    # that belongs to another course, has its own password, or is a superuser.
+    # A course's roster may set the name and email only of accounts it made itself and alone
+    # manages: never of one that signed up on its own, belongs to another course, has chosen a
+    # password, or is staff.
     elsewhere = set(Membership.objects.filter(user__in=list(users.values())).exclude(course=course)
                     .values_list("user_id", flat=True))
 
     def own_details(user) -> bool:
-        return user.pk not in elsewhere and not user.is_superuser and not user.has_usable_password()
+        membership = members.get(user.pk)
+        return (membership is not None and membership.account_from_roster and user.pk not in elsewhere
+                and not user.is_superuser and not user.is_staff and not user.has_usable_password())
 
-    def new_membership(user, row: RosterRow) -> Membership:
+    # An account someone made by signing up is enrolled under a roster line only if its email is
+    # that line's: else a student could take a classmate's expected username (and grade).
+    problems = [_problem(row.line, "email", f"{row.username!r} is an existing account with another email address; "
+                         "check the line, or enroll that person by their own username")
+                for row in rows if (u := users.get(row.username.lower())) is not None and u.pk not in members
+                and u.has_usable_password() and u.email.lower() != row.email.lower()]
+    if problems:
+        _refuse(problems)
+
+    def new_membership(user, row: RosterRow, made_here: bool = False) -> Membership:
         pseudonym = next(p for p in iter(new_pseudonym, None) if p not in taken)
         taken.add(pseudonym)
-        return Membership(course=course, user=user, role=row.role, student_id=row.student_id, pseudonym=pseudonym)
+        return Membership(course=course, user=user, role=row.role, student_id=row.student_id, pseudonym=pseudonym,
+                          account_from_roster=made_here)
 
     for row in rows:
         is_ta = row.role == Membership.Role.TA
@@ -203,7 +216,7 @@ def _apply(course: Course, rows: list[RosterRow], base_url: str, dry_run: bool, 
                             last_name=row.last_name, is_staff=is_ta)
                 user.set_unusable_password()  # they choose one through their link
                 user.save()
-                new_members.append(new_membership(user, row))
+                new_members.append(new_membership(user, row, made_here=True))
                 summary.links.append(SetPasswordLink(row.username, row.email, set_password_link(user, base_url)))
             continue
         details = ({"email": row.email, "first_name": row.first_name, "last_name": row.last_name}
@@ -243,8 +256,11 @@ def _relinks(course: Course, users: list, base_url: str) -> list[SetPasswordLink
     password yet, and belong to no other course: a TA cannot take over anyone else's account by
     listing it."""
     elsewhere = set(Membership.objects.filter(user__in=users).exclude(course=course).values_list("user_id", flat=True))
+    made_here = set(Membership.objects.filter(course=course, user__in=users, account_from_roster=True)
+                    .values_list("user_id", flat=True))
     return [SetPasswordLink(u.username, u.email, set_password_link(u, base_url)) for u in users
-            if u.pk not in elsewhere and u.last_login is None and not u.is_superuser and not u.has_usable_password()]
+            if u.pk in made_here and u.pk not in elsewhere and u.last_login is None and not u.is_superuser
+            and not u.is_staff and not u.has_usable_password()]
 
 
 def _read_csv(data: bytes) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Min, Q, QuerySet
-from django.utils import timezone
 
+from basin.clock import database_now
 from basin.courses.models import Membership
 from basin.submissions.models import Submission
 
@@ -134,6 +134,6 @@ def _diagnostics(qs: QuerySet[Submission], now: datetime) -> DiagnosticsQueue:
 
 
 def queue_state(user, now: datetime | None = None) -> QueueState:
-    now = now or timezone.now()
+    now = now or database_now()  # the clock leases are written by (basin.clock)
     qs = watched(user)
     return QueueState(now=now, scoring=_scoring(qs, now), diagnostics=_diagnostics(qs, now))

@@ -83,7 +83,10 @@ def record(claim: Claim, evaluation: Evaluation) -> bool:
 
 def release_for_retry(claim: Claim, reason: str) -> None:
     """An infrastructure failure: queue again with backoff, or fail once the attempts are spent."""
-    if claim.attempt >= settings.BASIN_MAX_ATTEMPTS:
+    # Attempt numbers only grow (a stale worker's attempt must never match a new one); a rescore
+    # grants a fresh set of tries from where they stood.
+    tries = claim.attempt - claim.submission.attempts_before_rescore
+    if tries >= settings.BASIN_MAX_ATTEMPTS:
         _running(claim).update(status=Submission.Status.FAILED, verdict=INFRASTRUCTURE_ERROR,
                                message="The grader failed on this submission several times; the course staff "
                                        "have been told. It does not count against your quota.",
@@ -91,7 +94,7 @@ def release_for_retry(claim: Claim, reason: str) -> None:
         log.error("submission %s failed for good after %s attempts: %s", claim.submission.pk, claim.attempt, reason)
         return
     if _running(claim).update(status=Submission.Status.QUEUED, lease_expires_at=None):
-        delay = RETRY_BACKOFF_S[min(claim.attempt, len(RETRY_BACKOFF_S)) - 1]
+        delay = RETRY_BACKOFF_S[min(tries, len(RETRY_BACKOFF_S)) - 1]
         log.warning("submission %s attempt %s: infrastructure error, retry in %ss: %s",
                     claim.submission.pk, claim.attempt, delay, reason)
         enqueue_grading(claim.submission.pk, countdown=delay)

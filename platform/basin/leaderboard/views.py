@@ -46,6 +46,17 @@ def leaderboard(request, slug: str):
         "has_preview": layout.PREVIEW in homework.dataset.manifest.get("files", {})})
 
 
+def shown_name(submission: Submission, sees_names: bool) -> str:
+    """The name a leaderboard shows for it: the course pseudonym where the homework asks for one
+    (its owner and the course's TAs see the username)."""
+    if submission.is_baseline:
+        return f"baseline: {submission.note or submission.original_name}"
+    if submission.homework.pseudonymous_leaderboard and not sees_names:
+        return (Membership.objects.filter(course_id=submission.homework.course_id, user_id=submission.user_id)
+                .values_list("pseudonym", flat=True).first() or "a former member")
+    return submission.user.get_username()
+
+
 def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
     """What the diagnostics page shows of one submission: numbers only, never its file or logs.
     Why a part failed can quote the student's code, so only its owner and the course's TAs read it."""
@@ -57,8 +68,7 @@ def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
                                                     for part in model["errors"]}}
     return {
         "id": submission.pk,
-        "name": f"baseline: {submission.note or submission.original_name}" if submission.is_baseline
-                else submission.user.get_username(),
+        "name": shown_name(submission, viewer_is_staff or submission.user_id == user.pk),
         "created_at": submission.created_at,
         "public_score": submission.public_score,
         "private_score": submission.private_score if revealed else None,

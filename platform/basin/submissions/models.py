@@ -55,7 +55,8 @@ class Submission(models.Model):
     verdict = models.CharField(max_length=32, blank=True)
     message = models.TextField(blank=True)
     log_tail = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)  # only ever grows: each claim's number is its own
+    attempts_before_rescore = models.PositiveIntegerField(default=0, help_text="retries count from here")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)  # last message sent; the watchdog resends stale ones
 

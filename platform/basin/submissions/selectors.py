@@ -24,14 +24,32 @@ def submissions_of(user, homework) -> list[Submission]:
 
 
 def scored_for_leaderboard_viewer(submission_id: int, user) -> Submission:
-    """A scored submission, for anyone who may see its homework's leaderboard (its diagnostics
-    page: numbers only, never its file or logs)."""
+    """A scored submission whose diagnostics page (numbers only, never its file or logs) this
+    user may open: its owner and the course's TAs any of theirs; whoever may see the homework's
+    leaderboard only a submission shown on it (a student's best, a baseline, and after the reveal
+    the final selections), so that stepping through ids tells no one another student's history."""
     submission = (Submission.objects.select_related("homework__course", "user")
                   .filter(pk=submission_id, status=Submission.Status.SCORED).first())
-    if submission is None or not (submission.homework.leaderboard_is_public
-                                  or role_in(submission.homework.course_id, user)):
+    if submission is None:
         raise Http404("No such scored submission.")
-    return submission
+    homework = submission.homework
+    role = role_in(homework.course_id, user)
+    if submission.user_id == getattr(user, "pk", None) or role == Membership.Role.TA:
+        return submission
+    if (homework.leaderboard_is_public or role) and not submission.disqualified and (
+            submission.is_baseline or submission.pk == best_public_id(homework, submission.user_id)
+            or (homework.private_is_revealed and submission.selected)):
+        return submission
+    raise Http404("No such scored submission.")
+
+
+def best_public_id(homework, user_id: int) -> int | None:
+    """The submission a student's public leaderboard row shows (ties to the earlier one)."""
+    from basin.leaderboard.selectors import PUBLIC
+
+    return (Submission.objects.filter(homework=homework, user_id=user_id, status=Submission.Status.SCORED,
+                                      public_score__isnull=False, disqualified=False, is_baseline=False)
+            .annotate(effective=PUBLIC).order_by("-effective", "created_at", "id").values_list("id", flat=True).first())
 
 
 # What of a submission's stored scores and trusted diagnostics anyone may see, by key: an

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from basin.clock import database_now
@@ -90,7 +91,9 @@ def quota_of(homework: Homework, user, now: datetime | None = None) -> Quota:
     mine = counted(homework, user)
     day = sorted(mine.filter(created_at__gt=now - timedelta(days=1)).values_list("created_at", flat=True))
     return Quota(daily_quota=homework.daily_quota, daily_used=len(day),
-                 resets_at=day[0] + timedelta(days=1) if day else None,
+                 # With the quota used (or exceeded, after a TA lowered it), one frees up when the
+                 # submission that many places back ages out of the 24 hours.
+                 resets_at=day[max(0, len(day) - homework.daily_quota)] + timedelta(days=1) if day else None,
                  total_quota=homework.total_quota, total_used=mine.count())
 
 
@@ -143,6 +146,9 @@ def check_open(homework: Homework, now: datetime) -> None:
     if now < homework.opens_at:
         raise ApplicationError("not_open", f"This homework opens at {homework.opens_at.isoformat()}.",
                                status_code=403)
+    if homework.private_is_revealed:  # a later submission would be scored against a split everyone sees
+        raise ApplicationError("revealed", "The private leaderboard has been revealed: submissions are closed.",
+                               status_code=403)
     if now > homework.closes_at:
         late = (f"; late submissions were taken until {homework.late_until.isoformat()}"
                 if homework.closes_at != homework.deadline else "")
@@ -172,7 +178,8 @@ def rescore(submission: Submission) -> bool:
     """Grade a finished submission again from its stored file (after a grader fix, say): it goes
     back to the queue with its attempts reset. False for one that is still queued or running."""
     done = (Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
-        status=Submission.Status.QUEUED, attempts=0, verdict="", message="", log_tail="", public_score=None,
+        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="",
+        public_score=None,
         private_score=None, scores={}, diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
         diagnostics_status=Submission.DiagnosticsStatus.NONE, lease_expires_at=None, finished_at=None))
     if done:
@@ -188,7 +195,7 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
         raise ApplicationError("too_many_selected", f"Choose at most {homework.final_selections} submissions "
                                f"for the private leaderboard; you named {len(ids)}.",
                                details={"final_selections": homework.final_selections})
-    if timezone.now() > homework.closes_at:
+    if timezone.now() > homework.closes_at or homework.private_is_revealed:
         raise ApplicationError("deadline_passed", "Submissions have closed, and with them the final selection.",
                                status_code=403)
     with transaction.atomic():

@@ -6,19 +6,22 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    """Courses made before join codes get one; members made before pseudonyms get one."""
-    from basin.courses.models import new_join_code, new_pseudonym
+    """Members made before pseudonyms get one. Courses made before join codes keep none: they were
+    roster-only, and stay so until a TA gives them a code. Written out here, not imported, so that
+    this migration runs the same whatever later code says."""
+    import secrets
 
-    Course = apps.get_model("courses", "Course")
+    adjectives = ("amber", "brisk", "calm", "deft", "eager", "fleet", "gentle", "hardy", "keen", "lucid")
+    animals = ("heron", "otter", "lynx", "finch", "marten", "ibex", "newt", "plover", "raven", "stoat")
     Membership = apps.get_model("courses", "Membership")
-    for course in Course.objects.filter(join_code=""):
-        course.join_code = new_join_code()
-        course.save(update_fields=["join_code"])
-        taken = set()
-        for membership in Membership.objects.filter(course=course, pseudonym=""):
-            membership.pseudonym = next(p for p in iter(new_pseudonym, None) if p not in taken)
-            taken.add(membership.pseudonym)
-            membership.save(update_fields=["pseudonym"])
+    taken: dict[int, set] = {}
+    for membership in Membership.objects.filter(pseudonym="").order_by("pk"):
+        used = taken.setdefault(membership.course_id, set())
+        while (name := f"{secrets.choice(adjectives)}-{secrets.choice(animals)}-{secrets.randbelow(900) + 100}") in used:
+            pass
+        used.add(name)
+        membership.pseudonym = name
+        membership.save(update_fields=["pseudonym"])
 
 
 class Migration(migrations.Migration):

@@ -4,12 +4,19 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    """Diagnostics recorded before these columns: copy their leaderboard numbers out."""
-    from basin.grading.diagnostics import leaderboard_fields
-
+    """Diagnostics recorded before these columns: copy their leaderboard numbers out (as
+    basin.grading.diagnostics.leaderboard_fields does; written out so this migration never changes)."""
     Submission = apps.get_model("submissions", "Submission")
     for submission in Submission.objects.exclude(model_diagnostics={}).only("id", "model_diagnostics").iterator():
-        Submission.objects.filter(pk=submission.pk).update(**leaderboard_fields(submission.model_diagnostics))
+        report = submission.model_diagnostics or {}
+        try:
+            line = report["landscape"]["lines"][0]["train"]["loss"]
+        except (KeyError, IndexError, TypeError):
+            line = None
+        sharpness = (report.get("sharpness") or {}).get("top_eigenvalue") if isinstance(report, dict) else None
+        Submission.objects.filter(pk=submission.pk).update(
+            landscape_thumbnail=line if isinstance(line, list) else None,
+            sharpness=float(sharpness) if isinstance(sharpness, int | float) else None)
 
 
 class Migration(migrations.Migration):
