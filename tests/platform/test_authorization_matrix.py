@@ -13,7 +13,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from basin.courses.models import Homework
-from basin.submissions.models import Submission
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from basin.leaderboard.selectors import public_leaderboard
-from basin.submissions.models import Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +121,12 @@ def test_a_stale_table_is_served_while_one_request_rebuilds_it(monkeypatch):
     cache.delete("k:rebuild")
     assert table_cache.fresh_or_stale("k", 5, build) == "table 2"  # this one rebuilds
     assert table_cache.fresh_or_stale("k", 0, build) == "table 3"  # 0: every request builds
+
+
+def test_each_row_links_to_its_submissions_diagnostics_page(client, homework, people, scored):
+    from django.urls import reverse
+
+    mine = scored(people["student"], 0.8125)
+    page = client.get("/homeworks/hw1/leaderboard/").content.decode()
+    link = reverse("diagnostics", kwargs={"submission_id": mine.pk})
+    assert f'<a href="{link}"' in page and client.get(link).status_code == 200

@@ -22,6 +22,10 @@ import basin
 from basin.submissions.models import Submission
 from tests import factories
 
+# Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
+pytestmark = pytest.mark.database_neutral
+
+
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCESS_KEY = "basin-test-key"

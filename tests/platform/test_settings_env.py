@@ -5,6 +5,10 @@ from django.core.exceptions import ImproperlyConfigured
 from basin.env import env_bool, env_choice, env_int, env_list, env_str
 
 
+# Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
+pytestmark = pytest.mark.database_neutral
+
+
 def test_a_bad_boolean_names_the_variable_and_the_accepted_values(monkeypatch):
     monkeypatch.setenv("BASIN_DEBUG", "maybe")
     with pytest.raises(ImproperlyConfigured, match=r"BASIN_DEBUG='maybe' is not a boolean: use one of 1/0"):

@@ -196,8 +196,8 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
                                f"for the private leaderboard; you named {len(ids)}.",
                                details={"final_selections": homework.final_selections})
     if timezone.now() > homework.closes_at or homework.private_is_revealed:
-        raise ApplicationError("deadline_passed", "Submissions have closed, and with them the final selection.",
-                               status_code=403)
+        raise ApplicationError("deadline_passed", "The deadline has passed (and any late period): the final "
+                               "selection is closed.", status_code=403)
     with transaction.atomic():
         Membership.objects.select_for_update().filter(course_id=homework.course_id, user=user).first()
         mine = Submission.objects.filter(homework=homework, user=user, is_baseline=False)

@@ -51,18 +51,19 @@ def leaderboard_rows(rows, part: str):
     rows, which Django's template engine renders about ten times slower (bench/leaderboard_load.py)."""
     from django.urls import reverse
 
-    link = reverse("diagnostics", kwargs={"submission_id": 0})[:-2]  # ".../0/" → ".../"
+    # The diagnostics URL reversed once, its id filled in per row ("/submissions/0/diagnostics/").
+    before, after = reverse("diagnostics", kwargs={"submission_id": 0}).rsplit("/0/", 1)
     private = part == "private"
     html = []
     for row in rows:
         late = (format_html(' <span class="warn small" title="late: this share is taken off its scores">late −{}%'
                             '</span>', round(row.late_penalty * 100)) if row.late_penalty else "")
         html.append(format_html(
-            '<tr class="{}"><td>{}</td>{}<td><a href="{}{}/" title="diagnostics of this submission">{}</a>{}</td>{}'
+            '<tr class="{}"><td>{}</td>{}<td><a href="{}/{}/{}" title="diagnostics of this submission">{}</a>{}</td>{}'
             '<td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td>'
             '<td><time datetime="{}">{}</time></td></tr>',
             "baseline" if row.is_baseline else "", row.rank or "", _shake_up(row) if private else "",
-            link, row.submission_id, row.name, late,
+            before, row.submission_id, after, row.name, late,
             format_html('<td class="num">{}</td>', _number(row.private_score, 4)) if private else "",
             _number(row.public_score, 4), sparkline(row.landscape), _number(row.sharpness, 3), row.entries,
             row.last_submission_at.isoformat(), row.last_submission_at.strftime("%Y-%m-%d %H:%M")))
