@@ -14,7 +14,8 @@ from django.utils import timezone
 from basin.grading import diagnostics
 from basin.submissions.models import Submission
 
-pytestmark = pytest.mark.django_db
+# Pages and the schema: the same on SQLite and PostgreSQL; not re-run there.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
 
 PRIVATE = {"calibration": {"ece": 0.5}, "gap_from_public": {"gap": 0.01, "ci95": [0.0, 0.02]}}
 

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.django_db
+# Pages and the schema: the same on SQLite and PostgreSQL; not re-run there.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
 
 
 def test_members_see_the_page_with_their_quota_and_history(client, homework, people, scored):

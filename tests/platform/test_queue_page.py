@@ -158,5 +158,5 @@ def test_the_page_takes_the_same_number_of_queries_for_2_and_50_submissions(make
     few = count()
     seed(48)
     many = count()
-    assert many == few and few[0] == 5
+    assert many == few and few[0] == 5 + (connection.vendor == "postgresql")  # + the database clock there
     assert Submission.objects.count() == 50
