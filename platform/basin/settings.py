@@ -270,7 +270,9 @@ LOGGING = {
                              "formatter": "json" if BASIN_LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": env_str("BASIN_LOG_LEVEL", "INFO")},
     # runserver's request lines: through the same handler (Django's default gives them their own).
-    "loggers": {"django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False}},
+    "loggers": {"django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False},
+                # The embedded file broker has no host name, and kombu says so on every connection.
+                "kombu.connection": {"level": "ERROR"}},
 }
 
 if PRODUCTION:
