@@ -317,17 +317,20 @@ def test_signing_up_with_a_join_code_creates_the_account_joins_and_logs_in(cours
     page = client.get(reverse("signup") + f"?code={course.join_code}")
     assert page.status_code == 200 and f'value="{course.join_code}"'.encode() in page.content
     token = page.cookies["csrftoken"].value
-    form = {"code": course.join_code, "username": "newbie", "password1": "a-long-passphrase-9",
-            "password2": "a-long-passphrase-9", "csrfmiddlewaretoken": token}
+    form = {"code": course.join_code, "username": "newbie", "email": "newbie@uni.example",
+            "password1": "a-long-passphrase-9", "password2": "a-long-passphrase-9", "csrfmiddlewaretoken": token}
     assert client.post(reverse("signup"), {**form, "csrfmiddlewaretoken": ""}).status_code == 403  # CSRF on
     wrong = client.post(reverse("signup"), {**form, "code": "wrong-code"})
     assert wrong.status_code == 200 and b"No course has this join code" in wrong.content
     assert not User.objects.filter(username="newbie").exists()  # no account without its course
+    no_email = client.post(reverse("signup"), {**form, "email": ""})
+    assert no_email.status_code == 200 and not User.objects.filter(username="newbie").exists()
     taken = client.post(reverse("signup"), {**form, "username": "Student"})
     assert taken.status_code == 200 and b"already exists" in taken.content
     done = client.post(reverse("signup"), form, follow=True)
     assert done.redirect_chain[-1][0] == reverse("join") and b"You are a student of Deep Learning 101" in done.content
     assert role(course, "newbie") == "student" and done.context["user"].username == "newbie"
+    assert User.objects.get(username="newbie").email == "newbie@uni.example"
 
 
 def test_the_join_page_joins_and_lists_your_courses(course, people):

@@ -40,7 +40,16 @@ class JoinForm(forms.Form):
 
 class SignUpForm(UserCreationForm):
     code = JoinCodeField()
-    field_order = ["code", "username", "password1", "password2"]
+    # The university address: how the course staff reach you, and what a roster matches you by.
+    email = forms.EmailField(help_text="your university email address")
+    field_order = ["code", "username", "email", "password1", "password2"]
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        user.email = self.cleaned_data["email"]
+        if commit:
+            user.save()
+        return user
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
