@@ -40,6 +40,8 @@ class Row:
 _HEAVY = ("scores", "diagnostics", "model_diagnostics", "log_tail", "message", "timings")
 PUBLIC = (F("public_score") * (1 - F("late_penalty")))
 PRIVATE = (F("private_score") * (1 - F("late_penalty")))
+# A student's best public submission first, ties to the earlier one (rows annotated effective=PUBLIC).
+BEST_PUBLIC_FIRST = (F("effective").desc(), F("created_at").asc(), F("id").asc())
 
 
 def _thumbnail(submission) -> dict:
@@ -51,10 +53,15 @@ def _ranked(homework: Homework):
                                      disqualified=False)
 
 
+def shows_pseudonyms(homework: Homework, sees_names: bool) -> bool:
+    """Whether a viewer reads pseudonyms, not usernames: where the homework asks for them, for all
+    but those who see names (the course's TAs; on a diagnostics page also the owner)."""
+    return homework.pseudonymous_leaderboard and not sees_names
+
+
 def _name_of(homework: Homework, viewer_is_staff: bool):
-    """The students' names as this viewer sees them: pseudonyms where the homework asks for them
-    (the course's TAs still see usernames)."""
-    if homework.pseudonymous_leaderboard and not viewer_is_staff:
+    """The students' names as this viewer sees them, as a database expression."""
+    if shows_pseudonyms(homework, viewer_is_staff):
         return Subquery(Membership.objects.filter(course_id=homework.course_id, user_id=OuterRef("user_id"))
                         .values("pseudonym")[:1])
     return F("user__username")
@@ -71,11 +78,11 @@ def public_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> lis
     best = (_ranked(homework).filter(is_baseline=False)
             .annotate(effective=PUBLIC, shown_name=_name_of(homework, viewer_is_staff))
             .annotate(place=Window(RowNumber(), partition_by=[F("user_id")],
-                                   order_by=[F("effective").desc(), F("created_at").asc(), F("id").asc()]),
+                                   order_by=list(BEST_PUBLIC_FIRST)),
                       entries=Window(Count("id"), partition_by=[F("user_id")]),
                       last_at=Window(Max("created_at"), partition_by=[F("user_id")]))
             .filter(place=1).defer(*_HEAVY)
-            .order_by("-effective", "created_at", "id"))
+            .order_by(*BEST_PUBLIC_FIRST))
     rows = [Row(rank, s.shown_name, s.effective, s.entries, s.last_at, s.id, False, s.late_penalty, **_thumbnail(s))
             for rank, s in enumerate(best, start=1)]
     # Baselines sit where their score puts them; on a tie the student goes first.

@@ -14,7 +14,7 @@ from basin.courses.selectors import homework_for_viewer, role_in, visible_homewo
 from basin.submissions.models import Submission
 from basin.submissions.selectors import scored_for_leaderboard_viewer, visible_diagnostics, visible_scores
 
-from .selectors import private_leaderboard, public_leaderboard
+from .selectors import private_leaderboard, public_leaderboard, shows_pseudonyms
 from .table_cache import fresh_or_stale
 
 
@@ -35,7 +35,7 @@ def leaderboard(request, slug: str):
     staff = role == Membership.Role.TA
     board = private_leaderboard if part == "private" else public_leaderboard
     # One table per homework, part and kind of viewer (TAs see names where others see pseudonyms).
-    names = "names" if staff or not homework.pseudonymous_leaderboard else "pseudonyms"
+    names = "pseudonyms" if shows_pseudonyms(homework, staff) else "names"
     table = fresh_or_stale(f"leaderboard:{homework.pk}:{part}:{names}",
                            settings.BASIN_LEADERBOARD_CACHE_SECONDS,
                            lambda: render_to_string("leaderboard/_table.html", {
@@ -51,7 +51,7 @@ def shown_name(submission: Submission, sees_names: bool) -> str:
     (its owner and the course's TAs see the username)."""
     if submission.is_baseline:
         return f"baseline: {submission.note or submission.original_name}"
-    if submission.homework.pseudonymous_leaderboard and not sees_names:
+    if shows_pseudonyms(submission.homework, sees_names):
         return (Membership.objects.filter(course_id=submission.homework.course_id, user_id=submission.user_id)
                 .values_list("pseudonym", flat=True).first() or "a former member")
     return submission.user.get_username()

@@ -45,11 +45,11 @@ def scored_for_leaderboard_viewer(submission_id: int, user) -> Submission:
 
 def best_public_id(homework, user_id: int) -> int | None:
     """The submission a student's public leaderboard row shows (ties to the earlier one)."""
-    from basin.leaderboard.selectors import PUBLIC
+    from basin.leaderboard.selectors import BEST_PUBLIC_FIRST, PUBLIC
 
     return (Submission.objects.filter(homework=homework, user_id=user_id, status=Submission.Status.SCORED,
                                       public_score__isnull=False, disqualified=False, is_baseline=False)
-            .annotate(effective=PUBLIC).order_by("-effective", "created_at", "id").values_list("id", flat=True).first())
+            .annotate(effective=PUBLIC).order_by(*BEST_PUBLIC_FIRST).values_list("id", flat=True).first())
 
 
 # What of a submission's stored scores and trusted diagnostics anyone may see, by key: an

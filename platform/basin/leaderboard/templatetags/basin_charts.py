@@ -1,4 +1,5 @@
-"""Small charts drawn on the server: the leaderboard's landscape thumbnails (no script needed)."""
+"""The leaderboard's table drawn on the server: its rows, and in each the landscape thumbnail, a
+small SVG chart (no script needed)."""
 from __future__ import annotations
 
 import math
