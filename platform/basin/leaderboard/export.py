@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse
 from basin.courses.models import Homework, Membership
 from basin.courses.selectors import role_in
 from basin.errors import ApplicationError
+from basin.spreadsheet import spreadsheet_safe
 from basin.submissions.models import Submission
 
 from .selectors import private_leaderboard
@@ -54,7 +55,9 @@ def grades_frame(homework: Homework) -> pd.DataFrame:
 
 
 def grades_csv(homework: Homework) -> str:
-    return grades_frame(homework).to_csv(index=False)
+    """Names and ids are the students' own words: no cell may run as a formula in a spreadsheet,
+    and RFC 4180's CRLF rows quote a cell with a bare CR in it, so it cannot start a row of its own."""
+    return spreadsheet_safe(grades_frame(homework)).to_csv(index=False, lineterminator="\r\n")
 
 
 def grades_csv_view(request, slug: str):

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         except ApplicationError as e:
             raise CommandError(e.message) from e
         if opts["out"]:
-            Path(opts["out"]).write_text(text, encoding="utf-8")
-            self.stderr.write(f"wrote {text.count(chr(10)) - 1} students' grades to {opts['out']}")
+            Path(opts["out"]).write_bytes(text.encode())  # byte for byte: CRLF rows stay CRLF
+            self.stderr.write(f"wrote {text.count(chr(13) + chr(10)) - 1} students' grades to {opts['out']}")
         else:
             self.stdout.write(text, ending="")
