@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import csrf, defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -56,3 +57,52 @@ def api_exception_handler(exc, context):
         message, details = str(getattr(exc, "detail", exc)), {}
     response.data = error_body(code, message, details if isinstance(details, dict) else {"fields": details})
     return response
+
+
+# --- Errors Django answers itself, before or outside a DRF view ---------------------------------
+# A path the URL patterns reject, a bad Host, a CSRF refusal, an unhandled exception: under /api/
+# these answer the same JSON shape as the API's own errors; pages keep Django's HTML handlers.
+API_PREFIX = "/api/"
+
+
+def is_api(request) -> bool:
+    return request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/")
+
+
+def _json(request, status_code: int, code: str, message: str):
+    details = {"request_id": request.request_id} if getattr(request, "request_id", None) else {}
+    return JsonResponse(error_body(code, message, details), status=status_code)
+
+
+def bad_request(request, exception, template_name="400.html"):
+    if not is_api(request):
+        return defaults.bad_request(request, exception, template_name)
+    return _json(request, 400, "bad_request", "The request could not be read (a bad header, host or body); "
+                 "check it against the API documentation at /api/docs/.")
+
+
+def permission_denied(request, exception, template_name="403.html"):
+    if not is_api(request):
+        return defaults.permission_denied(request, exception, template_name)
+    return _json(request, 403, "permission_denied", "You do not have permission to do this.")
+
+
+def page_not_found(request, exception, template_name="404.html"):
+    if not is_api(request):
+        return defaults.page_not_found(request, exception, template_name)
+    return _json(request, 404, "not_found", f"There is no API endpoint at {request.path}: the endpoints are "
+                 "listed at /api/docs/ (paths end with a slash).")
+
+
+def server_error(request, template_name="500.html"):
+    if not is_api(request):
+        return defaults.server_error(request, template_name)
+    return _json(request, 500, "server_error", "Something went wrong on Basin's side and it has been logged. "
+                 "Try again in a minute; if it keeps happening, tell the course staff the request id.")
+
+
+def csrf_failure(request, reason=""):
+    if not is_api(request):
+        return csrf.csrf_failure(request, reason)
+    return _json(request, 403, "csrf_failed", "A session request needs its CSRF token (the X-CSRFToken header); "
+                 "scripts should send 'Authorization: Token <your token>' instead.")

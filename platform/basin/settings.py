@@ -172,7 +172,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "basin.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only: a browser's Accept header gets the same JSON (and error shape), not an HTML page.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "basin.negotiation.JsonWhateverTheAcceptHeader",
 }
+# Under /api/ a CSRF refusal answers the JSON error shape too (basin.errors; urls.py's handlers).
+CSRF_FAILURE_VIEW = "basin.errors.csrf_failure"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Basin API",
     "DESCRIPTION": "Homeworks, dataset downloads, submissions, final selections and leaderboards. Authenticate "
