@@ -271,3 +271,42 @@ def test_a_header_the_loader_refuses_never_reaches_the_sandbox():
     with pytest.raises(Exception):
         safetensors_load(weights)
     assert "gaps" in refused(zipped({"model.py": factories.BASELINE_SOURCE.encode(), "weights.safetensors": weights}))
+
+
+# The sandbox's loader: a weights file it refuses is the student's invalid submission, not a crash.
+def _stored_bundle_with_damaged_tensor_bytes() -> bytes:
+    """Inspection reads only the header; the tensor bytes no longer match the listing's CRC."""
+    from safetensors.torch import save
+
+    weights = bytearray(save(factories.baseline_state()))
+    weights[-1] ^= 0xFF
+    data = bytearray(build([Entry(b"model.py", factories.BASELINE_SOURCE.encode()),
+                            Entry(b"weights.safetensors", save(factories.baseline_state()))]))
+    at = data.index(bytes(weights[:-1]))
+    data[at + len(weights) - 1] = weights[-1]
+    return bytes(data)
+
+
+def test_the_runtime_loader_calls_a_file_it_refuses_an_invalid_submission(tmp_path):
+    from basin_grader.runtime.loading import _load_state_dict, load_model
+
+    path = tmp_path / "weights.safetensors"
+    path.write_bytes(safetensors(b'{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', b"\0" * 4))
+    with pytest.raises(GradingError) as caught:
+        _load_state_dict(path)
+    assert caught.value.verdict == INVALID_SUBMISSION and "save_file" in caught.value.message
+    path = factories.write(tmp_path / "submission.zip", _stored_bundle_with_damaged_tensor_bytes())
+    inspect_submission(open(path, "rb"), path.name)  # the header is fine
+    with pytest.raises(GradingError) as caught:
+        load_model(path, tmp_path / "scratch")
+    assert caught.value.verdict == INVALID_SUBMISSION and "damaged" in caught.value.message
+
+
+def test_a_damaged_weights_file_is_invalid_submission_from_the_sandbox(tmp_path, tiny_dataset):
+    from basin_grader.evaluate import evaluate
+    from basin_grader.sandbox import SandboxLimits, get_backend
+
+    path = factories.write(tmp_path / "submission.zip", _stored_bundle_with_damaged_tensor_bytes())
+    result = evaluate(path, tiny_dataset, tmp_path / "attempt", get_backend("process"), SandboxLimits(wall_seconds=120))
+    assert result.verdict == INVALID_SUBMISSION, (result.verdict, result.message, result.log_tail[-1000:])
+    assert "damaged" in result.message

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,17 +15,43 @@ from ..verdicts import INVALID_SUBMISSION, GradingError
 
 
 def _load_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
+    """The weights as tensors; a file the loader refuses is the student's invalid submission."""
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path), device="cpu")
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as e:  # SafetensorError, or torch refusing a dtype: a damaged or foreign file
+            raise GradingError(INVALID_SUBMISSION, f"{path.name} could not be loaded by safetensors "
+                               f"({_first_line(e)}). Save the weights with safetensors.torch.save_file"
+                               "(model.state_dict(), 'weights.safetensors').") from e
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # weights_only refuses anything but tensors and plain containers
-        raise GradingError(INVALID_SUBMISSION, f"{path.name} could not be loaded as a state_dict: {e}") from e
+        raise GradingError(INVALID_SUBMISSION, f"{path.name} could not be loaded as a state_dict "
+                           f"({_first_line(e)}). Save model.state_dict() with torch.save.") from e
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise GradingError(INVALID_SUBMISSION, f"{path.name} must hold a dict of tensors (model.state_dict()).")
     return state
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+
+
+def _extract(path: Path, names: tuple[str, ...], folder: Path) -> None:
+    """Write the bundle's own files into `folder`; a member that does not inflate to what its
+    listing claims (a bad CRC, a truncated stream) is a damaged zip, not the student's code failing."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name in names:
+                (folder / name).write_bytes(zf.read(name))
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, NotImplementedError) as e:
+        raise GradingError(INVALID_SUBMISSION, f"The zip archive is damaged ({_first_line(e)}). Make the zip "
+                           "again with Python's zipfile or the zip command, without a password.") from e
+    except zlib.error as e:
+        raise GradingError(INVALID_SUBMISSION, "The zip archive is damaged: an entry does not inflate. Make the "
+                           "zip again.") from e
 
 
 def _describe_keys(kind: str, keys: list[str]) -> str:
@@ -33,12 +60,11 @@ def _describe_keys(kind: str, keys: list[str]) -> str:
 
 
 def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
-    info = inspect_submission(open(path, "rb"), path.name)
+    with open(path, "rb") as f:
+        info = inspect_submission(f, path.name)
     folder = scratch / "bundle"
     folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path) as zf:  # only the two files the bundle is made of
-        for name in ("model.py", info.weights):
-            (folder / name).write_bytes(zf.read(name))
+    _extract(path, ("model.py", info.weights), folder)  # only the two files the bundle is made of
     spec = importlib.util.spec_from_file_location("submission_model", folder / "model.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["submission_model"] = module
@@ -99,13 +125,15 @@ def load_export(path: Path) -> torch.nn.Module:
     try:
         program = torch.export.load(str(path))
     except Exception as e:
-        raise GradingError(INVALID_SUBMISSION, f"The .pt2 program could not be loaded: {e}") from e
+        raise GradingError(INVALID_SUBMISSION, f"The .pt2 program could not be loaded ({_first_line(e)}). Save it "
+                           "with torch.export.save(torch.export.export(model.eval(), (example,)), 'model.pt2').") from e
     module = program.module()
     return to_eval_mode(module) if isinstance(module, torch.fx.GraphModule) else module
 
 
 def load_model(path: Path, scratch: Path) -> torch.nn.Module:
-    info = inspect_submission(open(path, "rb"), path.name)
+    with open(path, "rb") as f:
+        info = inspect_submission(f, path.name)
     model = load_bundle(path, scratch) if info.kind == BUNDLE else load_export(path)
     if hasattr(model, "eval"):
         try:
