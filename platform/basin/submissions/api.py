@@ -1,6 +1,7 @@
 """Submission endpoints: upload and list (per homework), and one submission's status."""
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -43,6 +44,10 @@ class HomeworkSubmissionsApi(APIView):
         except ValueError:
             raise ApplicationError("invalid_request", "The Content-Length header is not a number.") from None
         services.check_upload_size(homework, max(0, declared - 64 * 1024))
+        if role != Membership.Role.TA:  # a closed homework or a used quota: refused before the body is read
+            services.may_submit(homework=homework, user=request.user, is_baseline=False, now=timezone.now(),
+                                membership=Membership.objects.filter(course_id=homework.course_id,
+                                                                     user=request.user).first())
         data = self.Input(data=request.data)
         if not data.is_valid():
             raise ApplicationError("invalid_request", "Send the checkpoint as a multipart form field named 'file'.",

@@ -98,47 +98,62 @@ def quota_of(homework: Homework, user, now: datetime | None = None) -> Quota:
 
 
 def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: bool = False) -> Submission:
-    """Accept an upload: membership, opening, deadline (or late period), quotas, size and format
-    are checked; the file is stored; grading is queued once the transaction has committed."""
+    """Accept an upload: size, membership, opening, deadline (or late period) and quotas are
+    checked before the file is looked into (a refused upload costs no inspection); then its
+    format; then, under the membership lock, the rules again and the row is stored; grading is
+    queued once the transaction has committed."""
     now = timezone.now()
     check_upload_size(homework, upload.size)
-    try:
-        info = inspect_submission(upload.file, upload.name)
-    except GradingError as e:
-        raise ApplicationError("invalid_submission", e.message) from e
-    finally:
-        upload.seek(0)
+    may_submit(homework=homework, user=user, is_baseline=is_baseline, now=now,
+               membership=Membership.objects.filter(course_id=homework.course_id, user=user).first())
+    info = _inspect(upload)
     digest = _sha256(upload)
-    late_penalty = 0.0
     with transaction.atomic():
         # The membership row is the lock that serializes this student's concurrent uploads (on
         # PostgreSQL; SQLite's IMMEDIATE transactions serialize all writers anyway), so a quota
         # is counted and used in one step.
         membership = (Membership.objects.select_for_update()
                       .filter(course_id=homework.course_id, user=user).first())
-        if membership is None:
-            raise ApplicationError("not_enrolled", "You are not enrolled in this course.", status_code=403)
-        if is_baseline and membership.role != Membership.Role.TA:
-            raise ApplicationError("not_course_staff", "Only TAs add baseline submissions.", status_code=403)
-        if not is_baseline:
-            check_open(homework, now)
-            late_penalty = homework.late_penalty_at(now)
-            quota = quota_of(homework, user, now)
-            if quota.total_left == 0:
-                raise ApplicationError("total_quota_exceeded", f"You have used all {homework.total_quota} "
-                                       "submissions of this homework.", status_code=429,
-                                       details={"total_quota": homework.total_quota})
-            if quota.daily_left == 0:
-                raise ApplicationError("quota_exceeded", f"You have used all {homework.daily_quota} submissions of "
-                                       f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.",
-                                       status_code=429, details={"daily_quota": homework.daily_quota,
-                                                                 "resets_at": quota.resets_at.isoformat()})
+        late_penalty = may_submit(homework=homework, user=user, is_baseline=is_baseline, now=now,
+                                  membership=membership)
         submission = Submission.objects.create(
             homework=homework, user=user, is_baseline=is_baseline, file=upload, original_name=upload.name[:255],
             kind=info.kind, size=upload.size, sha256=digest, note=note[:500], late_penalty=late_penalty,
             status=Submission.Status.QUEUED)
         transaction.on_commit(lambda: enqueue_grading(submission.id))
     return submission
+
+
+def _inspect(upload):
+    """The upload's format (bounded work: basin_grader.formats.ArchiveLimits), or the student's fix."""
+    try:
+        return inspect_submission(upload.file, upload.name)
+    except GradingError as e:
+        raise ApplicationError("invalid_submission", e.message) from e
+    finally:
+        upload.seek(0)
+
+
+def may_submit(*, homework: Homework, user, is_baseline: bool, now: datetime, membership) -> float:
+    """Whether this member may submit now (raises ApplicationError if not); the late penalty."""
+    if membership is None:
+        raise ApplicationError("not_enrolled", "You are not enrolled in this course.", status_code=403)
+    if is_baseline:
+        if membership.role != Membership.Role.TA:
+            raise ApplicationError("not_course_staff", "Only TAs add baseline submissions.", status_code=403)
+        return 0.0
+    check_open(homework, now)
+    quota = quota_of(homework, user, now)
+    if quota.total_left == 0:
+        raise ApplicationError("total_quota_exceeded", f"You have used all {homework.total_quota} "
+                               "submissions of this homework.", status_code=429,
+                               details={"total_quota": homework.total_quota})
+    if quota.daily_left == 0:
+        raise ApplicationError("quota_exceeded", f"You have used all {homework.daily_quota} submissions of "
+                               f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.",
+                               status_code=429, details={"daily_quota": homework.daily_quota,
+                                                         "resets_at": quota.resets_at.isoformat()})
+    return homework.late_penalty_at(now)
 
 
 def check_open(homework: Homework, now: datetime) -> None:
@@ -178,7 +193,7 @@ def rescore(submission: Submission) -> bool:
     """Grade a finished submission again from its stored file (after a grader fix, say): it goes
     back to the queue with its attempts reset. False for one that is still queued or running."""
     done = (Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
-        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="",
+        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="", hidden_log="",
         public_score=None,
         private_score=None, scores={}, diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
         diagnostics_status=Submission.DiagnosticsStatus.NONE, lease_expires_at=None, finished_at=None))
