@@ -50,7 +50,7 @@ class ArchiveLimits:
     max_nested_entries: int = 20_000  # a torch.save zip: one entry per tensor, and four more
     max_uncompressed: int = 2 << 30  # declared, all entries together
     max_ratio: int = 100  # uncompressed / compressed, for entries over 1 MiB (zip bombs)
-    max_inflated: int = 128 << 20  # bytes actually decompressed while inspecting
+    max_inflated: int = 64 << 20  # bytes decompressed while inspecting: a deflated .pt of a 50 MB upload
     max_pickle_ops: int = 500_000  # a state_dict needs ~25 per tensor
     max_seconds: float = 5.0
 
@@ -262,7 +262,7 @@ def _check_weights(zf: zipfile.ZipFile, f: BinaryIO, name: str, budget: _Budget)
     info = zf.getinfo(name)
     if name.endswith(".safetensors"):
         with zf.open(info) as member:  # only the header is read
-            _check_safetensors(_Metered(member, budget), info.file_size)
+            _check_safetensors(_Metered(member, budget), info.file_size, budget.tick)
         return
     not_torch = (f"{name} is not a file written by torch.save. Save model.state_dict() with torch.save or with "
                  "safetensors.torch.save_file.")
