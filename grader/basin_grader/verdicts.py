@@ -23,6 +23,28 @@ DEFAULT_MESSAGES = {
     INFRASTRUCTURE_ERROR: "The grader had a problem of its own; your submission will be retried.",
 }
 
+# What a student reads when their model fails on the hidden images, whatever it printed or raised
+# there: anything it wrote in that pass could carry hidden images out (DESIGN.md, "Output channels
+# of the sandbox"). The rehearsal on public images has already shown them everything else.
+HIDDEN_PASS_MESSAGES = {
+    INVALID_SUBMISSION: "Your submission loaded on the public rehearsal batch but could not be loaded for the hidden "
+                        "test images. Make loading deterministic: build_model() and the weights alone.",
+    RUNTIME_ERROR: "Your model ran on the public rehearsal batch but raised an error on the hidden test images. "
+                   "What it printed there is not shown (it could carry hidden images); run it on the val split "
+                   "with `basin check` to find the error.",
+    INVALID_OUTPUT: "Your model ran on the public rehearsal batch but its output for the hidden test images was "
+                    "not N×10 finite logits for the N images (a wrong shape, NaN or infinite values).",
+}
+
+
+def builtin_exception_names() -> frozenset[str]:
+    """Exception types a hidden pass may name to a student: Python's own, never a class the
+    submission defined (its name is text the model chose)."""
+    import builtins
+
+    return frozenset(name for name, value in vars(builtins).items()
+                     if isinstance(value, type) and issubclass(value, BaseException))
+
 
 class GradingError(Exception):
     """A verdict reached before or after the sandbox run (bad file, bad output)."""

@@ -11,11 +11,13 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from . import RunIdentity, SandboxDirs, SandboxLimits, SandboxRun, sandbox_env
 
 _CLONE_NEWNET = 0x40000000
+OBSERVED_OOM_FRACTION = 0.8
 
 
 def _limit_child(limits: SandboxLimits):
@@ -44,23 +46,29 @@ class ProcessBackend:
         cmd = [sys.executable, "-m", "basin_grader.runtime",
                "--sub", str(dirs.sub), "--data", str(dirs.data), "--out", str(dirs.out), "--mode", mode]
         started = time.monotonic()
-        timed_out = False
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
                                     env=env, start_new_session=True, preexec_fn=_limit_child(limits))
-            try:
-                proc.wait(timeout=limits.wall_seconds)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:  # the whole process group: children must not outlive the run
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+            # Reaped with wait4 for its resource usage: the peak memory is what the worker observed.
+            ended: dict = {}
+            waiter = threading.Thread(target=lambda: ended.update(zip(("pid", "status", "usage"), os.wait4(proc.pid, 0))),
+                                      daemon=True)
+            waiter.start()
+            waiter.join(limits.wall_seconds)
+            timed_out = waiter.is_alive()
+            try:  # the whole process group: children must not outlive the run
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            waiter.join()
+            proc.returncode = os.waitstatus_to_exitcode(ended["status"])
         seconds = time.monotonic() - started
         with open(log_path, "rb") as log:
             log.seek(max(0, log_path.stat().st_size - limits.log_bytes))
             log_tail = log.read().decode("utf-8", errors="replace")
+        peak_mb = ended["usage"].ru_maxrss / 1024  # kilobytes on Linux
+        # No OOM flag without a cgroup: a failed run that had reached most of its memory limit (the
+        # data rlimit refuses allocations past it) is a memory verdict, whatever the run claims.
+        out_of_memory = not timed_out and proc.returncode != 0 and peak_mb >= OBSERVED_OOM_FRACTION * limits.memory_mb
         return SandboxRun(exit_code=None if timed_out else proc.returncode, timed_out=timed_out,
-                          oom_killed=False, log_tail=log_tail, seconds=seconds)
+                          oom_killed=out_of_memory, log_tail=log_tail, seconds=seconds)

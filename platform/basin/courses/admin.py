@@ -143,6 +143,10 @@ class CourseAdmin(CourseScopedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return is_superuser(request)
 
+    def get_readonly_fields(self, request, obj=None):
+        # Who reads the hidden pass's logs is the course owner's call, not a TA's (who would grant it to themselves).
+        return [] if is_superuser(request) else ["hidden_log_readers"]
+
     @admin.action(description="Give a new join code (the old one stops working)")
     def new_join_code(self, request, queryset):
         for course in queryset:

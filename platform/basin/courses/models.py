@@ -33,8 +33,17 @@ def new_pseudonym() -> str:
 
 
 class Course(models.Model):
+    class HiddenLogReaders(models.TextChoices):
+        """Who reads what a submission printed on the hidden test images. Never its student: it
+        could carry hidden images out (basin_grader.evaluate)."""
+        TAS = "tas", "the course's TAs"
+        NOBODY = "nobody", "no one in the product (superusers in the admin)"
+
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
+    hidden_log_readers = models.CharField(
+        max_length=16, choices=HiddenLogReaders.choices, default=HiddenLogReaders.TAS,
+        help_text="who may read the log of a submission's run on the hidden test images")
     join_code = models.CharField(
         max_length=32, blank=True, default="",
         help_text="students who type it join as students (`basin join CODE` or the Join page); empty: roster only")

@@ -73,6 +73,7 @@ def record(claim: Claim, evaluation: Evaluation) -> bool:
         diagnostics_status=Submission.DiagnosticsStatus.QUEUED if diagnose else Submission.DiagnosticsStatus.NONE,
         model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
         verdict=evaluation.verdict, message=evaluation.message, log_tail=evaluation.log_tail,
+        hidden_log=evaluation.hidden_log,
         scores=scores, diagnostics=evaluation.diagnostics, timings=evaluation.timings, backend=evaluation.backend,
         public_score=scores.get("public", {}).get("accuracy"), private_score=scores.get("private", {}).get("accuracy"),
         finished_at=timezone.now(), lease_expires_at=None))

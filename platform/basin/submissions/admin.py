@@ -19,7 +19,7 @@ from basin.errors import ApplicationError
 
 from . import services
 from .models import Submission
-from .selectors import visible_diagnostics, visible_scores
+from .selectors import hidden_log_readable, visible_diagnostics, visible_scores
 
 HIDDEN = "hidden until the reveal"
 # Stored fields that hold the private part: never displayed raw, never filtered or sorted on.
@@ -76,7 +76,7 @@ class SubmissionAdmin(CourseScopedAdmin):
         (None, {"fields": ["homework", "user", "original_name", "file", "kind", "size", "sha256", "note",
                            "is_baseline", "selected", "late_penalty", "disqualified", "disqualified_reason"]}),
         ("Grading", {"fields": ["status", "verdict", "message", "public_score", "private", "visible_scores",
-                                "visible_diagnostics", "log_tail", "attempts", "worker", "backend", "timings",
+                                "visible_diagnostics", "log_tail", "hidden_pass_log", "attempts", "worker", "backend", "timings",
                                 "enqueued_at", "lease_expires_at", "created_at", "started_at", "finished_at"]}),
         ("Diagnostics run", {"fields": ["diagnostics_status", "diagnostics_attempts", "diagnostics_enqueued_at",
                                         "diagnostics_lease_expires_at", "model_diagnostics"]}),
@@ -91,7 +91,7 @@ class SubmissionAdmin(CourseScopedAdmin):
         return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"] if name not in self.editable]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("homework")
+        return super().get_queryset(request).select_related("homework__course")
 
     def has_add_permission(self, request) -> bool:
         return False  # submissions arrive through the upload, which checks quotas and formats
@@ -104,6 +104,16 @@ class SubmissionAdmin(CourseScopedAdmin):
         if lookup.split(LOOKUP_SEP)[0] in PRIVATE_FIELDS:
             return False
         return super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="log on the hidden test images")
+    def hidden_pass_log(self, submission: Submission) -> str:
+        return submission.hidden_log
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or is_superuser(request) or hidden_log_readable(obj, viewer_is_staff=True):
+            return self.fieldsets
+        return [(title, {**options, "fields": [f for f in options["fields"] if f != "hidden_pass_log"]})
+                for title, options in self.fieldsets]
 
     @admin.display(description="private score")
     def private(self, submission: Submission):

@@ -54,7 +54,8 @@ class Submission(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     verdict = models.CharField(max_length=32, blank=True)
     message = models.TextField(blank=True)
-    log_tail = models.TextField(blank=True)
+    log_tail = models.TextField(blank=True, help_text="the rehearsal's log: public images only, the student's")
+    hidden_log = models.TextField(blank=True, help_text="the run on the hidden test images: course staff only")
     attempts = models.PositiveIntegerField(default=0)  # only ever grows: each claim's number is its own
     attempts_before_rescore = models.PositiveIntegerField(default=0, help_text="retries count from here")
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -3,14 +3,20 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from basin.courses.models import Membership
+from basin.courses.models import Course, Membership
 from basin.courses.selectors import role_in
 
 from .models import Submission
 
 
+def hidden_log_readable(submission: Submission, viewer_is_staff: bool) -> bool:
+    """What a submission printed on the hidden test images: never its student's to read (it could
+    carry hidden images out); the course's TAs' where the course lets them, the default."""
+    return viewer_is_staff and submission.homework.course.hidden_log_readers == Course.HiddenLogReaders.TAS
+
+
 def submission_for(submission_id: int, user) -> Submission:
-    submission = Submission.objects.select_related("homework", "user").filter(pk=submission_id).first()
+    submission = Submission.objects.select_related("homework__course", "user").filter(pk=submission_id).first()
     if submission is None or not user.is_authenticated:
         raise Http404("No such submission.")
     if submission.user_id != user.id and not Membership.objects.filter(
@@ -20,7 +26,8 @@ def submission_for(submission_id: int, user) -> Submission:
 
 
 def submissions_of(user, homework) -> list[Submission]:
-    return list(Submission.objects.filter(homework=homework, user=user).select_related("homework").order_by("-created_at"))
+    return list(Submission.objects.filter(homework=homework, user=user).select_related("homework__course")
+                .order_by("-created_at"))
 
 
 def scored_for_leaderboard_viewer(submission_id: int, user) -> Submission:

@@ -6,13 +6,14 @@ from rest_framework import serializers
 from basin_grader.verdicts import DEFAULT_MESSAGES
 
 from .models import Submission
-from .selectors import visible_diagnostics
+from .selectors import hidden_log_readable, visible_diagnostics
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
     homework = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     private_score = serializers.SerializerMethodField()
     log_tail = serializers.SerializerMethodField()
+    hidden_log = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
     diagnostics = serializers.SerializerMethodField()
 
@@ -20,7 +21,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         model = Submission
         fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected", "status",
                   "late_penalty", "disqualified", "disqualified_reason",
-                  "verdict", "message", "log_tail", "attempts", "public_score", "private_score", "diagnostics",
+                  "verdict", "message", "log_tail", "hidden_log", "attempts", "public_score", "private_score", "diagnostics",
                   "diagnostics_status", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
@@ -30,6 +31,10 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def get_log_tail(self, submission: Submission) -> str | None:
         """None where the homework hides logs from students; the course's TAs always see them."""
         return submission.log_tail if self._logs_shown(submission) else None
+
+    def get_hidden_log(self, submission: Submission) -> str | None:
+        """The run on the hidden test images: None for students, always (see selectors.hidden_log_readable)."""
+        return submission.hidden_log if hidden_log_readable(submission, bool(self.context.get("viewer_is_staff"))) else None
 
     def get_message(self, submission: Submission) -> str:
         # A verdict's message can carry text the sandbox wrote (an exception's), so it is hidden with the logs.
