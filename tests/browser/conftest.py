@@ -33,8 +33,24 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(60)
+    # Every document records its Content-Security-Policy violations before any script of its own
+    # runs (a DevTools script: the policy does not apply to it).
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CSP_VIOLATIONS})
     yield driver
     driver.quit()
+
+
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
+    {directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber,
+     sample: e.sample}));
+"""
+
+
+def csp_violations(driver) -> list[dict]:
+    """The Content-Security-Policy violations of the page now shown (each page: before leaving it)."""
+    return driver.execute_script("return window.__cspViolations || []")
 
 
 def console_errors(driver) -> list[dict]:

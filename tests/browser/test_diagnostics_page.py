@@ -8,7 +8,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from basin.grading import diagnostics
 
-from .conftest import console_errors, screenshot
+from .conftest import console_errors, csp_violations, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,6 +33,7 @@ def test_a_student_opens_the_leaderboard_then_the_diagnostics_of_a_submission(br
     rows = browser.find_elements(By.CSS_SELECTOR, "table.leaderboard tbody tr")
     assert len(rows) == 2
     screenshot(browser, artifacts / "leaderboard.png")
+    assert csp_violations(browser) == []
     rows[0].find_element(By.TAG_NAME, "a").click()
 
     WebDriverWait(browser, 60).until(lambda d: sum(drawn(d)[1:]) == drawn(d)[0] > 0)
@@ -42,6 +43,7 @@ def test_a_student_opens_the_leaderboard_then_the_diagnostics_of_a_submission(br
     assert plotted == charts - (0 if webgl else 2) and empty == (0 if webgl else 2), (charts, plotted, empty)
     assert "Top Hessian eigenvalue" in browser.page_source
     screenshot(browser, artifacts / "diagnostics.png")
+    assert csp_violations(browser) == []
     assert console_errors(browser) == []
 
     browser.find_element(By.NAME, "compare").send_keys(str(theirs.pk if f"/{mine.pk}/" in browser.current_url else mine.pk))
@@ -49,4 +51,5 @@ def test_a_student_opens_the_leaderboard_then_the_diagnostics_of_a_submission(br
     WebDriverWait(browser, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.panel")) == 2
                                      and sum(drawn(d)[1:]) == drawn(d)[0])
     screenshot(browser, artifacts / "diagnostics-compare.png")
+    assert csp_violations(browser) == []
     assert console_errors(browser) == []

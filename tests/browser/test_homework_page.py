@@ -12,7 +12,7 @@ from basin.demo.services import LOGINS
 from tests import factories
 from tests.e2e.live import LivePlatform, base_env
 
-from .conftest import console_errors, screenshot
+from .conftest import console_errors, csp_violations, screenshot
 
 
 def status_of(browser, submission_id: int) -> str:
@@ -67,6 +67,7 @@ def test_a_student_uploads_and_watches_the_status_turn_to_scored(browser, tmp_pa
         WebDriverWait(browser, 30).until(lambda d: "Saved" in d.find_element(By.ID, "selection-status").text)
         assert live.submission(submission_id, student)["selected"] is True
         screenshot(browser, artifacts / "homework-scored.png")
+        assert csp_violations(browser) == []
         assert console_errors(browser) == []
     finally:
         live.stop()
