@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served by Basin, not a CDN
+    "axes",  # failed logins counted per account and per address, in the database (basin.accounts.lockout)
     "basin.accounts",
     "basin.courses",
     "basin.submissions",
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into basin.accounts.lockout's 429
 ]
 
 ROOT_URLCONF = "basin.urls"
@@ -180,6 +182,37 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 # A roster's set-password links (the password-reset token) last two weeks: the start of a term is busy.
 PASSWORD_RESET_TIMEOUT = 14 * 24 * 3600
+
+# --- Accounts: guessing limits and e-mail ---------------------------------------------------
+# Every path that checks a password goes through authenticate(); axes refuses it (429) after
+# BASIN_LOGIN_FAILURE_LIMIT failures for one username or from one address, for the cool-off.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("BASIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = env_int("BASIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_LOCKOUT_CALLABLE = "basin.accounts.lockout.lockout_response"
+AXES_USERNAME_CALLABLE = "basin.accounts.lockout.counted_username"
+AXES_CLIENT_IP_CALLABLE = "basin.accounts.throttles.client_address"
+AXES_VERBOSE = False
+# Reverse proxies in front of the web processes (the deploy's nginx: 1). The client's address is
+# the one the nearest proxy appended to X-Forwarded-For; with 0 the header is ignored.
+BASIN_PROXY_COUNT = env_int("BASIN_PROXY_COUNT", 1 if PRODUCTION else 0, minimum=0)
+# Wrong join codes per hour (page, API, `basin join`, sign-up) before 429, per account and per address.
+BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT = env_int("BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT", 10, minimum=1)
+BASIN_JOIN_CODE_FAILURES_PER_ADDRESS = env_int("BASIN_JOIN_CODE_FAILURES_PER_ADDRESS", 50, minimum=1)
+BASIN_CONFIRMATION_EMAILS_PER_HOUR = 5  # per account: nobody floods a stranger's inbox through Basin
+# A confirmed address is what a roster may match an account by (basin.accounts.services).
+BASIN_EMAIL_CONFIRM_DAYS = env_int("BASIN_EMAIL_CONFIRM_DAYS", 3, minimum=1)
+EMAIL_BACKEND = {"console": "django.core.mail.backends.console.EmailBackend",
+                 "smtp": "django.core.mail.backends.smtp.EmailBackend"}[
+    env_choice("BASIN_EMAIL_BACKEND", "console", ("console", "smtp"))]
+EMAIL_HOST = env_str("BASIN_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("BASIN_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("BASIN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("BASIN_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("BASIN_EMAIL_STARTTLS", False)
+EMAIL_TIMEOUT = env_int("BASIN_EMAIL_TIMEOUT_SECONDS", 10, minimum=1)  # a slow mail server never hangs a page
+DEFAULT_FROM_EMAIL = env_str("BASIN_EMAIL_FROM", "Basin <basin@localhost>")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -6,6 +6,7 @@ from csp.decorators import csp_update
 from rest_framework.permissions import AllowAny
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from basin.accounts import email_views
 from basin.accounts import views as account_views
 from basin.accounts.api import TokenApi
 from basin.health import health
@@ -59,6 +60,8 @@ pages = [
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/set-password/<uidb64>/<token>/", account_views.SetPasswordView.as_view(), name="set-password"),
+    path("accounts/email/", email_views.email, name="account-email"),
+    path("accounts/confirm-email/<str:token>/", email_views.confirm_email, name="confirm-email"),
     path("join/", account_views.join, name="join"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),

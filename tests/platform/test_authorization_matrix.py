@@ -79,6 +79,9 @@ MATRIX = {
     "accounts/signup/": [("get", "/accounts/signup/", None, expect(200, 302, 302, 302, 302, 302))],
     "accounts/set-password/<uidb64>/<token>/": [
         ("get", "/accounts/set-password/MQ/not-a-token/", None, EVERYONE)],
+    "accounts/email/": [("get", "/accounts/email/", None, expect(LOGIN, 200, 200, 200, 200, 200))],
+    "accounts/confirm-email/<str:token>/": [  # a link confirms only for its own account, logged in
+        ("get", "/accounts/confirm-email/not-a-token/", None, expect(LOGIN, 400, 400, 400, 400, 400))],
     "join/": [("get", "/join/", None, expect(LOGIN, 200, 200, 200, 200, 200))],
     # Django's admin: only staff get past its login page; its own per-course rules are in test_admin.py.
     "admin/": [("get", "/admin/", None, expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN))],

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
+from basin.accounts.models import ConfirmedEmail
 from basin.courses.models import Course, Membership
 from basin.courses.roster import import_roster
 from basin.errors import ApplicationError
@@ -41,6 +42,11 @@ def problems_of(course, text: str) -> list[tuple[int, str]]:
         imported(course, text)
     assert (User.objects.count(), Membership.objects.count()) == (users, members)
     return [(p["line"], p["message"]) for p in refused.value.details["problems"]]
+
+
+def confirm(user, email: str) -> None:
+    """As if `user` had opened the confirmation link sent to `email` (tests/platform/test_email_confirmation.py)."""
+    ConfirmedEmail.objects.create(user=user, email=email.lower())
 
 
 def role(course, username: str) -> str | None:
@@ -82,6 +88,7 @@ def test_importing_again_changes_nothing_and_a_changed_file_updates_in_place(cou
 
     changed = ROSTER.replace("alice@Uni.EXAMPLE", "alice@new.example").replace("s002", "s002b").replace(";TA;", ";;")
     changed += "student;student@uni.example;Stu;Dent;s100;ta;\n"  # a member already, by sign-up
+    confirm(people["student"], "student@uni.example")  # so the roster may bind and promote their account
     summary = imported(course, changed)
     assert summary.updated == ["alice", "bob", "tara", "student"] and summary.created == []
     alice = Membership.objects.get(course=course, user__username="alice")
@@ -93,8 +100,9 @@ def test_importing_again_changes_nothing_and_a_changed_file_updates_in_place(cou
 
 
 def test_an_existing_account_is_matched_whatever_the_case_and_enrolled(course, people):
-    people["outsider"].email = "Out@uni.example"  # the same person: the roster's email is theirs
+    people["outsider"].email = "Out@uni.example"  # the same person: the roster's email is theirs, confirmed
     people["outsider"].save()
+    confirm(people["outsider"], "Out@uni.example")
     summary = imported(course, "username,email,first_name,last_name,student_id\n"
                                "OUTSIDER,out@uni.example,Out,Sider,s7\n")
     assert summary.updated == ["outsider"] and summary.created == [] and summary.links == []
@@ -117,7 +125,7 @@ def test_every_problem_is_reported_with_its_line_and_nothing_is_written(course):
     assert [line for line, _ in found] == [3, 5, 6, 7, 8, 9, 10]
     messages = dict(found)
     assert "username is empty" in messages[3]
-    assert "'bad name' may contain only letters" in messages[5]
+    assert "'bad name' may contain only the ASCII letters" in messages[5]
     assert "'not-an-email' is not an email address" in messages[6]
     assert "email is empty" in messages[7]
     assert "role 'professor' is unknown; write ta or student" in messages[8]
@@ -174,6 +182,7 @@ def test_relink_gives_new_links_only_to_this_courses_members_still_without_a_pas
     tara.save()
     people["outsider"].email = "o@uni.example"
     people["outsider"].save()
+    confirm(people["outsider"], "o@uni.example")
     summary = imported(course, ROSTER + "outsider;o@uni.example;O;S;s9;;\n", relink=True)
     # bob belongs to another course too, tara chose a password, outsider was not a member before.
     assert [link.username for link in summary.links] == ["alice"]
@@ -372,12 +381,14 @@ def test_a_roster_never_rewrites_the_name_or_email_of_an_account_it_does_not_man
     Membership.objects.create(course=other, user=User.objects.get(username="bob"), role="student")
     people["student"].email = "own@uni.example"
     people["student"].save()
-    imported(course, ROSTER.replace("bob@uni.example", "bob@evil.example")
-             + "student;student@evil.example;Stu;Dent;s100;;\n"
-             + "alice2;alice2@uni.example;A;B;s9;;\n")
+    summary = imported(course, ROSTER.replace("bob@uni.example", "bob@evil.example")
+                       + "student;student@evil.example;Stu;Dent;s100;;\n"
+                       + "alice2;alice2@uni.example;A;B;s9;;\n")
     assert User.objects.get(username="bob").email == "bob@uni.example"  # in another course too
     assert User.objects.get(username="student").email == "own@uni.example"  # has their own password
-    assert Membership.objects.get(course=course, user__username="student").student_id == "s100"  # still enrolled
+    # Not this roster's account, and evil.example is not its confirmed address: the line is left out.
+    assert [c["line"] for c in summary.conflicts] == [5]
+    assert Membership.objects.get(course=course, user__username="student").student_id == ""  # enrolled, unbound
 
 
 def test_a_roster_cannot_take_over_an_account_it_did_not_make(course, people):
@@ -393,11 +404,14 @@ def test_a_roster_cannot_take_over_an_account_it_did_not_make(course, people):
     assert [link.username for link in first.links + again.links] == []
 
 
-def test_a_self_registered_account_with_another_email_is_not_adopted_by_the_roster(course, people):
+def test_a_self_registered_account_is_adopted_only_by_an_address_it_confirmed(course, people):
     squatter = User.objects.create_user(username="carol", email="squatter@uni.example", password="pw-123456-x")
-    problems = problems_of(course, "username,email,first_name,last_name,student_id\n"
-                                   "carol,carol@uni.example,Carol,C,s042\n")
-    assert problems[0][0] == 2 and "existing account with another email address" in problems[0][1]
-    assert not Membership.objects.filter(course=course, user=squatter).exists()
+    other = imported(course, "username,email,first_name,last_name,student_id\ncarol,carol@uni.example,Carol,C,s042\n")
+    assert [(c["line"], c["column"]) for c in other.conflicts] == [(2, "username")]
+    assert "with another e-mail address" in other.conflicts[0]["message"]
+    same = imported(course, "username,email,first_name,last_name,student_id\ncarol,Squatter@uni.example,C,C,s9\n")
+    assert "has not confirmed Squatter@uni.example" in same.conflicts[0]["message"]
+    assert (other.updated, same.updated) == ([], []) and not Membership.objects.filter(user=squatter).exists()
+    confirm(squatter, "squatter@uni.example")
     summary = imported(course, "username,email,first_name,last_name,student_id\ncarol,Squatter@uni.example,C,C,s9\n")
-    assert summary.updated == ["carol"]  # the same person (same email): enrolled
+    assert summary.updated == ["carol"] and summary.conflicts == []  # the same person (confirmed): enrolled

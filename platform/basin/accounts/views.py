@@ -1,13 +1,12 @@
 """Account pages: log in and out, sign up with a course's join code, join another course, and
-choose a password from the link a TA sent after importing the roster."""
+choose a password from the link a TA sent after importing the roster. Logins are counted by
+django-axes (settings.AXES_*); wrong join codes by throttles.JoinCodeGuard."""
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.contrib.messages.views import SuccessMessageMixin
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
@@ -15,46 +14,17 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import urlencode
 
 from basin.courses.models import Membership
-from basin.courses.selectors import course_with_join_code
 from basin.courses.services import join_with_code
 from basin.errors import ApplicationError
 
+from .forms import JoinForm, SignUpForm, has_unknown_code
+from .lockout import wrong_join_codes
+from .selectors import has_confirmed
+from .services import send_email_confirmation
+from .throttles import JoinCodeGuard
 
-class JoinCodeField(forms.CharField):
-    def __init__(self, **kwargs):
-        super().__init__(max_length=64, label="Join code", help_text="from your course staff, e.g. k7pq2xmd9a",
-                         **kwargs)
-
-    def clean(self, value):
-        code = super().clean(value)
-        try:
-            course_with_join_code(code)  # checked here so a sign-up with a wrong code creates no account
-        except ApplicationError as e:
-            raise forms.ValidationError(e.message, code=e.code) from None
-        return code
-
-
-class JoinForm(forms.Form):
-    code = JoinCodeField()
-
-
-class SignUpForm(UserCreationForm):
-    code = JoinCodeField()
-    # The university address: how the course staff reach you, and what a roster matches you by.
-    email = forms.EmailField(help_text="your university email address")
-    field_order = ["code", "username", "email", "password1", "password2"]
-
-    def save(self, commit=True):
-        user = super().save(commit=False)
-        user.email = self.cleaned_data["email"]
-        if commit:
-            user.save()
-        return user
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["username"].widget.attrs.pop("autofocus", None)  # the code comes first
-        self.fields["code"].widget.attrs["autofocus"] = True
+# Accounts made here are logged in without a password check: name the backend that loads them.
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 class LoginView(auth_views.LoginView):
@@ -71,18 +41,40 @@ class LogoutView(auth_views.LogoutView):
 
 
 class SetPasswordView(SuccessMessageMixin, auth_views.PasswordResetConfirmView):
-    """The roster's one-time link: choose a password, and be logged in."""
+    """The roster's one-time link: choose a password, and be logged in; Basin then e-mails a link
+    that confirms the roster's address, so other courses' rosters can match the account too."""
 
     template_name = "accounts/set_password.html"
     post_reset_login = True
+    post_reset_login_backend = MODEL_BACKEND
     success_url = reverse_lazy("join")
     success_message = "Your password is set and you are logged in. Next time, log in with your username and it."
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        send_confirmation(self.request, form.user)
+        return response
+
+
+def send_confirmation(request, user) -> None:
+    """Send the confirmation link and say so; a mail server's refusal is a warning, not an error page."""
+    if not user.email:
+        return
+    try:
+        send_email_confirmation(user=user, base_url=request.build_absolute_uri("/"))
+    except ApplicationError as e:
+        messages.warning(request, e.message)
+    else:
+        messages.info(request, f"Basin sent a link to {user.email}: open it while logged in to confirm the address.")
 
 
 def signup(request):
     if request.user.is_authenticated:  # one account per person: join the other course from there
         code = request.GET.get("code", "")
         return redirect(reverse("join") + (f"?{urlencode({'code': code})}" if code else ""))
+    guard = JoinCodeGuard(request)
+    if request.method == "POST" and guard.is_blocked():
+        return wrong_join_codes(request, guard.retry_after)
     form = SignUpForm(request.POST if request.method == "POST" else None,
                       initial={"code": request.GET.get("code", "")})
     if form.is_valid():
@@ -95,15 +87,21 @@ def signup(request):
         except IntegrityError:  # someone took the username a moment ago
             form.add_error("username", "A user with that username already exists.")
         else:
-            auth_login(request, user)
+            auth_login(request, user, backend=MODEL_BACKEND)
             messages.success(request, f"Welcome! You are a student of {membership.course.title}.")
+            send_confirmation(request, user)
             return redirect("join")
+    elif has_unknown_code(form):
+        guard.failed()
     return render(request, "accounts/signup.html", {"form": form})
 
 
 @login_required
 def join(request):
     """Join a course with its code; the page also lists the courses you are in."""
+    guard = JoinCodeGuard(request)
+    if request.method == "POST" and guard.is_blocked():
+        return wrong_join_codes(request, guard.retry_after)
     form = JoinForm(request.POST if request.method == "POST" else None, initial={"code": request.GET.get("code", "")})
     if form.is_valid():
         try:
@@ -118,6 +116,9 @@ def join(request):
                 messages.info(request, f"You are in {course.title} already, as {membership.get_role_display()}; "
                                        "nothing changed.")
             return redirect("join")
+    elif has_unknown_code(form):
+        guard.failed()
     memberships = (Membership.objects.filter(user=request.user).select_related("course")
                    .order_by("course__title"))
-    return render(request, "accounts/join.html", {"form": form, "memberships": memberships})
+    return render(request, "accounts/join.html", {"form": form, "memberships": memberships,
+                                                  "email_confirmed": has_confirmed(request.user, request.user.email)})

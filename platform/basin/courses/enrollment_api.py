@@ -7,6 +7,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from basin.accounts.lockout import wrong_join_codes
+from basin.accounts.throttles import WRONG_CODE, JoinCodeGuard
 from basin.errors import ApplicationError
 from basin.schema import errors
 
@@ -22,6 +24,11 @@ ROSTER_SUMMARY = inline_serializer("RosterSummary", {
     "unchanged": serializers.ListField(child=serializers.CharField()),
     "not_in_roster": serializers.ListField(child=serializers.CharField(),
                                            help_text="members missing from the file: kept, not removed"),
+    "conflicts": inline_serializer("RosterConflict", {
+        "line": serializers.IntegerField(), "column": serializers.CharField(),
+        "message": serializers.CharField(help_text="why nothing on this line was applied, and what to do"),
+    }, many=True, help_text="lines left out (an account the roster did not create and whose owner has not "
+                            "confirmed the line's e-mail address, or a look-alike username); the rest was imported"),
     "links": inline_serializer("SetPasswordLink", {
         "username": serializers.CharField(), "email": serializers.EmailField(),
         "link": serializers.URLField(help_text="send it to this person only: it sets their password, once"),
@@ -71,12 +78,21 @@ class JoinCourseApi(APIView):
     class Input(serializers.Serializer):
         code = serializers.CharField(max_length=64, help_text="the course's join code, from its staff")
 
-    @extend_schema(request=Input, responses={200: JOINED, **errors(400, 401, 404)},
-                   description="Join a course as a student with its join code. Joining twice changes nothing.")
+    @extend_schema(request=Input, responses={200: JOINED, **errors(400, 401, 404, 429)},
+                   description="Join a course as a student with its join code. Joining twice changes nothing. "
+                               "Too many wrong codes from one account or address answer 429 for a while.")
     def post(self, request):
+        guard = JoinCodeGuard(request)
+        if guard.is_blocked():
+            return wrong_join_codes(request, guard.retry_after)
         data = self.Input(data=request.data)
         if not data.is_valid():
             raise ApplicationError("invalid_request", 'Send the join code as {"code": "..."}.', details=data.errors)
-        membership, joined = services.join_with_code(user=request.user, code=data.validated_data["code"])
+        try:
+            membership, joined = services.join_with_code(user=request.user, code=data.validated_data["code"])
+        except ApplicationError as e:
+            if e.code == WRONG_CODE:
+                guard.failed()
+            raise
         course = membership.course
         return Response({"course": course.slug, "title": course.title, "role": membership.role, "joined": joined})

@@ -59,6 +59,10 @@ class Command(BaseCommand):
         if summary.not_in_roster:
             self.stdout.write(f"  {len(summary.not_in_roster)} members are not in the file (kept): "
                               f"{', '.join(summary.not_in_roster)}")
+        if summary.conflicts:
+            self.stderr.write(f"{len(summary.conflicts)} lines were left out (the rest was imported):")
+            for conflict in summary.conflicts:
+                self.stderr.write(f"  line {conflict['line']}: {conflict['message']}")
         if not summary.links:
             return
         if not opts["base_url"]:

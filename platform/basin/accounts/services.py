@@ -1,0 +1,78 @@
+"""Writes about accounts: confirming that a person reads the e-mail address they gave.
+
+The link is signed (django.core.signing, with the site's secret key) over the account and the
+address, expires after settings.BASIN_EMAIL_CONFIRM_DAYS, and confirms only while its own account
+is logged in: someone who signs up with a classmate's address cannot confirm it, and the classmate,
+clicking a link they never asked for, confirms nothing for the stranger."""
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from basin.errors import ApplicationError
+
+from .models import ConfirmedEmail
+from .selectors import email_key
+
+log = logging.getLogger(__name__)
+_SALT = "basin.accounts.confirm-email"
+
+
+def confirmation_link(user, base_url: str) -> str:
+    token = signing.dumps({"user": user.pk, "email": email_key(user.email)}, salt=_SALT)
+    return base_url.rstrip("/") + reverse("confirm-email", kwargs={"token": token})
+
+
+def send_email_confirmation(*, user, base_url: str) -> None:
+    """E-mail `user` a link that confirms their current address; ApplicationError if they have
+    none or the mail server did not take the message."""
+    if not user.email:
+        raise ApplicationError("no_email", "Your account has no e-mail address yet: enter your university address "
+                               "on your e-mail page, and Basin sends the link there.")
+    days = settings.BASIN_EMAIL_CONFIRM_DAYS
+    body = (f"Hello {user.get_username()},\n\n"
+            f"someone (we hope you) gave {user.email} as the e-mail address of the Basin account "
+            f"\"{user.get_username()}\". To confirm that it is yours, open this link while logged in to Basin as "
+            f"{user.get_username()}:\n\n{confirmation_link(user, base_url)}\n\n"
+            f"The link works for {days} days. Your course staff's roster matches your account by a confirmed "
+            "address only.\n\nIf you did not create this account, ignore this message: without the link, the "
+            "address stays unconfirmed.\n")
+    try:
+        send_mail("Confirm your e-mail address for Basin", body, None, [user.email])
+    except (smtplib.SMTPException, OSError) as e:  # refused, unreachable, timed out
+        log.warning("confirmation e-mail to user %s not sent: %s", user.pk, e)
+        raise ApplicationError("email_not_sent", "Basin could not send the confirmation e-mail just now; try again in "
+                               "a few minutes from your e-mail page.", status_code=503) from None
+
+
+def confirm_email(*, user, token: str) -> ConfirmedEmail:
+    """Record that `user` (logged in) opened the link made for their current address."""
+    try:
+        claim = signing.loads(token, salt=_SALT, max_age=settings.BASIN_EMAIL_CONFIRM_DAYS * 24 * 3600)
+    except signing.SignatureExpired:
+        raise ApplicationError("confirmation_expired", "This confirmation link has expired; send yourself a new one "
+                               "from your e-mail page.") from None
+    except signing.BadSignature:
+        raise ApplicationError("confirmation_invalid", "This confirmation link is not valid (perhaps it was cut "
+                               "short by your mail program); send yourself a new one from your e-mail page.") from None
+    if claim.get("user") != user.pk:
+        raise ApplicationError("confirmation_for_another_account", "This link confirms the address of another "
+                               "account. Log out, log in as the account it was sent for, and open it again.",
+                               status_code=403)
+    if claim.get("email") != email_key(user.email):
+        raise ApplicationError("confirmation_outdated", f"This link was sent for {claim.get('email')}, but your "
+                               f"account's address is now {user.email}; send a new link from your e-mail page.")
+    confirmed, _ = ConfirmedEmail.objects.get_or_create(user=user, email=claim["email"])
+    return confirmed
+
+
+def change_email(*, user, email: str) -> None:
+    """Set the account's address (unconfirmed until its link is opened)."""
+    if email_key(email) != email_key(user.email):
+        user.email = email.strip()
+        user.save(update_fields=["email"])

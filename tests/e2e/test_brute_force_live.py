@@ -1,0 +1,92 @@
+"""Brute force against a live Basin as production runs it: gunicorn with two worker processes, the
+database (SQLite, and PostgreSQL) and a Redis cache they share. The counts must hold across the
+workers: 100 wrong passwords to POST /api/auth/token/ and then the right one get 429 JSON, and so
+do wrong join codes past their limit."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests import services
+from tests.e2e.live import ROOT, LivePlatform, base_env
+
+CACHE_DB = 11  # a Redis database of this test's own: the join-code counts live there
+SEED = """
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from basin.courses.models import Course
+User = get_user_model()
+User.objects.create_user(username="student", password="student-password-1")
+guesser = User.objects.create_user(username="guesser", password="guesser-password-1")
+print("token", Token.objects.create(user=guesser).key)
+print("code", Course.objects.create(slug="dl101", title="Deep Learning 101").join_code)
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def live(request, tmp_path):
+    services.require("redis")
+    import redis
+
+    cache_url = f"redis://127.0.0.1:6379/{CACHE_DB}"
+    redis.Redis.from_url(cache_url).flushdb()
+    env = base_env(tmp_path / "data") | {"BASIN_CACHE_URL": cache_url}
+    if request.param == "postgres":
+        services.require("postgres")
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_database")
+    for command in (["migrate", "--noinput"], ["shell", "-c", SEED]):
+        done = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    seeded = dict(re.findall(r"^(token|code) (\S+)$", done.stdout, re.M))
+    platform = LivePlatform(env, tmp_path)
+    # %(p)s: the worker's pid in each access-log line, to see that both workers answered.
+    platform.start("web", [sys.executable, "-m", "gunicorn", "basin.wsgi", "--workers", "2", "--bind",
+                           platform.base.removeprefix("http://"), "--access-logfile", "-",
+                           "--access-logformat", "pid=%(p)s %(r)s %(s)s"])
+
+    def up():
+        try:
+            return requests.get(f"{platform.base}/health/", timeout=5).status_code == 200
+        except requests.RequestException:  # not listening yet, or a worker still importing Basin
+            return False
+
+    platform.wait_for(up, 120, "gunicorn")
+    yield platform, seeded
+    platform.stop()
+    redis.Redis.from_url(cache_url).flushdb()
+
+
+def workers_that_answered(platform, path: str) -> set[str]:
+    log = (platform.logs / "web.log").read_text()
+    return set(re.findall(rf"pid=<(\d+)> POST {re.escape(path)}", log))
+
+
+def test_100_wrong_passwords_then_the_right_one_get_429_across_workers(live):
+    platform, _ = live
+    http = requests.Session()
+    http.headers["Connection"] = "close"  # a new connection each time: either worker may take it
+    url = f"{platform.base}/api/auth/token/"
+    answers = [http.post(url, json={"username": "student", "password": f"guess-{n}"}, timeout=10).status_code
+               for n in range(100)]
+    assert answers[:9] == [401] * 9 and set(answers[9:]) == {429}
+    right = http.post(url, json={"username": "student", "password": "student-password-1"}, timeout=10)
+    assert right.status_code == 429 and right.headers["Content-Type"] == "application/json"
+    assert right.json()["error"]["code"] == "too_many_attempts" and int(right.headers["Retry-After"]) > 0
+    assert len(workers_that_answered(platform, "/api/auth/token/")) == 2, platform.tails()
+
+
+def test_wrong_join_codes_get_429_across_workers(live):
+    platform, seeded = live
+    http = requests.Session()
+    http.headers.update({"Connection": "close", "Authorization": f"Token {seeded['token']}"})
+    url = f"{platform.base}/api/courses/join/"
+    answers = [http.post(url, json={"code": f"guess-{n}"}, timeout=10).status_code for n in range(30)]
+    assert answers[:10] == [404] * 10 and set(answers[10:]) == {429}
+    right = http.post(url, json={"code": seeded["code"]}, timeout=10)
+    assert right.status_code == 429 and right.json()["error"]["code"] == "too_many_attempts"
+    assert len(workers_that_answered(platform, "/api/courses/join/")) == 2, platform.tails()

@@ -1,0 +1,167 @@
+"""Brute force: failed logins are counted per account and per address on every path that checks a
+password (the login page, the admin's login, POST /api/auth/token/), and wrong join codes on every
+path that takes one (the join page, the API that `basin join` calls, sign-up). Past the limit the
+answer is 429: the JSON error shape under /api/, a plain page elsewhere."""
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+TOKEN = "/api/auth/token/"
+
+
+def token(username: str, password: str, address: str = "10.0.0.1", **headers):
+    return APIClient().post(TOKEN, {"username": username, "password": password}, format="json",
+                            REMOTE_ADDR=address, **headers)
+
+
+def page_login(path: str, username: str, password: str, address: str = "10.0.0.1"):
+    return Client().post(path, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def assert_locked_json(response):
+    assert response.status_code == 429, response.content
+    assert response["Content-Type"] == "application/json" and int(response["Retry-After"]) > 0
+    error = response.json()["error"]
+    assert error["code"] == "too_many_attempts" and "Wait 15 minutes" in error["message"]
+
+
+def test_100_wrong_passwords_to_the_token_api_then_the_right_one_get_429(people, settings):
+    answers = [token("student", f"guess-{n}").status_code for n in range(100)]
+    limit = settings.AXES_FAILURE_LIMIT
+    assert answers[:limit - 1] == [401] * (limit - 1) and set(answers[limit - 1:]) == {429}
+    assert_locked_json(token("student", "student-password-1"))
+
+
+def test_the_lock_holds_per_account_and_per_address(people, settings):
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        token("student", f"guess-{n}", address="10.0.0.1")
+    assert_locked_json(token("student", "student-password-1", address="10.9.9.9"))  # the account, anywhere
+    assert_locked_json(token("ta", "ta-password-1", address="10.0.0.1"))  # anyone, from that address
+    assert token("ta", "ta-password-1", address="10.9.9.9").status_code == 200
+    # Spread over many usernames from one address, or case variants of one: the same counts.
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        token(f"user{n}", "guess", address="10.0.0.2")
+    assert_locked_json(token("other_student", "other_student-password-1", address="10.0.0.2"))
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        token("OUTSIDER" if n % 2 else "Outsider", "guess", address=f"10.1.0.{n}")
+    assert_locked_json(token("outsider", "outsider-password-1", address="10.2.0.1"))
+
+
+def test_the_lock_ends_after_the_cool_off(people, settings):
+    from axes.models import AccessAttempt
+
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        token("student", f"guess-{n}")
+    assert token("student", "student-password-1").status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timezone.timedelta(minutes=16))
+    assert token("student", "student-password-1").status_code == 200
+
+
+def test_every_login_path_shares_the_count_and_pages_answer_a_plain_page(people, settings):
+    people["ta"].is_staff = True
+    people["ta"].save()
+    half = settings.AXES_FAILURE_LIMIT // 2
+    for n in range(half):
+        assert page_login(reverse("login"), "ta", f"guess-{n}").status_code == 200  # the form again
+    for n in range(settings.AXES_FAILURE_LIMIT - half - 1):
+        assert token("ta", f"guess-{n}").status_code == 401
+    locked = page_login("/admin/login/", "ta", "guess-last")
+    assert locked.status_code == 429 and locked["Content-Type"].startswith("text/html")
+    assert b"Too many failed logins" in locked.content and b'"error"' not in locked.content
+    for path in (reverse("login"), "/admin/login/"):  # the right password too, from anywhere
+        right = page_login(path, "ta", "ta-password-1", address="10.7.7.7")
+        assert right.status_code == 429 and "_auth_user_id" not in right.wsgi_request.session
+    assert_locked_json(token("ta", "ta-password-1", address="10.7.7.7"))
+
+
+def test_behind_the_proxy_the_address_is_the_one_it_appended(people, settings):
+    """X-Forwarded-For entries before the proxy's own are the client's word: varying them evades nothing."""
+    settings.BASIN_PROXY_COUNT = 1
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        token(f"nobody{n}", "guess", address="172.18.0.5", HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, 203.0.113.7")
+    assert_locked_json(token("ta", "ta-password-1", address="172.18.0.5", HTTP_X_FORWARDED_FOR="203.0.113.7"))
+    assert token("ta", "ta-password-1", address="172.18.0.5", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 200
+    settings.BASIN_PROXY_COUNT = 0  # no proxy: the header is ignored, the connection's address counts
+    assert token("ta", "ta-password-1", address="10.3.3.3", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 200
+
+
+@pytest.mark.parametrize("field, value", [("username", "x" * 151), ("password", "p" * 1025)])
+def test_overlong_credentials_are_a_400_before_any_hashing_or_counting(people, field, value):
+    answer = APIClient().post(TOKEN, {"username": "student", "password": "x", field: value}, format="json")
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_request"
+
+
+# --- join codes ------------------------------------------------------------------------------
+
+def join_api(client, code, address="10.0.0.1"):
+    return client.post("/api/courses/join/", {"code": code}, format="json", REMOTE_ADDR=address)
+
+
+def test_wrong_join_codes_over_the_api_get_429_then_even_the_right_one(api, course, settings):
+    outsider = api("outsider")
+    answers = [join_api(outsider, f"guess-{n}").status_code for n in range(30)]
+    limit = settings.BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT
+    assert answers[:limit] == [404] * limit and set(answers[limit:]) == {429}
+    blocked = join_api(outsider, course.join_code, address="10.5.5.5")  # per account: from anywhere
+    assert blocked.status_code == 429 and blocked.json()["error"]["code"] == "too_many_attempts"
+    assert int(blocked["Retry-After"]) > 0 and "check it with your course staff" in blocked.json()["error"]["message"]
+    assert join_api(api("other_ta"), course.join_code, address="10.5.5.5").json()["joined"] is True
+
+
+def test_wrong_join_codes_from_one_address_get_429_for_every_account(api, course, people, settings):
+    from django.contrib.auth import get_user_model
+
+    users = [get_user_model().objects.create_user(username=f"guesser{n}", password="x") for n in range(60)]
+    clients = {}
+    for n in range(settings.BASIN_JOIN_CODE_FAILURES_PER_ADDRESS):
+        user = users[n % 5]  # few wrong codes per account, many from the address
+        client = clients.setdefault(user.pk, APIClient())
+        client.force_authenticate(user)
+        assert join_api(client, f"guess-{n}", address="10.0.0.9").status_code == 404
+    assert join_api(api("outsider"), course.join_code, address="10.0.0.9").status_code == 429
+
+
+def test_right_join_codes_never_count_so_a_class_behind_one_address_joins(course, settings):
+    from django.contrib.auth import get_user_model
+
+    for n in range(settings.BASIN_JOIN_CODE_FAILURES_PER_ADDRESS + 10):
+        client = APIClient()
+        client.force_authenticate(get_user_model().objects.create_user(username=f"pupil{n}", password="x"))
+        assert join_api(client, course.join_code, address="10.0.0.9").status_code == 200, n
+
+
+def test_the_join_page_and_sign_up_answer_a_plain_429_page(course, people, settings):
+    client = Client(REMOTE_ADDR="10.0.0.4")
+    client.force_login(people["outsider"])
+    for n in range(settings.BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT):
+        assert b"No course has this join code" in client.post(reverse("join"), {"code": f"guess-{n}"}).content
+    blocked = client.post(reverse("join"), {"code": course.join_code})
+    assert blocked.status_code == 429 and b"Too many wrong join codes" in blocked.content
+    assert blocked["Content-Type"].startswith("text/html")
+
+    settings.BASIN_JOIN_CODE_FAILURES_PER_ADDRESS = 12
+    visitor = Client(REMOTE_ADDR="10.0.0.6")
+    form = {"username": "newbie", "email": "newbie@uni.example", "password1": "a-long-passphrase-9",
+            "password2": "a-long-passphrase-9"}
+    for n in range(12):
+        assert visitor.post(reverse("signup"), {**form, "code": f"guess-{n}"}).status_code == 200
+    signed = visitor.post(reverse("signup"), {**form, "code": course.join_code})
+    assert signed.status_code == 429 and b"Too many wrong join codes" in signed.content
+    assert Client(REMOTE_ADDR="10.0.0.7").post(reverse("signup"), {**form, "code": course.join_code}).status_code == 302
+
+
+def test_sign_up_tells_nothing_about_existing_usernames_without_a_valid_code(course, people):
+    form = {"email": "x@uni.example", "password1": "a-long-passphrase-9", "password2": "a-long-passphrase-9"}
+
+    def errors(username: str, code: str) -> dict:
+        page = Client().post(reverse("signup"), {**form, "username": username, "code": code})
+        return {name: list(e) for name, e in page.context["form"].errors.items()}
+
+    for taken, free in (("student", "nobody-here"), ("Student", "nobody-here"), ("stuclent", "zzzzz")):
+        assert errors(taken, "wrong-code") == errors(free, "wrong-code"), taken
+    assert errors("student", course.join_code) == {"username": ["A user with that username already exists."]}
