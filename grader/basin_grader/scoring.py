@@ -64,15 +64,32 @@ def read_logits(path: Path, n: int, num_classes: int = 10) -> np.ndarray:
     return logits
 
 
+# The most a single image adds to the NLL: -ln(1e-300), a probability floor of 1e-300 (the
+# calibration diagnostics use the same floor). Finite logits may be ±1e308; their true NLL is then
+# ~1e308 and cannot be stored (PostgreSQL's jsonb refuses Infinity). Capped, not refused: such
+# logits are valid output (N×10, finite), accuracy (the ranked score) is well defined for them, and
+# an over-confident model deserves a large loss on its page, not a failed submission.
+NLL_CAP = float(-np.log(1e-300))
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Natural-log probabilities in [-NLL_CAP, 0] for any finite logits. Differences to the row's
+    maximum that overflow float64 (±1e308 in one row) are -inf, a probability of exactly 0, as
+    they should be; the floor then keeps every number finite."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return np.clip(log_probs, -NLL_CAP, 0.0)
+
+
 def metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict:
-    """Accuracy, mean negative log-likelihood (natural log), macro-F1, per-class accuracy and the
-    confusion matrix (rows: true class, columns: predicted). None where a set is empty (a tiny test
+    """Accuracy, mean negative log-likelihood (natural log, at most NLL_CAP per image), macro-F1,
+    per-class accuracy and the confusion matrix (rows: true class, columns: predicted). None where a set is empty (a tiny test
     split may have no sample in one part) and, per class, where the class does not occur."""
     if len(labels) == 0:
         return {"accuracy": None, "nll": None, "macro_f1": None, "per_class_accuracy": [None] * num_classes,
                 "confusion": [[0] * num_classes for _ in range(num_classes)], "count": 0}
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = log_softmax(logits)
     predicted = logits.argmax(axis=1)
     confusion = np.zeros((num_classes, num_classes), np.int64)
     np.add.at(confusion, (labels, predicted), 1)

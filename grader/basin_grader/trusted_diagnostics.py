@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .scoring import log_softmax
+
 ECE_BINS = 15
 MARGIN_BINS = 20
 MARGIN_CLIP = 1e6
@@ -20,10 +22,7 @@ Z95 = 1.959963984540054
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):  # ±1e308 logits: -inf differences give exp() = 0, as wanted
-        shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
+    return np.exp(log_softmax(logits))  # finite for any finite logits (±1e308 included)
 
 
 def calibration(logits: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> dict | None:
@@ -49,7 +48,7 @@ def calibration(logits: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) ->
     onehot = np.eye(logits.shape[1])[labels]
     return {
         "ece": float(ece),
-        "nll": float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-300, None)).mean()),
+        "nll": float(-log_softmax(logits)[np.arange(len(labels)), labels].mean()),
         "brier": float(((probs - onehot) ** 2).sum(axis=1).mean()),
         "reliability": diagram,
     }
@@ -67,7 +66,10 @@ def margins(logits: np.ndarray, labels: np.ndarray, bins: int = MARGIN_BINS) -> 
     # Finite logits can still be huge (±1e308): keep the differences finite for the histogram.
     with np.errstate(over="ignore"):
         margin = np.clip(true - others.max(axis=1), -MARGIN_CLIP, MARGIN_CLIP)
-    counts, edges = np.histogram(margin, bins=bins)
+    lo, hi = float(margin.min()), float(margin.max())
+    if not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):  # (near-)equal margins, subnormal ones too: numpy's
+        lo, hi = lo - 0.5, hi + 0.5                       # own range for equal values, not 20 empty bins
+    counts, edges = np.histogram(margin, bins=bins, range=(lo, hi))
     return {"p10": float(np.percentile(margin, 10)), "median": float(np.median(margin)),
             "histogram": {"edges": edges.tolist(), "counts": counts.tolist()}}
 
