@@ -11,7 +11,8 @@ from pathlib import Path
 
 from . import config
 from .download import download
-from .http import EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_USAGE, CliError, Client
+from .http import EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, CliError, Client
+from .terminal import clean, number
 
 TERMINAL = ("scored", "failed", "cancelled")
 
@@ -73,13 +74,14 @@ def interactive(args) -> bool:
 
 
 def show(args, data, text: str) -> None:
-    print(json.dumps(data, indent=2) if args.json else text)
+    # JSON escapes every control and non-ASCII character (ensure_ascii); text is cleaned of them.
+    print(json.dumps(data, indent=2) if args.json else clean(text))
 
 
 def describe(s: dict) -> str:
     line = f"#{s['id']} {s['status']}"
     if s["status"] == "scored":
-        line += f"  public accuracy {s['public_score']:.4f}"
+        line += f"  public accuracy {number(s['public_score'])}"
     elif s["status"] == "failed":
         line += f"  {s['verdict']}: {s['message']}"
     return line
@@ -90,7 +92,7 @@ def follow(client: Client, submission_id: int, quiet: bool) -> dict:
     while True:
         s = client.submission(submission_id)
         if s["status"] != last and not quiet:
-            print(f"#{submission_id} {s['status']}", file=sys.stderr)
+            print(clean(f"#{submission_id} {s['status']}"), file=sys.stderr)
             last = s["status"]
         if s["status"] in TERMINAL:
             return s
@@ -191,7 +193,7 @@ def run(args) -> int:
         show(args, rows, "\n".join(describe(s) for s in rows) or "No submissions yet.")
         return 0
     board = client.leaderboard(homework)
-    lines = [f"{r['rank'] or '-':>3}  {r['public_score']:.4f}  {r['name']}" for r in board["rows"]]
+    lines = [f"{clean(r['rank'] or '-'):>3}  {number(r['public_score'])}  {clean(r['name'])}" for r in board["rows"]]
     show(args, board, "\n".join(lines) or "No scored submission yet.")
     return 0
 
@@ -201,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except CliError as e:
-        print(f"basin: {e.message}", file=sys.stderr)
+        print(f"basin: {clean(e.message)}", file=sys.stderr)
         return e.exit_code
+    except (KeyError, TypeError, AttributeError) as e:  # a server that answers in a shape basin does not know
+        print(f"basin: the server's answer is not what this basin understands ({clean(type(e).__name__)}); "
+              "update basin (pip install -U basin-cli) or ask the course staff.", file=sys.stderr)
+        return EXIT_SERVER
     except KeyboardInterrupt:
         resume = " Run `basin download` again to resume." if args.command == "download" else ""
         print(f"basin: interrupted.{resume}", file=sys.stderr)
