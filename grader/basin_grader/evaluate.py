@@ -20,9 +20,10 @@ import numpy as np
 from . import dataset_layout as layout
 from .budgets import DiagnosticsBudget
 from .formats import inspect_submission, submission_filename
-from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, SCORE, images_name, labels_name,
-                      logits_name, output_files)
-from .sandbox_diagnostics import read_report
+from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, SCORE, centre_logits_name, images_name,
+                      labels_name, logits_name, output_files)
+from .diagnostics_trust import Known, check, read_centre_logits, storable
+from .sandbox_diagnostics import read_report, subset_sizes, unread_report
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
 from .trusted_diagnostics import diagnose, read_groups
@@ -63,19 +64,28 @@ def _share_read_only(source: Path, target: Path, link: bool) -> None:
     os.chmod(target, 0o644)
 
 
-def _write_public_subsets(dataset: Path, data: Path, budget: DiagnosticsBudget) -> None:
-    """The fixed train and val subsets of a diagnostics run: the first n of a permutation seeded
-    by the budget, so every submission of a homework is measured on the same images."""
-    wanted = {"train": max(budget.samples, budget.eval_samples),
-              "val": max(budget.samples, budget.eval_samples, budget.feature_samples)}
-    for split, n in wanted.items():
+def public_subset_labels(dataset: Path, budget: DiagnosticsBudget) -> dict[str, np.ndarray]:
+    """The labels a diagnostics run's subsets carry, from the dataset (never read back from /data)."""
+    return {split: labels for split, _, labels in _public_subsets(dataset, budget)}
+
+
+def _public_subsets(dataset: Path, budget: DiagnosticsBudget):
+    """(split, images, labels) of the fixed train and val subsets of a diagnostics run: the first n
+    of a permutation seeded by the budget, so every submission of a homework is measured on the same
+    images (images memory-mapped: only the chosen ones are read)."""
+    for split, n in subset_sizes(budget).items():
         try:
             images = np.load(layout.split_file(dataset, split, layout.IMAGES), mmap_mode="r", allow_pickle=False)
             labels = np.load(layout.split_file(dataset, split, layout.LABELS), allow_pickle=False)
         except OSError as e:
             raise InfrastructureError(f"the dataset version at {dataset} has no readable {split} split: {e}") from e
         order = np.random.default_rng(budget.seed).permutation(len(labels))[:n]
-        for name, array in ((images_name(split), images[order]), (labels_name(split), labels[order])):
+        yield split, images[order], labels[order]
+
+
+def _write_public_subsets(dataset: Path, data: Path, budget: DiagnosticsBudget) -> None:
+    for split, images, labels in _public_subsets(dataset, budget):
+        for name, array in ((images_name(split), images), (labels_name(split), labels)):
             np.save(data / name, np.ascontiguousarray(array), allow_pickle=False)
             os.chmod(data / name, 0o644)
     (data / BUDGET).write_text(json.dumps(budget.to_dict()))
@@ -206,25 +216,51 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
 
 def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend, budget: DiagnosticsBudget,
              limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity()) -> dict:
-    """The sandbox's diagnostics of an already scored submission, checked (basin_grader.sandbox_diagnostics).
+    """The sandbox's diagnostics of an already scored submission, checked (basin_grader.sandbox_diagnostics)
+    and cross-checked against what the worker knows (basin_grader.diagnostics_trust): report["trust"].
     Its own wall clock is the budget's; running out of it makes the report partial, never a failure.
     The grader's own failures raise InfrastructureError, for the caller to retry."""
     with open(submission, "rb") as f:
         info = inspect_submission(f, submission.name)
     dirs = prepare(workdir, submission, info.kind, dataset, link=backend.name == "docker", mode=DIAGNOSE, budget=budget)
+    known = Known(budget, _device_given(backend), public_subset_labels(dataset, budget))
     limits = SandboxLimits(**{**asdict(limits), "wall_seconds": float(budget.time_limit_s)})
     run = backend.run(dirs, limits, identity, mode=DIAGNOSE)
-    report = read_report(dirs.out / OUTPUT_DIAGNOSTICS, budget)
-    if run.timed_out:
+    # Only a supervisor that finished wrote the report after ending every process of the run; a run
+    # it did not finish (stopped, killed, out of time) leaves files the model may have written.
+    try:
+        result = read_result(dirs.out / OUTPUT_RESULT) if run.exit_code == 0 and not run.timed_out else {}
+    except GradingError:  # not a regular file
+        result = {}
+    if result.get("supervised") is True:
+        report = read_report(dirs.out / OUTPUT_DIAGNOSTICS, budget)
+        logits = {}
+        for split in known.labels:
+            logits[split], _ = read_centre_logits(dirs.out / centre_logits_name(split), known, split)
+        report["trust"]["failed"].update(check(report, known, logits))
+        if isinstance(result.get("protocol_error"), str):
+            report["trust"]["failed"]["protocol"] = printable(result["protocol_error"][:300])
+    else:
+        report = unread_report(budget, "the diagnostics run did not finish")
+        report["trust"]["failed"]["run"] = "the diagnostics run's supervisor did not finish; its files were not read"
+    report["trust"]["trusted"] = not report["trust"]["failed"]
+    if run.timed_out or result.get("deadline_reached") is True:
         report["errors"]["time"] = f"the diagnostics reached their {budget.time_limit_s} s limit"
     elif run.oom_killed:
         report["errors"]["memory"] = f"the diagnostics ran out of the {limits.memory_mb} MB memory limit"
-    elif run.exit_code != 0:
-        try:
-            message = read_result(dirs.out / OUTPUT_RESULT).get("message")
-        except GradingError:
-            message = None
-        report["errors"]["run"] = printable(message[:500]) if isinstance(message, str) else "the diagnostics run failed"
-    report["status"] = "complete" if not report["partial"] and not report["errors"] else "partial"
+    elif isinstance(result.get("child_error"), str):
+        report["errors"]["run"] = printable(result["child_error"][:500])
+    elif run.exit_code != 0 or result.get("child_exit") not in (0, None):
+        report["errors"]["run"] = "the diagnostics run failed"
+    complete = not report["partial"] and not report["errors"]
+    report["status"] = "untrusted" if not report["trust"]["trusted"] else "complete" if complete else "partial"
     report["sandbox_s"] = run.seconds
-    return report
+    return storable(report)
+
+
+def _device_given(backend: SandboxBackend) -> str:
+    """The device a diagnostics run gets: the worker's GPU in Docker; on the process backend, the
+    host's (where there is an NVIDIA driver, torch in the subprocess finds it)."""
+    if backend.name == "docker":
+        return "cuda" if getattr(backend, "gpu", None) else "cpu"
+    return "cuda" if Path("/dev/nvidiactl").exists() else "cpu"

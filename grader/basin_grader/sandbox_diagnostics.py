@@ -1,9 +1,13 @@
 """The diagnostics a sandbox reported, read as untrusted input.
 
-The student's code ran in the same process that wrote diagnostics.json, so the file may hold
-anything. Every number is re-read against the budget the worker sent (shapes, types, ranges),
-anything else is dropped, coordinates and seeds are the worker's own, and every summary (flat
-radius, basin area, gaps) is recomputed here from the checked numbers.
+The numbers in diagnostics.json were computed by the student's code (the runtime's supervisor
+wrote them, but its child process, where the model ran, sent them), so the file may hold anything.
+It is read like every sandbox output (basin_grader.scoring.read_capped: no links, no FIFOs, regular
+files only), refused before parsing when it is larger than the budget can produce, and parsed with
+no NaN or infinity. Every number is re-read against the budget the worker sent (shapes, types,
+ranges); a part written in a shape no honest run writes is dropped and noted as a failed check
+(basin_grader.diagnostics_trust has the rest), coordinates and seeds are the worker's own, and
+every summary (flat radius, basin area, gaps) is recomputed here from the checked numbers.
 """
 from __future__ import annotations
 
@@ -13,10 +17,38 @@ from pathlib import Path
 
 from .budgets import LINES, PARTS, DiagnosticsBudget, seeds_of
 from .landscape_summary import DIVERGED, RISE, axis, basin_area, flat_radius
-from .verdicts import printable
+from .scoring import read_capped
+from .verdicts import GradingError, printable
 
 SPLITS = ("train", "val")
-MAX_REPORT_BYTES = 64 << 20
+CLASSES = 10
+_NUMBER_BYTES = 26  # the longest JSON float, '-1.2345678901234567e-308', and its ', '
+_ERROR_BYTES = 500 * 12  # an error line of 500 characters, each at worst an escaped surrogate pair
+_FIXED_BYTES = 16 << 10  # keys, seeds, budget, timings, flags
+
+
+def max_report_bytes(budget: DiagnosticsBudget) -> int:
+    """The largest report an honest run writes under `budget`: every number at its longest."""
+    numbers = (3 * budget.feature_samples + 2  # feature points (x, y), labels, explained variance
+               + (4 * LINES + 1) * budget.line_points  # loss and accuracy per line and split, the alphas
+               + 4 * budget.grid ** 2 + 2 * budget.grid  # loss and accuracy per grid point and split, the axes
+               + 64)  # generalization, centre, sharpness, budget, seeds, timings
+    return _NUMBER_BYTES * numbers + len(PARTS) * _ERROR_BYTES + _FIXED_BYTES
+
+
+def subset_sizes(budget: DiagnosticsBudget) -> dict[str, int]:
+    """Images of each public subset a diagnostics run gets (fewer where the split is smaller)."""
+    return {"train": max(budget.samples, budget.eval_samples),
+            "val": max(budget.samples, budget.eval_samples, budget.feature_samples)}
+
+
+def max_logits_bytes(budget: DiagnosticsBudget) -> int:
+    """A subset's centre logits: float32 N×10 in a .npy file (its header is at most 128 bytes)."""
+    return 128 + 4 * CLASSES * max(subset_sizes(budget).values())
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 class Invalid(ValueError):
@@ -121,7 +153,7 @@ def _lines(raw: dict, budget: DiagnosticsBudget) -> dict:
 
 
 def _grid(raw: dict, budget: DiagnosticsBudget) -> dict:
-    found = _dict(_dict(raw["landscape"]).get("grid"))
+    found = _dict(_dict(raw["landscape"])["grid"])  # no grid yet: KeyError, never reached
     coefficients = axis(budget.grid)
     side = len(coefficients)
     grid: dict = {"alphas": coefficients, "betas": coefficients}
@@ -158,20 +190,48 @@ _READERS = {"generalization": _generalization, "features": _features, "lines": _
             "grid": _grid}
 
 
+def _parse(path: Path, budget: DiagnosticsBudget) -> tuple[dict | None, str | None]:
+    """(the report as parsed, None) or (None, why not). Within max_report_bytes: nothing larger is
+    read, let alone parsed; nesting deeper than the interpreter allows is refused (RecursionError)."""
+    try:
+        data = read_capped(path, max_report_bytes(budget))
+    except GradingError as e:
+        return None, e.message
+    if not data:
+        return None, None
+    try:
+        raw = json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None, "diagnostics.json is not JSON"
+    return (raw, None) if isinstance(raw, dict) else (None, "diagnostics.json is not a JSON object")
+
+
+def _empty(budget: DiagnosticsBudget) -> dict:
+    return {"budget": budget.to_dict(), "seeds": seeds_of(budget), "partial": [], "errors": {},
+            "trust": {"trusted": True, "failed": {}}}
+
+
+def unread_report(budget: DiagnosticsBudget, why: str) -> dict:
+    """The report of a run whose files were not read: every part partial."""
+    report = _empty(budget)
+    report["partial"] = list(PARTS)
+    report["errors"]["report"] = why
+    return report
+
+
 def read_report(path: Path, budget: DiagnosticsBudget) -> dict:
     """The checked report. Parts missing or cut short are listed in "partial"; a part that fails
-    its checks is dropped with a line in "errors" (the model's own failures come through too)."""
-    report: dict = {"budget": budget.to_dict(), "seeds": seeds_of(budget), "partial": [], "errors": {}}
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_REPORT_BYTES + 1)
-        raw = json.loads(data) if 0 < len(data) <= MAX_REPORT_BYTES else None
-    except (OSError, ValueError, RecursionError):
-        raw = None
-    if not isinstance(raw, dict):
-        report["partial"] = list(PARTS)
-        report["errors"]["report"] = "the diagnostics run wrote no readable report"
+    its checks is dropped and listed in report["trust"]["failed"] (the model's own failures come
+    through in "errors")."""
+    report = _empty(budget)
+    raw, problem = _parse(path, budget)
+    if raw is None:
+        report = unread_report(budget, "the diagnostics run wrote no readable report")
+        if problem:
+            report["trust"] = {"trusted": False, "failed": {"report": printable(problem)}}
         return report
+    if raw.get("budget") != budget.to_dict() or raw.get("seeds") != seeds_of(budget):
+        report["trust"]["failed"]["budget"] = "the report does not echo the budget and seeds the worker sent"
     report["device"] = raw.get("device") if raw.get("device") in ("cpu", "cuda") else "unknown"
     report["precision"] = raw.get("precision") if raw.get("precision") in ("fp32", "bf16") else "unknown"
     report["memory_format"] = raw.get("memory_format") if raw.get("memory_format") in ("channels_last", "plain") else "unknown"
@@ -188,8 +248,12 @@ def read_report(path: Path, budget: DiagnosticsBudget) -> dict:
             continue
         try:
             value = _READERS[part](raw, budget)
-        except (Invalid, KeyError, TypeError, AttributeError, IndexError):
-            report["partial"].append(part)  # never reached, or written in a shape no honest run writes
+        except KeyError:  # never reached
+            report["partial"].append(part)
+            continue
+        except (Invalid, TypeError, AttributeError, IndexError) as e:  # a shape no honest run writes
+            report["partial"].append(part)
+            report["trust"]["failed"][f"{part}_shape"] = printable(f"{part}: {e}"[:300])
             continue
         if part in ("lines", "grid"):
             landscape.update(value if part == "lines" else {"grid": value})
@@ -199,6 +263,7 @@ def read_report(path: Path, budget: DiagnosticsBudget) -> dict:
             report["partial"].append(part)
     if landscape:
         report["landscape"] = landscape
+    report["trust"]["trusted"] = not report["trust"]["failed"]
     return report
 
 

@@ -25,9 +25,13 @@ def labels_name(split: str) -> str:  # public splits only: a diagnostics run's s
     return f"{split}_labels.npy"
 
 
+def centre_logits_name(split: str) -> str:  # a diagnostics run's: the unperturbed model on a public subset
+    return f"{split}_centre_logits.npy"
+
+
 def output_files(mode: str = SCORE) -> tuple[str, ...]:
     """Every file the runtime may write to /out. The worker creates them, empty, before the run;
     the sandbox may write into them but create nothing else there (see evaluate.prepare)."""
     if mode == DIAGNOSE:
-        return (OUTPUT_RESULT, OUTPUT_DIAGNOSTICS)
+        return (OUTPUT_RESULT, OUTPUT_DIAGNOSTICS, centre_logits_name("train"), centre_logits_name("val"))
     return (OUTPUT_RESULT, *(logits_name(split) for split in HIDDEN_SPLITS))

@@ -30,6 +30,8 @@ def _write_result(out: Path, payload: dict) -> None:
 
 def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) -> dict:
     started = time.monotonic()
+    if mode == DIAGNOSE:  # the model runs in a child; this process supervises it and writes the report
+        return _diagnose(sub, data, out, started)
     import numpy as np
     import torch
 
@@ -46,8 +48,6 @@ def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) ->
     with tempfile.TemporaryDirectory() as scratch:
         model = load_model(files[0], Path(scratch)).to(device)
         timings["load_s"] = time.perf_counter() - t
-        if mode == DIAGNOSE:
-            return _diagnose(model, data, out, device, started, timings)
         inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in HIDDEN_SPLITS if (data / images_name(s)).exists()}
         probe = next(iter(inputs.values()))[:PROBE]
         predict_logits(model, probe, batch_size=PROBE, device=device)  # fails fast on a wrong shape
@@ -58,17 +58,10 @@ def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) ->
     return {"status": "ok", "device": device, "timings": timings}
 
 
-def _diagnose(model, data: Path, out: Path, device: str, started: float, timings: dict) -> dict:
-    from ..budgets import budget_from_dict
-    from .diagnostics import run_diagnostics
+def _diagnose(sub: Path, data: Path, out: Path, started: float) -> dict:
+    from .supervisor import supervise
 
-    budget = budget_from_dict(json.loads((data / BUDGET).read_text()))
-    # Stop starting new work with time to spare for the last write; the sandbox's wall clock is the hard stop.
-    deadline = started + 0.9 * budget.time_limit_s - 2
-    t = time.perf_counter()
-    run_diagnostics(model, data, budget, device, deadline, out / OUTPUT_DIAGNOSTICS)
-    timings["diagnostics_s"] = time.perf_counter() - t
-    return {"status": "ok", "device": device, "timings": timings}
+    return supervise(sub, data, out, started)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,14 @@
 """The diagnostics run inside the sandbox: landscape, sharpness, train/val loss and accuracy, and
 the feature view, on public-label subsets only (the hidden labels never come here).
 
-Parts run cheapest-first and the report is rewritten after each, so a run cut short by its time
-limit (or killed) still leaves every finished part; the worker marks the rest partial.
+Parts run cheapest-first and the report is sent to the supervisor after each, so a run cut short
+by its time limit (or killed) still leaves every finished part; the worker marks the rest partial.
+The logits of the unperturbed model on each subset are sent too: the train/val loss and accuracy
+and the landscape's centre are computed from them, and the worker scores them itself with the
+labels it holds (basin_grader.diagnostics_trust).
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -48,12 +50,27 @@ def _metrics(loss: float, accuracy: float, n: int) -> dict:
     return {"loss": loss if math.isfinite(loss) else None, "accuracy": accuracy, "n": n}
 
 
+@torch.no_grad()
+def logits_of(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([model(x[b:b + batch_size]).float().cpu() for b in range(0, len(x), batch_size)])
+
+
+def metrics_of(logits: torch.Tensor, labels: np.ndarray) -> dict:
+    """Mean cross-entropy (float64) and accuracy: the worker computes the same from the same logits."""
+    y = torch.from_numpy(labels.astype(np.int64))
+    loss = float(F.cross_entropy(logits.double(), y)) if len(y) else math.nan
+    return _metrics(loss, float((logits.argmax(1) == y).double().mean()) if len(y) else 0.0, len(y))
+
+
 class Diagnostics:
     """One run: `run()` fills `report` part by part, calling `flush` after each."""
 
     def __init__(self, model: torch.nn.Module, data: dict[str, tuple[np.ndarray, np.ndarray]],
-                 budget: DiagnosticsBudget, device: str, deadline: float, flush: Callable[[dict], None]):
+                 budget: DiagnosticsBudget, device: str, deadline: float, flush: Callable[[dict], None],
+                 send_logits: Callable[[str, np.ndarray], None] = lambda split, logits: None):
         self.model, self.budget, self.device, self.deadline, self.flush = model, budget, device, deadline, flush
+        self.send_logits = send_logits
+        self._logits: dict[str, torch.Tensor] = {}
         self.autocast = device == "cuda"  # bf16 on the GPU for the landscape; fp32 everywhere else
         self.data = data
         self.seeds = seeds_of(budget)
@@ -73,6 +90,16 @@ class Diagnostics:
             images, labels = self.data[split]
             self._subsets[key] = _subset(images, labels, n, self.device, self.budget.batch_size, self.memory_format)
         return self._subsets[key]
+
+    def centre_metrics(self, split: str, n: int) -> dict:
+        """Loss and accuracy of the unperturbed model on the first n images of `split`, from the
+        logits of the whole subset (computed once, and sent for the worker to score)."""
+        if split not in self._logits:
+            images, labels = self.data[split]
+            x = torch.from_numpy(to_model_input(images)).to(self.device).contiguous(memory_format=self.memory_format)
+            self._logits[split] = logits_of(self.model, x, self.budget.batch_size)
+            self.send_logits(split, self._logits[split].numpy())
+        return metrics_of(self._logits[split][:n], self.data[split][1][:n])
 
     def landscape_subsets(self) -> dict[str, ls.Subset]:
         return {split: self.subset(split, self.budget.samples) for split in ("train", "val")}
@@ -101,11 +128,8 @@ class Diagnostics:
         return self.report
 
     def _generalization(self) -> bool:
-        found = {}
-        for split in ("train", "val"):
-            subset = self.subset(split, self.budget.eval_samples)
-            found[split] = _metrics(*plain_loss(self.model, subset), len(subset.y))
-        self.report["generalization"] = found
+        self.report["generalization"] = {split: self.centre_metrics(split, self.budget.eval_samples)
+                                         for split in ("train", "val")}
         return True
 
     def _features(self) -> bool:
@@ -121,7 +145,7 @@ class Diagnostics:
     def _lines(self) -> bool:
         alphas = axis(self.budget.line_points)
         subsets = self.landscape_subsets()
-        centre = {split: _metrics(*plain_loss(self.model, s), len(s.y)) for split, s in subsets.items()}
+        centre = {split: self.centre_metrics(split, self.budget.samples) for split in subsets}
         lines, complete = [], True
         for direction in self.directions():
             steps = [[(a, direction)] for a in alphas]
@@ -174,15 +198,13 @@ class Diagnostics:
 
 
 def run_diagnostics(model: torch.nn.Module, data_dir: Path, budget: DiagnosticsBudget, device: str, deadline: float,
-                    out_file: Path) -> dict:
+                    flush: Callable[[dict], None], send_logits: Callable[[str, np.ndarray], None]) -> dict:
     def split(name: str) -> tuple[np.ndarray, np.ndarray]:
         return (np.load(data_dir / images_name(name), allow_pickle=False),
                 np.load(data_dir / labels_name(name), allow_pickle=False))
 
-    def flush(report: dict) -> None:
-        out_file.write_text(json.dumps(_finite(report), allow_nan=False))
-
-    return Diagnostics(model, {"train": split("train"), "val": split("val")}, budget, device, deadline, flush).run()
+    return Diagnostics(model, {"train": split("train"), "val": split("val")}, budget, device, deadline,
+                       lambda report: flush(_finite(report)), send_logits).run()
 
 
 def _finite(value):

@@ -12,6 +12,7 @@ the diagnostics_* columns:
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from dataclasses import replace
 from datetime import timedelta
@@ -24,6 +25,7 @@ from basin.clock import database_now
 from basin.submissions.models import Submission
 from basin.submissions.services import send
 from basin_grader.budgets import BudgetError, resolve_budget
+from basin_grader.diagnostics_trust import storable, trusted
 from basin_grader.evaluate import diagnose_in_sandbox
 from basin_grader.sandbox import RunIdentity
 from basin_grader.sandbox_diagnostics import add_test_gaps
@@ -62,17 +64,20 @@ def _running(submission: Submission):
 
 
 def leaderboard_fields(report: dict) -> dict:
-    """The report's numbers a leaderboard row shows (checked already: sandbox_diagnostics)."""
+    """The report's numbers a leaderboard row shows: none from a report that failed a check."""
+    if not trusted(report):
+        return {"landscape_thumbnail": None, "sharpness": None}
     try:
         line = report["landscape"]["lines"][0]["train"]["loss"]
     except (KeyError, IndexError, TypeError):
         line = None
     sharpness = (report.get("sharpness") or {}).get("top_eigenvalue")
     return {"landscape_thumbnail": line if isinstance(line, list) else None,
-            "sharpness": float(sharpness) if isinstance(sharpness, int | float) else None}
+            "sharpness": float(sharpness) if isinstance(sharpness, int | float) and math.isfinite(sharpness) else None}
 
 
 def _record(submission: Submission, report: dict) -> bool:
+    report = storable(report)  # every number finite: jsonb refuses NaN and infinity
     status = Status.COMPLETE if report.get("status") == "complete" else Status.PARTIAL
     return bool(_running(submission).update(model_diagnostics=report, diagnostics_status=status,
                                             diagnostics_lease_expires_at=None, **leaderboard_fields(report)))

@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from basin_grader import dataset_layout as layout
+from basin_grader.diagnostics_trust import trusted
 
 from basin.courses.models import Homework, Membership
 from basin.courses.selectors import homework_for_viewer, role_in, visible_homeworks
@@ -64,8 +65,10 @@ def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
     diagnostics = visible_diagnostics(submission)
     model = diagnostics.get("model")
     if model and model.get("errors") and not (viewer_is_staff or submission.user_id == user.pk):
-        diagnostics["model"] = {**model, "errors": {part: "could not be computed for this model"
-                                                    for part in model["errors"]}}
+        diagnostics["model"] = model = {**model, "errors": {part: "could not be computed for this model"
+                                                            for part in model["errors"]}}
+    if model and not viewer_is_staff and isinstance(model.get("trust"), dict):  # which checks failed: TAs only
+        diagnostics["model"] = {**model, "trust": {"trusted": model["trust"].get("trusted") is True}}
     return {
         "id": submission.pk,
         "name": shown_name(submission, viewer_is_staff or submission.user_id == user.pk),
@@ -76,6 +79,7 @@ def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
         "waiting": submission.diagnostics_status in (Submission.DiagnosticsStatus.QUEUED,
                                                      Submission.DiagnosticsStatus.RUNNING),
         "diagnostics": diagnostics,
+        "untrusted": bool(model) and "trust" in model and not trusted(model),
         "scores": visible_scores(submission),
     }
 

@@ -22,8 +22,16 @@
 
   function layout(title, extra) {
     // Title on the left and a taller top margin: the hover toolbar sits top right, clear of the title.
-    return Object.assign({ title: { text: title, font: { size: 14 }, x: 0.01, xanchor: "left" }, margin: { l: 50, r: 20, t: 56, b: 45 },
+    return Object.assign({ title: { text: title + titleSuffix, font: { size: 14 }, x: 0.01, xanchor: "left" }, margin: { l: 50, r: 20, t: 56, b: 45 },
                            height: 320 }, extra || {});
+  }
+
+  // A report that failed the grader's checks still draws, each model chart titled as such.
+  const MODEL_CHARTS = new Set(["surface", "contour", "lines", "features"]);
+  let titleSuffix = "";
+  function untrusted(d) {
+    const trust = d.diagnostics.model && d.diagnostics.model.trust;
+    return !!trust && trust.trusted !== true;
   }
 
   const charts = {
@@ -122,6 +130,9 @@
 
   document.querySelectorAll("section.panel").forEach((panel) => {
     const d = data[panel.dataset.submission];
-    panel.querySelectorAll(".chart").forEach((el) => charts[el.dataset.chart](el, d));
+    panel.querySelectorAll(".chart").forEach((el) => {
+      titleSuffix = untrusted(d) && MODEL_CHARTS.has(el.dataset.chart) ? " (not trustworthy)" : "";
+      charts[el.dataset.chart](el, d);
+    });
   });
 })();
