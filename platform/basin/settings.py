@@ -194,6 +194,7 @@ AXES_LOCKOUT_CALLABLE = "basin.accounts.lockout.lockout_response"
 AXES_USERNAME_CALLABLE = "basin.accounts.lockout.counted_username"
 AXES_CLIENT_IP_CALLABLE = "basin.accounts.throttles.client_address"
 AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no history of successful logins is kept
 # Reverse proxies in front of the web processes (the deploy's nginx: 1). The client's address is
 # the one the nearest proxy appended to X-Forwarded-For; with 0 the header is ignored.
 BASIN_PROXY_COUNT = env_int("BASIN_PROXY_COUNT", 1 if PRODUCTION else 0, minimum=0)
@@ -328,7 +329,9 @@ LOGGING = {
     # runserver's request lines: through the same handler (Django's default gives them their own).
     "loggers": {"django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False},
                 # The embedded file broker has no host name, and kombu says so on every connection.
-                "kombu.connection": {"level": "ERROR"}},
+                "kombu.connection": {"level": "ERROR"},
+                # django-axes: a line per locked-out or repeated failure, not per step of its bookkeeping.
+                "axes": {"level": "WARNING"}},
 }
 
 if PRODUCTION:
