@@ -76,7 +76,8 @@ def test_a_tampered_expired_or_outdated_link_confirms_nothing(course, smtp_serve
 
     client.post(reverse("account-email"), {"email": "dana@elsewhere.example"})
     outdated = client.get(link)  # the first link was for the first address
-    assert outdated.status_code == 400 and b"your account&#x27;s address is now dana@elsewhere.example" in outdated.content
+    assert outdated.status_code == 400
+    assert b"your account&#x27;s address is now dana@elsewhere.example" in outdated.content
     assert not ConfirmedEmail.objects.exists()
     newest = path_of(smtp_server.links("dana@elsewhere.example")[-1])
     assert client.get(newest).status_code == 302 and has_confirmed(user, "dana@elsewhere.example")
