@@ -111,6 +111,25 @@ def test_sign_up_refuses_a_username_that_could_pass_for_another(course, username
     assert User.objects.count() == 6
 
 
+def test_the_admins_user_pages_refuse_them_too(people):
+    User.objects.create_user(username="alice", password="x")
+    root = User.objects.create_superuser(username="root", password="x")
+    client = Client()
+    client.force_login(root)
+    form = {"password1": "a-long-passphrase-9", "password2": "a-long-passphrase-9", "usable_password": "true"}
+    for username, says in (("\u0430lice", "may contain only the ASCII letters"), ("a1ice", "looks like another")):
+        page = client.post("/admin/auth/user/add/", {**form, "username": username})
+        assert page.status_code == 200 and says in page.content.decode(), username
+    outsider = people["outsider"]
+    change = client.get(f"/admin/auth/user/{outsider.pk}/change/").context["adminform"].form.initial
+    fields = {k: v for k, v in change.items() if v is not None and k in ("email", "first_name", "last_name")}
+    renamed = client.post(f"/admin/auth/user/{outsider.pk}/change/", {**fields, "username": "aIice",
+                                                                     "is_active": "on", "date_joined_0": "2026-01-01",
+                                                                     "date_joined_1": "00:00:00"})
+    assert renamed.status_code == 200 and "looks like another" in renamed.content.decode()
+    assert User.objects.filter(username__in=["\u0430lice", "a1ice", "aIice"]).count() == 0
+
+
 def test_the_roster_refuses_look_alikes_in_the_file_and_leaves_out_those_of_existing_accounts(course):
     refused = HEADER + "\u0430lice,a1@uni.example,A,A,s1,\nbob,b@uni.example,B,B,s2,\nb0b,b0@uni.example,B,O,s3,\n"
     with pytest.raises(ApplicationError) as e:

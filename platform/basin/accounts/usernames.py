@@ -36,21 +36,22 @@ def validate_ascii_username(username: str) -> None:
         raise ValidationError(f"The username {NOT_ASCII_MESSAGE}.", code="username_not_ascii")
 
 
-def lookalikes(usernames: list[str]) -> dict[str, str]:
+def lookalikes(usernames: list[str], exclude_pk=None) -> dict[str, str]:
     """For each of `usernames` that looks like an existing account's username without being it
-    (ignoring case), that username."""
+    (ignoring case), that username. exclude_pk: an account being renamed, not compared with itself."""
     wanted = {skeleton(u): u for u in usernames}
     found: dict[str, str] = {}
     # One pass over the usernames (a university's thousands): skeletons are not stored.
-    for existing in get_user_model().objects.values_list("username", flat=True).iterator(chunk_size=2000):
+    for existing in get_user_model().objects.exclude(pk=exclude_pk).values_list("username", flat=True).iterator(
+            chunk_size=2000):
         new = wanted.get(skeleton(existing))
         if new is not None and new.lower() != existing.lower():
             found[new] = existing
     return found
 
 
-def validate_new_username(username: str) -> None:
-    """Both rules, for an account about to be created; ValidationError says what to do."""
+def validate_new_username(username: str, exclude_pk=None) -> None:
+    """Both rules, for an account about to be created (or renamed); ValidationError says what to do."""
     validate_ascii_username(username)
-    if lookalikes([username]):
+    if lookalikes([username], exclude_pk):
         raise ValidationError(f"This username {LOOKALIKE_MESSAGE}.", code="username_lookalike")
