@@ -54,8 +54,8 @@ def read_roster(data: bytes) -> list[RosterRow]:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         problems.append(problem(1, None, f"the header lacks {', '.join(map(repr, missing))}; it needs "
-                                          f"{', '.join(REQUIRED_COLUMNS)} (and optionally role), it has "
-                                          f"{', '.join(repr(str(c)) for c in frame.columns)}"))
+                                         f"{', '.join(REQUIRED_COLUMNS)} (and optionally role), it has "
+                                         f"{', '.join(repr(str(c)) for c in frame.columns)}"))
     if problems:
         refuse(problems)
 
@@ -93,12 +93,12 @@ def _row_problems(line: int, values: dict[str, str], seen: dict[str, tuple[str, 
         if match := UNPRINTABLE.search(value):
             unreadable.add(column)
             problems.append(problem(line, column, f"{column} holds an invisible control character "
-                                                   f"(U+{ord(match.group()):04X}) at position {match.start() + 1}; "
-                                                   "delete it (most editors do not show it)"))
+                                                  f"(U+{ord(match.group()):04X}) at position {match.start() + 1}; "
+                                                  "delete it (most editors do not show it)"))
     for column, most in MAX_LENGTHS.items():
         if len(values[column]) > most:
             problems.append(problem(line, column, f"{column} is {len(values[column])} characters long; "
-                                                   f"at most {most} fit"))
+                                                  f"at most {most} fit"))
     username, email, role = values["username"], values["email"], values["role"]
     if not username:
         problems.append(problem(line, "username", "username is empty"))
@@ -110,14 +110,14 @@ def _row_problems(line: int, values: dict[str, str], seen: dict[str, tuple[str, 
         first, first_line = seen.setdefault(skeleton(username), (username, line))
         if first_line != line and first.lower() == username.lower():
             problems.append(problem(line, "username", f"username {username!r} is also on line {first_line}; "
-                                                       "each person must appear once"))
+                                                      "each person must appear once"))
         elif first_line != line:
             problems.append(problem(line, "username", f"username {username!r} looks like {first!r} on line "
-                                                       f"{first_line} (I/l/1, O/0, rn/m read alike); give one of "
-                                                       "them a username that differs in more than that"))
+                                                      f"{first_line} (I/l/1, O/0, rn/m read alike); give one of "
+                                                      "them a username that differs in more than that"))
     if not email:
         problems.append(problem(line, "email", "email is empty; each person needs one to receive their "
-                                                "set-password link"))
+                                               "set-password link"))
     elif "email" not in unreadable:
         try:
             validate_email(email)
