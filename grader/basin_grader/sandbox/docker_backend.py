@@ -1,7 +1,10 @@
 """The production sandbox: one short-lived, hardened container per evaluation attempt."""
 from __future__ import annotations
 
+import functools
+import json
 import time
+from importlib import resources
 
 from ..verdicts import InfrastructureError
 from . import RunIdentity, SandboxDirs, SandboxLimits, SandboxRun, sandbox_env
@@ -10,6 +13,14 @@ _CONTAINER_PATHS = {"sub": "/sub", "data": "/data", "out": "/out"}
 
 
 _answered = False
+
+
+@functools.cache
+def seccomp_profile() -> str:
+    """Basin's own seccomp profile (sandbox/seccomp.json: an allow-list that also refuses io_uring,
+    ptrace and namespaces), as the JSON text Docker takes in place of its default profile."""
+    text = resources.files(__package__).joinpath("seccomp.json").read_text()
+    return json.dumps(json.loads(text), separators=(",", ":"))  # checked, and compact on the wire
 
 
 def docker_available() -> bool:
@@ -59,7 +70,7 @@ class DockerBackend:
             network_mode="none",
             read_only=True,
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            security_opt=["no-new-privileges", f"seccomp={seccomp_profile()}"],
             pids_limit=limits.pids,
             mem_limit=limits.memory_mb * mb,
             memswap_limit=limits.memory_mb * mb,
