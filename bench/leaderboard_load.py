@@ -196,8 +196,10 @@ def free_port() -> int:
 def gunicorn(workers: int, env: dict, log: Path):
     port = free_port()
     with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "basin.wsgi", "--pythonpath", str(ROOT / "platform"),
-                                   "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        # The production settings (basin/gunicorn_conf.py: gthread workers), with this run's worker count.
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:basin.gunicorn_conf", "basin.wsgi",
+                                   "--pythonpath", str(ROOT / "platform"), "--bind", f"127.0.0.1:{port}",
+                                   "--workers", str(workers),
                                    "--log-level", "warning"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -284,10 +286,9 @@ def summary(samples: list, name: str, first: float, warmup: int) -> dict:
 
 
 def default_workers() -> int:
-    # Sync workers block for a whole request, database round-trips included: gunicorn's 2 × CPUs + 1
-    # keeps the CPUs busy while some workers wait on PostgreSQL, and leaves a free worker for
-    # /health/ while a few leaderboards render. More would only add memory and context switches on
-    # CPUs that Locust and PostgreSQL share with the server.
+    # gunicorn's 2 × CPUs + 1 processes keep the CPUs busy while some threads wait on PostgreSQL
+    # (Python runs one thread of a process at a time), and /health/ always finds a free thread. More
+    # would only add memory and context switches on CPUs that Locust and PostgreSQL share with the server.
     return 2 * len(os.sched_getaffinity(0)) + 1
 
 
@@ -337,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=1.0,
                         help="a viewer's mean pause between requests, uniform in [0, 2 × think] s; 0: none")
     parser.add_argument("--repeat", type=positive, default=10, help="unloaded requests of each page, timed one by one")
-    parser.add_argument("--workers", type=positive, default=default_workers(), help="gunicorn sync workers")
+    parser.add_argument("--workers", type=positive, default=default_workers(),
+                        help="gunicorn workers (gthread, BASIN_WEB_THREADS threads each, as in production)")
     parser.add_argument("--cache-seconds", type=int, default=5,
                         help="BASIN_LEADERBOARD_CACHE_SECONDS of the server (Basin's default 5; 0 renders every request)")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/15",
@@ -381,8 +383,8 @@ def main(argv: list[str] | None = None) -> int:
 
     think = f"0–{2 * args.think:g} s" if args.think else "none"
     return report(args, samples, alone, (
-        f"leaderboard load benchmark · PostgreSQL {version // 10000}.{version % 10000} · gunicorn {args.workers} sync "
-        f"workers · table cache {args.cache_seconds} s in {'Redis' if args.cache_url else 'each process'} · {len(os.sched_getaffinity(0))} CPUs · {args.students} students × {args.per_student} = "
+        f"leaderboard load benchmark · PostgreSQL {version // 10000}.{version % 10000} · gunicorn {args.workers} gthread "
+        f"workers × {os.environ.get('BASIN_WEB_THREADS', 8)} threads · table cache {args.cache_seconds} s in {'Redis' if args.cache_url else 'each process'} · {len(os.sched_getaffinity(0))} CPUs · {args.students} students × {args.per_student} = "
         f"{args.students * args.per_student:,} scored submissions (seeded in {seeded:.0f} s) · page {rows} rows, "
         f"{size / 1024:.0f} KiB · {args.users} viewers, think {think} · {args.seconds} s measured after {args.warmup} s"))
 

@@ -13,8 +13,10 @@ case "$role" in
   web)
     [ "${BASIN_MIGRATE:-1}" = 1 ] && django-admin migrate --noinput
     django-admin collectstatic --noinput >/dev/null
-    exec gunicorn basin.wsgi --bind "0.0.0.0:${BASIN_WEB_PORT:-8000}" --workers "${BASIN_WEB_WORKERS:-4}" \
-      --timeout 120 --forwarded-allow-ips "${BASIN_FORWARDED_ALLOW_IPS:-*}" --access-logfile - ;;
+    # Threaded workers, BASIN_WEB_WORKERS × BASIN_WEB_THREADS (basin/gunicorn_conf.py): a slow client
+    # holds a thread, not a worker. nginx's request buffering in front is still required.
+    exec gunicorn -c python:basin.gunicorn_conf basin.wsgi --bind "0.0.0.0:${BASIN_WEB_PORT:-8000}" \
+      --forwarded-allow-ips "${BASIN_FORWARDED_ALLOW_IPS:-*}" --access-logfile - ;;
   worker) exec celery -A basin worker "$@" ;;
   beat) exec celery -A basin beat --schedule "${BASIN_DATA_DIR:-/var/lib/basin}/celerybeat-schedule" "$@" ;;
   manage) exec django-admin "$@" ;;
