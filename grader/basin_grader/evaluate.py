@@ -1,9 +1,15 @@
-"""One evaluation, outside Django: check the file, run the sandbox, score against hidden labels;
-then, separately, the sandbox's diagnostics run on public-label subsets.
+"""One evaluation, outside Django: check the file, rehearse it in the sandbox on public images,
+run it on the hidden images, score against hidden labels; then, separately, the sandbox's
+diagnostics run on public-label subsets.
 
-The grading worker and `python -m basin_grader evaluate` both call `evaluate` and `diagnose`. The
-scoring sandbox sees the submission and the hidden *images*; the labels are read here, after it
-has exited. The diagnostics sandbox sees the submission and public train/val subsets only.
+The grading worker and `python -m basin_grader evaluate` both call `evaluate` and `diagnose`.
+Two sandbox runs score a submission, because everything a run prints is the model's word:
+- the rehearsal sees a small public val batch and nothing hidden: its log, traceback and message
+  are the student's, in full (most bugs surface here);
+- the hidden pass sees the hidden *images* (the labels are read here, after it has exited): what it
+  prints reaches only the course staff (Evaluation.hidden_log); a failure there reaches the student
+  as a fixed sentence per verdict, with at most a built-in exception's name and a line of model.py.
+The diagnostics sandbox sees the submission and public train/val subsets only.
 """
 from __future__ import annotations
 
@@ -20,17 +26,23 @@ import numpy as np
 from . import dataset_layout as layout
 from .budgets import DiagnosticsBudget
 from .formats import inspect_submission, submission_filename
-from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, SCORE, centre_logits_name, images_name,
-                      labels_name, logits_name, output_files)
+from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE,
+                      centre_logits_name, images_name, labels_name, logits_name, output_files)
 from .diagnostics_trust import Known, check, read_centre_logits, storable
 from .sandbox_diagnostics import read_report, subset_sizes, unread_report
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
 from .trusted_diagnostics import diagnose, read_groups
-from .verdicts import (DEFAULT_MESSAGES, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, STUDENT_VERDICTS, TIME_LIMIT,
-                       GradingError, InfrastructureError, printable)
+from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT,
+                       RUNTIME_ERROR, SCORED, TIME_LIMIT, GradingError, InfrastructureError, builtin_exception_names,
+                       printable)
 
 _REPORTED_TIMINGS = ("load_s", "inference_s")
+REHEARSAL_IMAGES = 32  # the public val batch every submission is rehearsed on
+# What a run's result.json may claim. Time and memory verdicts come only from what the worker
+# observed (the wall clock it enforces, the container's OOM flag), never from the sandbox's word.
+_CLAIMABLE = (RUNTIME_ERROR, INVALID_OUTPUT, INVALID_SUBMISSION)
+_MAX_LINE = 1_000_000
 DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on
 _SANDBOX_UID = 65534
 
@@ -39,7 +51,8 @@ _SANDBOX_UID = 65534
 class Evaluation:
     verdict: str
     message: str
-    log_tail: str = ""
+    log_tail: str = ""  # the rehearsal's: public images only, the student's to read
+    hidden_log: str = ""  # the hidden pass's log and own message: the course staff's only
     scores: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
@@ -64,11 +77,6 @@ def _share_read_only(source: Path, target: Path, link: bool) -> None:
     os.chmod(target, 0o644)
 
 
-def public_subset_labels(dataset: Path, budget: DiagnosticsBudget) -> dict[str, np.ndarray]:
-    """The labels a diagnostics run's subsets carry, from the dataset (never read back from /data)."""
-    return {split: labels for split, _, labels in _public_subsets(dataset, budget)}
-
-
 def _public_subsets(dataset: Path, budget: DiagnosticsBudget):
     """(split, images, labels) of the fixed train and val subsets of a diagnostics run: the first n
     of a permutation seeded by the budget, so every submission of a homework is measured on the same
@@ -83,6 +91,11 @@ def _public_subsets(dataset: Path, budget: DiagnosticsBudget):
         yield split, images[order], labels[order]
 
 
+def public_subset_labels(dataset: Path, budget: DiagnosticsBudget) -> dict[str, np.ndarray]:
+    """The labels a diagnostics run's subsets carry, from the dataset (never read back from /data)."""
+    return {split: labels for split, _, labels in _public_subsets(dataset, budget)}
+
+
 def _write_public_subsets(dataset: Path, data: Path, budget: DiagnosticsBudget) -> None:
     for split, images, labels in _public_subsets(dataset, budget):
         for name, array in ((images_name(split), images), (labels_name(split), labels)):
@@ -92,10 +105,24 @@ def _write_public_subsets(dataset: Path, data: Path, budget: DiagnosticsBudget) 
     os.chmod(data / BUDGET, 0o644)
 
 
+def _write_rehearsal_batch(dataset: Path, data: Path) -> None:
+    """The first REHEARSAL_IMAGES of the public val split (train where a version has no val)."""
+    for split in ("val", "train"):
+        try:
+            images = np.load(layout.split_file(dataset, split, layout.IMAGES), mmap_mode="r", allow_pickle=False)
+        except OSError:
+            continue
+        np.save(data / images_name(REHEARSAL), np.ascontiguousarray(images[:REHEARSAL_IMAGES]), allow_pickle=False)
+        os.chmod(data / images_name(REHEARSAL), 0o644)
+        return
+    raise InfrastructureError(f"the dataset version at {dataset} has no public images to rehearse on")
+
+
 def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: bool = False, mode: str = SCORE,
             budget: DiagnosticsBudget | None = None) -> SandboxDirs:
-    """Fresh /sub, /data and /out for one run under `workdir` (emptied first): the hidden images
-    to score, or (mode diagnose) the public-label subsets and the budget."""
+    """Fresh /sub, /data and /out for one run under `workdir` (emptied first): the public batch to
+    rehearse on (mode rehearse), the hidden images to score (mode score), or the public-label
+    subsets and the budget (mode diagnose)."""
     if workdir.exists():
         shutil.rmtree(workdir)
     dirs = SandboxDirs(sub=workdir / "sub", data=workdir / "data", out=workdir / "out", scratch=workdir / "scratch")
@@ -107,6 +134,8 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
     os.chmod(target, 0o644)
     if mode == DIAGNOSE:
         _write_public_subsets(dataset, dirs.data, budget)
+    if mode == REHEARSE:
+        _write_rehearsal_batch(dataset, dirs.data)
     for split in layout.HIDDEN_SPLITS if mode == SCORE else ():
         source = layout.split_file(dataset, split, layout.IMAGES)
         if source.exists():
@@ -172,6 +201,7 @@ def evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBac
         raise ValueError(f"diagnostics must be one of {', '.join(DIAGNOSTICS)}, not {diagnostics!r}")
     result = _evaluate(submission, dataset, workdir, backend, limits, identity, diagnostics)
     result.message, result.log_tail = printable(result.message), printable(result.log_tail)
+    result.hidden_log = printable(result.hidden_log)
     return result
 
 
@@ -182,36 +212,95 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
             info = inspect_submission(f, submission.name)
     except GradingError as e:
         return Evaluation(e.verdict, e.message, backend=backend.name)
-    dirs = prepare(workdir, submission, info.kind, dataset, link=backend.name == "docker")
-    run = backend.run(dirs, limits, identity)
-    timings = {"sandbox_s": run.seconds}
-    result = Evaluation(SCORED, DEFAULT_MESSAGES[SCORED], run.log_tail, timings=timings, backend=backend.name)
-    if run.timed_out:
-        result.verdict = TIME_LIMIT
-        result.message = f"Your model did not finish within {limits.wall_seconds:g} s. Make inference faster or the model smaller."
+    link = backend.name == "docker"
+
+    # The rehearsal: public images only, so all it says is the student's.
+    dirs = prepare(workdir / REHEARSE, submission, info.kind, dataset, link=link, mode=REHEARSE)
+    run = backend.run(dirs, limits, _named(identity, REHEARSE), mode=REHEARSE)
+    result = Evaluation(SCORED, DEFAULT_MESSAGES[SCORED], run.log_tail, timings={"rehearsal_s": run.seconds},
+                        backend=backend.name)
+    failure = _observed_failure(run, limits, "on the public rehearsal batch")
+    if failure is None and run.exit_code != 0:
+        failure = _claimed_failure(read_result(dirs.out / OUTPUT_RESULT))
+    if failure is None:
+        try:
+            read_logits(dirs.out / logits_name(REHEARSAL), _rehearsal_size(dirs))
+        except GradingError as e:
+            failure = (e.verdict, e.message)
+    if failure is not None:
+        result.verdict, result.message = failure
         return result
-    if run.oom_killed:
-        result.verdict = MEMORY_LIMIT
-        result.message = f"Your model used more than the {limits.memory_mb} MB memory limit. Use a smaller model or batch."
-        return result
-    try:
-        reported = read_result(dirs.out / OUTPUT_RESULT)
-    except GradingError:
-        reported = {}
-    timings.update(_reported_timings(reported))
-    if run.exit_code != 0:
-        verdict = reported.get("verdict")
-        result.verdict = verdict if verdict in STUDENT_VERDICTS else RUNTIME_ERROR
-        message = reported.get("message")
-        result.message = message[:2000] if isinstance(message, str) and message else DEFAULT_MESSAGES[result.verdict]
-        return result
-    started = time.perf_counter()
-    try:
-        result.scores, result.diagnostics = score(dirs.out, dataset, diagnostics)
-    except GradingError as e:
-        result.verdict, result.message = e.verdict, e.message
-    timings["scoring_s"] = time.perf_counter() - started
+
+    # The hidden pass: nothing it says reaches the student (see the module's docstring).
+    dirs = prepare(workdir / SCORE, submission, info.kind, dataset, link=link, mode=SCORE)
+    # One time limit for both passes: a lease sized for a homework's limit holds the whole attempt.
+    left = SandboxLimits(**{**asdict(limits), "wall_seconds": max(1.0, limits.wall_seconds - run.seconds)})
+    run = backend.run(dirs, left, identity, mode=SCORE)
+    result.timings["sandbox_s"] = run.seconds
+    reported = read_result(dirs.out / OUTPUT_RESULT)
+    result.timings.update(_reported_timings(reported))
+    result.hidden_log = run.log_tail
+    failure = _observed_failure(run, limits, "for the rehearsal and the hidden test images together")
+    if failure is None and run.exit_code != 0:
+        verdict, own_message = _claimed_failure(reported)
+        failure = (verdict, _hidden_pass_message(verdict, reported))
+        result.hidden_log = f"{own_message}\n{run.log_tail}"
+    if failure is None:
+        started = time.perf_counter()
+        try:
+            result.scores, result.diagnostics = score(dirs.out, dataset, diagnostics)
+        except GradingError as e:  # the worker's words, but about output the model chose: a count, a shape
+            failure = (e.verdict, HIDDEN_PASS_MESSAGES.get(e.verdict, DEFAULT_MESSAGES[e.verdict]))
+            result.hidden_log = f"{e.message}\n{run.log_tail}"
+        result.timings["scoring_s"] = time.perf_counter() - started
+    if failure is not None:
+        result.verdict, result.message = failure
     return result
+
+
+def _named(identity: RunIdentity, part: str) -> RunIdentity:
+    return RunIdentity(name=f"{identity.name}-{part}", labels=identity.labels)
+
+
+def _rehearsal_size(dirs: SandboxDirs) -> int:
+    return len(np.load(dirs.data / images_name(REHEARSAL), mmap_mode="r", allow_pickle=False))
+
+
+def _observed_failure(run, limits: SandboxLimits, where: str) -> tuple[str, str] | None:
+    """A time or memory verdict from what the worker saw: its own clock and the container's OOM flag."""
+    if run.timed_out:
+        return TIME_LIMIT, (f"Your model did not finish within {limits.wall_seconds:g} s {where}. "
+                            "Make inference faster or the model smaller.")
+    if run.oom_killed:
+        return MEMORY_LIMIT, (f"Your model used more than the {limits.memory_mb} MB memory limit {where}. "
+                              "Use a smaller model or batch.")
+    return None
+
+
+def _claimed_failure(reported: dict) -> tuple[str, str]:
+    """(verdict, message) of a run that exited non-zero, from its result.json: only verdicts a run
+    can know of itself; its message as it wrote it (shown only where the run saw public data)."""
+    verdict = reported.get("verdict") if reported.get("verdict") in _CLAIMABLE else RUNTIME_ERROR
+    message = reported.get("message")
+    return verdict, (message[:2000] if isinstance(message, str) and message else DEFAULT_MESSAGES[verdict])
+
+
+def _hidden_pass_message(verdict: str, reported: dict) -> str:
+    """The fixed sentence for a failure on the hidden images, plus where the error was raised: a
+    built-in exception's name and a line number of model.py, each checked, never the error's text."""
+    message = HIDDEN_PASS_MESSAGES[verdict]
+    if verdict != RUNTIME_ERROR:
+        return message
+    kind, line = reported.get("error_type"), reported.get("error_line")
+    kind = kind if isinstance(kind, str) and kind in builtin_exception_names() else None
+    line = line if type(line) is int and 0 < line <= _MAX_LINE else None
+    if kind and line:
+        return f"{message} It was a {kind}, raised at model.py line {line}."
+    if kind:
+        return f"{message} It was a {kind}."
+    if line:
+        return f"{message} It was raised at model.py line {line}."
+    return message
 
 
 def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend, budget: DiagnosticsBudget,

@@ -2,8 +2,9 @@
 another course, a logged-in outsider, and the course's TA.
 
 The homework is course-only, so only its members may see it. Before the reveal no response, to
-anyone, holds a private score; only the owner and the course's TAs read a submission's logs; no
-hidden label file is ever served. A route added to urls.py without a row here fails the test."""
+anyone, holds a private score; only the owner and the course's TAs read a submission's logs, and only
+the TAs what it printed on the hidden images; no hidden label file is ever served. A route added to
+urls.py without a row here fails the test."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,6 +21,7 @@ PERSONAS = (None, "student", "other_student", "other_ta", "outsider", "ta")
 PRIVATE = 0.4375  # the owner's private score: it must appear nowhere before the reveal
 PRIVATE_PART = 0.171875  # a number only the private part of the stored scores has
 LOG_LINE = "owner-only log line 7f3e"
+HIDDEN_LOG_LINE = "hidden-pass log line 91c2: staff only, never the owner"
 LOGIN = 302  # a page sends an anonymous visitor to log in
 
 
@@ -108,6 +110,7 @@ def test_every_route_has_a_row_in_the_matrix():
 def world(homework, people, scored):
     Homework.objects.filter(pk=homework.pk).update(leaderboard_is_public=False)
     owner = scored(people["student"], 0.8125, private=PRIVATE, log_tail=LOG_LINE, message=f"Scored. {LOG_LINE}",
+                   hidden_log=HIDDEN_LOG_LINE,
                    scores={"public": {"accuracy": 0.8125}, "private": {"accuracy": PRIVATE_PART},
                            "all": {"accuracy": PRIVATE_PART}},
                    diagnostics={"public": {"ece": 0.01}, "private": {"ece": PRIVATE_PART}})
@@ -154,6 +157,8 @@ def test_who_may_use_each_endpoint_and_what_never_leaks(api, people, world, pers
                     problems.append(f"{method.upper()} {path}: a private score before the reveal")
             if LOG_LINE in text and persona not in ("student", "ta"):
                 problems.append(f"{method.upper()} {path}: the owner's log shown to {persona}")
+            if HIDDEN_LOG_LINE in text and persona != "ta":
+                problems.append(f"{method.upper()} {path}: the hidden pass's log shown to {persona}")
     assert problems == []
 
 

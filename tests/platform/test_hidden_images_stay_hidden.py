@@ -37,12 +37,12 @@ def hidden(tiny_dataset):
     return HiddenImages(tiny_dataset)
 
 
-@pytest.fixture(params=["process", "docker"])
-def sandbox(request, settings):
-    if request.param == "docker":
-        services.require("docker")
-    settings.BASIN_SANDBOX_BACKEND = request.param
-    return request.param
+pytestmark = pytest.mark.database_neutral  # grading and reading, the same on any database
+# What a student reads is decided in basin_grader.evaluate, whatever the backend: every attack runs
+# on the process sandbox, and those that use the container's own channels (its log, the files it
+# writes) on Docker too.
+ATTACKS = [pytest.param(name, "process", id=f"process-{name}") for name in hostile_models.ALL] + [
+    pytest.param(name, "docker", id=f"docker-{name}", marks=pytest.mark.docker) for name in ("prints", "raises", "claims")]
 
 
 def graded(homework, user, source: str) -> Submission:
@@ -118,9 +118,12 @@ def _strings(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("attack", list(hostile_models.ALL))
+@pytest.mark.parametrize("attack, sandbox", ATTACKS)
 def test_no_hidden_image_reaches_a_student_through_any_field(attack, sandbox, homework, people, api, live_server,
-                                                             hidden, tmp_path):
+                                                             hidden, tmp_path, settings):
+    if sandbox == "docker":
+        services.require("docker")
+    settings.BASIN_SANDBOX_BACKEND = sandbox
     submission = graded(homework, people["student"], hostile_models.ALL[attack])
     assert submission.verdict == EXPECTED[attack], (submission.message, submission.log_tail, submission.hidden_log)
 
@@ -129,21 +132,22 @@ def test_no_hidden_image_reaches_a_student_through_any_field(attack, sandbox, ho
 
     if EXPECTED[attack] != SCORED:  # a fixed sentence, with at most a built-in name and a line of model.py
         assert submission.message.startswith(HIDDEN_PASS_MESSAGES[submission.verdict])
-    # The course's TAs read the hidden pass's log, and the planted images are in it.
+    if attack == "raises":
+        line = next(i for i, text in enumerate(hostile_models.RAISES.splitlines(), 1) if "raise ValueError" in text)
+        assert submission.message == (f"{HIDDEN_PASS_MESSAGES[RUNTIME_ERROR]} It was a ValueError, "
+                                      f"raised at model.py line {line}.")
+    if attack == "named exception":  # a class of its own goes unnamed: its name is text the model chose
+        assert "It was a" not in submission.message and "model.py line" in submission.message
+
+    # The course's TAs read the hidden pass's log (where the course lets them), and the planted
+    # images are in it: the attack ran, and the search finds what it wrote.
     staff_view = api("ta").get(f"/api/submissions/{submission.pk}/").json()
     if attack in ("prints", "raises"):
         assert {leak.form for leak in hidden.leaks(staff_view["hidden_log"])} >= {"hex", "base64", "base85"}
     if attack == "claims":  # its message, kept to its first 2,000 characters
         assert hidden.leaks(staff_view["hidden_log"])
-
-
-def test_a_hidden_pass_error_names_a_builtin_exception_and_its_line_in_model_py(homework, people):
-    submission = graded(homework, people["student"], hostile_models.RAISES)
-    line = next(i for i, text in enumerate(hostile_models.RAISES.splitlines(), 1) if "raise ValueError" in text)
-    assert submission.message == (f"{HIDDEN_PASS_MESSAGES[RUNTIME_ERROR]} It was a ValueError, "
-                                  f"raised at model.py line {line}.")
-    named = graded(homework, people["student"], hostile_models.NAMED_EXCEPTION)
-    assert "It was a" not in named.message and "model.py line" in named.message  # its own class goes unnamed
+    Course.objects.filter(pk=homework.course_id).update(hidden_log_readers=Course.HiddenLogReaders.NOBODY)
+    assert api("ta").get(f"/api/submissions/{submission.pk}/").json()["hidden_log"] is None
 
 
 def test_a_rehearsal_failure_is_the_students_to_read_in_full(homework, people):
@@ -151,11 +155,3 @@ def test_a_rehearsal_failure_is_the_students_to_read_in_full(homework, people):
     assert submission.verdict == RUNTIME_ERROR
     assert "my model is broken" in submission.message and "my model is broken" in submission.log_tail
     assert "Traceback" in submission.log_tail and submission.hidden_log == ""  # the hidden pass never ran
-
-
-def test_the_course_decides_whether_its_tas_read_the_hidden_pass_log(homework, people, api):
-    submission = graded(homework, people["student"], hostile_models.PRINTS)
-    assert submission.hidden_log and api("ta").get(f"/api/submissions/{submission.pk}/").json()["hidden_log"]
-    assert api("student").get(f"/api/submissions/{submission.pk}/").json()["hidden_log"] is None
-    Course.objects.filter(pk=homework.course_id).update(hidden_log_readers=Course.HiddenLogReaders.NOBODY)
-    assert api("ta").get(f"/api/submissions/{submission.pk}/").json()["hidden_log"] is None

@@ -1,5 +1,7 @@
-"""What runs inside the sandbox: load the student's model, then either predict logits for the
-hidden images (mode "score") or compute diagnostics on public-label subsets (mode "diagnose").
+"""What runs inside the sandbox: load the student's model, then predict logits for a small public
+val batch (mode "rehearse": everything it prints is the student's), for the hidden images (mode
+"score": nothing it prints reaches a student), or compute diagnostics on public-label subsets
+(mode "diagnose").
 
 Untrusted territory: everything here may be subverted by the submission it loads, so nothing
 here is believed by the worker without checking (see basin_grader.scoring).
@@ -9,8 +11,9 @@ from ..dataset_layout import HIDDEN_SPLITS
 OUTPUT_RESULT = "result.json"
 OUTPUT_DIAGNOSTICS = "diagnostics.json"
 BUDGET = "budget.json"  # in /data for a diagnostics run: basin_grader.budgets.DiagnosticsBudget
-SCORE, DIAGNOSE = "score", "diagnose"
-MODES = (SCORE, DIAGNOSE)
+REHEARSE, SCORE, DIAGNOSE = "rehearse", "score", "diagnose"
+MODES = (REHEARSE, SCORE, DIAGNOSE)
+REHEARSAL = "rehearsal"  # the name of the public val batch a rehearsal predicts, in /data and /out
 
 
 def logits_name(split: str) -> str:
@@ -34,4 +37,6 @@ def output_files(mode: str = SCORE) -> tuple[str, ...]:
     the sandbox may write into them but create nothing else there (see evaluate.prepare)."""
     if mode == DIAGNOSE:
         return (OUTPUT_RESULT, OUTPUT_DIAGNOSTICS, centre_logits_name("train"), centre_logits_name("val"))
+    if mode == REHEARSE:
+        return (OUTPUT_RESULT, logits_name(REHEARSAL))
     return (OUTPUT_RESULT, *(logits_name(split) for split in HIDDEN_SPLITS))

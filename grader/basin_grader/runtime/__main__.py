@@ -1,6 +1,7 @@
 """Entry point inside the sandbox: `python -m basin_grader.runtime --sub /sub --data /data --out /out
-[--mode score|diagnose]`.
+[--mode rehearse|score|diagnose]`.
 
+rehearse: writes rehearsal_logits.npy for the public val batch in /data, and result.json.
 score: writes <split>_logits.npy for each hidden split found in /data, and result.json.
 diagnose: reads the budget and public-label subsets from /data, writes diagnostics.json (rewritten
 after each part, so a run cut short keeps what it finished) and result.json.
@@ -18,14 +19,32 @@ import traceback
 from pathlib import Path
 
 from ..dataset_layout import HIDDEN_SPLITS
-from ..verdicts import MEMORY_LIMIT, RUNTIME_ERROR, GradingError
-from . import BUDGET, DIAGNOSE, MODES, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, SCORE, images_name, logits_name
+from ..verdicts import RUNTIME_ERROR, GradingError
+from . import (BUDGET, DIAGNOSE, MODES, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE, images_name,
+               logits_name)
 
 PROBE = 2  # images in the shape check before the real run
+SEED = 0
+BUNDLE_SOURCE = "model.py"  # the only file of a student's own code (a bundle's), named in error locations
 
 
 def _write_result(out: Path, payload: dict) -> None:
     (out / OUTPUT_RESULT).write_text(json.dumps(payload))
+
+
+def _seed_everything(torch) -> None:
+    """The same submission gives the same logits on every run, so a rescore gives the same score:
+    fixed seeds (a build_model() that draws random weights before loading them, or keeps dropout
+    on) and deterministic kernels where PyTorch has them (warn_only: an op without one still runs)."""
+    import random
+
+    import numpy as np
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)  # every device's generator, CUDA's too
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
 
 
 def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) -> dict:
@@ -39,6 +58,7 @@ def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) ->
     from .predict import predict_logits
 
     torch.set_num_threads(int(os.environ.get("BASIN_THREADS", "1")))
+    _seed_everything(torch)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     files = sorted(p for p in sub.iterdir() if p.is_file())
     if len(files) != 1:
@@ -48,7 +68,10 @@ def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) ->
     with tempfile.TemporaryDirectory() as scratch:
         model = load_model(files[0], Path(scratch)).to(device)
         timings["load_s"] = time.perf_counter() - t
-        inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in HIDDEN_SPLITS if (data / images_name(s)).exists()}
+        names = (REHEARSAL,) if mode == REHEARSE else HIDDEN_SPLITS
+        inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in names if (data / images_name(s)).exists()}
+        if not inputs:
+            raise GradingError(RUNTIME_ERROR, f"no images to predict in {data}")  # the worker makes sure there are
         probe = next(iter(inputs.values()))[:PROBE]
         predict_logits(model, probe, batch_size=PROBE, device=device)  # fails fast on a wrong shape
         t = time.perf_counter()
@@ -62,6 +85,16 @@ def _diagnose(sub: Path, data: Path, out: Path, started: float) -> dict:
     from .supervisor import supervise
 
     return supervise(sub, data, out, started)
+
+
+def _line_in_student_code(tb) -> int | None:
+    """The line of the innermost frame in the bundle's model.py, if the error passed through it."""
+    line = None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).name == BUNDLE_SOURCE and "bundle" in Path(tb.tb_frame.f_code.co_filename).parts:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,11 +111,18 @@ def main(argv: list[str] | None = None) -> int:
         result = {"status": "error", "verdict": e.verdict, "message": e.message}
     except MemoryError:
         traceback.print_exc()
-        result = {"status": "error", "verdict": MEMORY_LIMIT, "message": "Your model ran out of memory."}
+        result = {"status": "error", "verdict": RUNTIME_ERROR, "message": "Your model ran out of memory (MemoryError).",
+                  "error_type": "MemoryError"}
     except Exception as e:
-        traceback.print_exc()  # the student's traceback goes to the log tail they are shown
-        verdict = MEMORY_LIMIT if "can't allocate memory" in str(e) or "out of memory" in str(e) else RUNTIME_ERROR
-        result = {"status": "error", "verdict": verdict, "message": f"{type(e).__name__}: {e}"[:2000]}
+        # A rehearsal's traceback and message are the student's; a hidden pass's reach only the
+        # course staff, and the student reads a fixed sentence with at most error_type and
+        # error_line (basin_grader.evaluate checks both).
+        traceback.print_exc()
+        out_of_memory = "can't allocate memory" in str(e) or "out of memory" in str(e)
+        result = {"status": "error", "verdict": RUNTIME_ERROR, "message": f"{type(e).__name__}: {e}"[:2000],
+                  "error_type": type(e).__name__, "error_line": _line_in_student_code(e.__traceback__)}
+        if out_of_memory:  # the worker decides a memory verdict from what it observed; this only says why
+            result["message"] = "Your model ran out of memory: " + result["message"]
     _write_result(args.out, result)
     return 0 if result["status"] == "ok" else 1
 

@@ -70,6 +70,9 @@ def sandbox_env(limits: SandboxLimits) -> dict[str, str]:
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "BASIN_THREADS": threads,
+        # cuBLAS picks its reduction order per call unless its workspace is fixed: the runtime asks
+        # for deterministic algorithms (a rescore gives the same score), which needs this on a GPU.
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
     }
 
 

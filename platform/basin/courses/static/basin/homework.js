@@ -75,10 +75,15 @@
       row.appendChild(score);
       const message = el("td");
       message.appendChild(el("div", s.disqualified ? (s.disqualified_reason || "Disqualified by the course staff.") : s.message));
-      if (s.log_tail) {
+      // The rehearsal's log (public val images) is the student's; what the model printed on the
+      // hidden test images reaches only the course's TAs (hidden_log is null for everyone else).
+      const logs = [[s.log_tail, "log of the rehearsal on public val images"],
+                    [s.hidden_log, "log on the hidden test images (course staff only)"]];
+      for (const [text, label] of logs) {
+        if (!text) continue;
         const details = el("details");
-        details.appendChild(el("summary", "log"));
-        details.appendChild(el("pre", s.log_tail, "log"));
+        details.appendChild(el("summary", label));
+        details.appendChild(el("pre", text, "log"));
         message.appendChild(details);
       }
       row.appendChild(message);
