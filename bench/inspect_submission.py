@@ -7,7 +7,7 @@ check`). Each row is one file, built here, inspected `--repeat` times; it prints
 seconds, the verdict, and the ratio to the normal bundle's median. The worst rows are what a
 hostile student can make the web pay per upload: a bundle whose weights.pt inflates to 1 GiB
 (issue 14's was 5.5 MB, a ratio of ~190, under the old zip-bomb check), a data.pkl of millions of pickle
-opcodes, a central directory of ~100,000 entries, a 16 MiB safetensors header of tiny tensors.
+opcodes, central directories of 68,750 and 19,999 entries, a 16 MiB safetensors header of tiny tensors.
 Run it with PYTHONPATH pointing at an older grader to measure that one.
 """
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main() -> None:
             ("weights.pt: 63 MiB at ratio 99", inflating_weights(63 << 20, random_per_mib=10_000)),
             ("data.pkl of 7.8M pickle opcodes", pickle_opcodes()),
             ("central directory of 68,750 entries", many_entries()),
+            ("central directory of 19,999 entries", many_entries(19_999 * 80)),
             ("16 MiB safetensors header", big_header()),
             ("1 MiB safetensors header", big_header(1 << 20))]
     base = None

@@ -46,8 +46,8 @@ _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what zip, zipfile and t
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    max_entries: int = 64
-    max_nested_entries: int = 20_000  # a torch.save zip: one entry per tensor, and four more
+    max_entries: int = 64  # a bundle's
+    max_nested_entries: int = 20_000  # a .pt2's or torch.save zip's: about one entry per tensor
     max_uncompressed: int = 2 << 30  # declared, all entries together
     max_ratio: int = 100  # uncompressed / compressed, for entries over 1 MiB (zip bombs)
     max_inflated: int = 64 << 20  # bytes decompressed while inspecting: a deflated .pt of a 50 MB upload
@@ -292,11 +292,14 @@ def _inspect(f: BinaryIO, filename: str, limits: ArchiveLimits) -> SubmissionInf
         if filename.endswith(".onnx"):
             raise _reject("ONNX models are not accepted. " + WHAT_TO_SEND)
         raise _reject("This file is not a zip archive. " + WHAT_TO_SEND)
-    zf = _open_zip(f, limits.max_entries)
-    infos = _check_listing(zf, limits, limits.max_entries)
+    # A .pt2 holds an entry per tensor and constant, like a torch.save zip; a bundle two files.
+    zf = _open_zip(f, limits.max_nested_entries)
+    infos = _check_listing(zf, limits, limits.max_nested_entries)
     names = [i.filename for i in infos if not i.is_dir()]
     total = sum(i.file_size for i in infos)
     if "model.py" in names:
+        if len(infos) > limits.max_entries:
+            raise _reject(f"The bundle has {len(infos)} entries; at most {limits.max_entries} are accepted. {ONLY}")
         weights = [n for n in names if "/" not in n and n.endswith(WEIGHT_SUFFIXES)]
         if len(weights) != 1:
             found = ", ".join(w[:100] for w in weights[:5]) or "none"

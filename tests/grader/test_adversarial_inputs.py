@@ -69,6 +69,11 @@ CRASHES = {
     "zip64 sizes without a zip64 extra": build([Entry(b"model.py", MODEL),
                                                 Entry(b"weights.pt", b"abc", file_size=0xFFFFFFFF,
                                                       compress_size=0xFFFFFFFF)]),
+    "zip64 extra with absurd sizes": build([Entry(b"model.py", MODEL), Entry(
+        b"weights.pt", b"abc", file_size=0xFFFFFFFF, compress_size=0xFFFFFFFF,
+        extra=struct.pack("<HHQQ", 1, 16, (1 << 63) + 5, (1 << 63) + 3))]),
+    "zip64 extra too short": build([Entry(b"model.py", MODEL), Entry(b"weights.pt", b"abc", file_size=0xFFFFFFFF,
+                                                                     extra=struct.pack("<HHI", 1, 4, 7))]),
     "truncated deflate stream": build([Entry(b"model.py", MODEL),
                                        Entry(b"weights.pt", saved({}), method=8, compress_size=20)]),
     "deflate garbage": build([Entry(b"model.py", MODEL), Entry(b"weights.pt", b"\xff" * 64, method=8,
@@ -310,3 +315,16 @@ def test_a_damaged_weights_file_is_invalid_submission_from_the_sandbox(tmp_path,
     result = evaluate(path, tiny_dataset, tmp_path / "attempt", get_backend("process"), SandboxLimits(wall_seconds=120))
     assert result.verdict == INVALID_SUBMISSION, (result.verdict, result.message, result.log_tail[-1000:])
     assert "damaged" in result.message
+
+
+def test_a_pt2_of_a_deep_model_is_accepted_and_a_bundle_of_many_files_is_not(tmp_path):
+    """A .pt2 holds an entry per tensor (here ~300); a bundle is model.py and one weights file."""
+    layers = [m for _ in range(40) for m in (torch.nn.Linear(8, 8), torch.nn.BatchNorm1d(8))]
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 64 * 64, 8), *layers, torch.nn.Linear(8, 10))
+    path = tmp_path / "deep.pt2"
+    torch.export.save(torch.export.export(model.eval(), (torch.zeros(2, 3, 64, 64),)), str(path))
+    assert len(zipfile.ZipFile(path).infolist()) > 64
+    assert inspect_submission(open(path, "rb"), path.name).kind == "export"
+    many = zipped({"model.py": MODEL, "weights.safetensors": safetensors(b"{}"),
+                   **{f"notes/{i}.txt": b"x" for i in range(70)}})
+    assert "at most 64" in refused(many)
