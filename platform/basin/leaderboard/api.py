@@ -19,7 +19,7 @@ from .selectors import private_leaderboard, public_leaderboard
 class LeaderboardApi(APIView):
     permission_classes = [AllowAny]  # visibility is the homework's: homework_for_viewer decides
 
-    @extend_schema(responses={200: LEADERBOARD, **errors(403, 404)},
+    @extend_schema(responses={200: LEADERBOARD, **errors(400, 403, 404)},
                    parameters=[OpenApiParameter("part", OpenApiTypes.STR, enum=["public", "private"],
                                                 description="private: the final standings, after the reveal "
                                                             "(the default once revealed)")])
