@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
 import random
 import statistics
 import struct
 import sys
 import time
 import zipfile
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,15 +13,14 @@ from __future__ import annotations
 import pickletools
 import stat
 import struct
-import tempfile
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from .archive_reading import ONLY, ArchiveLimits, Budget, Metered, member_file, open_zip, reject
 from .safetensors_header import check_header as _check_safetensors
-from .verdicts import INVALID_SUBMISSION, GradingError
+from .verdicts import GradingError
 
 BUNDLE = "bundle"  # zip: model.py with build_model() + weights (.safetensors or a state_dict .pt)
 EXPORT = "export"  # a torch.export program (.pt2)
@@ -32,7 +31,6 @@ WHAT_TO_SEND = (
     "and the weights from model.state_dict() saved as .safetensors or .pt, or a torch.export "
     "program saved with torch.export.save(...) as .pt2."
 )
-ONLY = "Send a zip of model.py and the one weights file from model.state_dict()."
 REZIP = "Make the zip again with Python's zipfile or the zip command, without a password."
 
 # Pickle globals a plain state_dict of tensors needs; anything else means a pickled object.
@@ -45,17 +43,6 @@ _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what zip, zipfile and t
 
 
 @dataclass(frozen=True)
-class ArchiveLimits:
-    max_entries: int = 64  # a bundle's
-    max_nested_entries: int = 20_000  # a .pt2's or torch.save zip's: about one entry per tensor
-    max_uncompressed: int = 2 << 30  # declared, all entries together
-    max_ratio: int = 100  # uncompressed / compressed, for entries over 1 MiB (zip bombs)
-    max_inflated: int = 64 << 20  # bytes decompressed while inspecting: a deflated .pt of a 50 MB upload
-    max_pickle_ops: int = 500_000  # a state_dict needs ~25 per tensor
-    max_seconds: float = 5.0
-
-
-@dataclass(frozen=True)
 class SubmissionInfo:
     kind: str
     weights: str | None = None  # the weights entry of a bundle
@@ -63,96 +50,7 @@ class SubmissionInfo:
     uncompressed_bytes: int = 0
 
 
-def _reject(message: str) -> GradingError:
-    return GradingError(INVALID_SUBMISSION, message)
-
-
-class _Budget:
-    """The inspection's work so far, against its limits."""
-
-    def __init__(self, limits: ArchiveLimits):
-        self.limits, self.inflated = limits, 0
-        self.deadline = time.monotonic() + limits.max_seconds
-
-    def tick(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise _reject(f"Checking this file took longer than {self.limits.max_seconds:g} s; a bundle's zip "
-                          "should hold model.py and one weights file. " + WHAT_TO_SEND)
-
-    def charge(self, nbytes: int) -> None:
-        self.inflated += nbytes
-        if self.inflated > self.limits.max_inflated:
-            raise _reject(f"Checking this file would decompress more than {self.limits.max_inflated >> 20} MiB. "
-                          "Put the weights into the zip uncompressed (zip -0, or zipfile.ZIP_STORED).")
-        self.tick()
-
-
-class _Metered:
-    """A member being read, each byte charged to the budget."""
-
-    def __init__(self, member: BinaryIO, budget: _Budget):
-        self.member, self.budget = member, budget
-
-    def read(self, n: int = -1) -> bytes:
-        chunks, left = [], n
-        while left != 0:
-            chunk = self.member.read(1 << 20 if left < 0 else min(left, 1 << 20))
-            if not chunk:
-                break
-            self.budget.charge(len(chunk))
-            chunks.append(chunk)
-            left = left - len(chunk) if left > 0 else left
-        return b"".join(chunks)
-
-
-class _Window:
-    """Bytes [start, start + size) of a file, seekable: a stored member read in place, never copied."""
-
-    def __init__(self, f: BinaryIO, start: int, size: int):
-        self.f, self.start, self.size, self.pos = f, start, size, 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass  # the outer file is its caller's
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = min(max(0, base + offset), self.size)
-        return self.pos
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
-        self.f.seek(self.start + self.pos)
-        data = self.f.read(n)
-        self.pos += len(data)
-        return data
-
-
-def _open_zip(f: BinaryIO, max_entries: int) -> zipfile.ZipFile:
-    """zipfile.ZipFile(f), once its central directory is known to hold at most `max_entries`
-    entries (zipfile would parse any number of them first, at a few µs each)."""
-    end = zipfile._EndRecData(f)
-    if end is None:
-        raise zipfile.BadZipFile("no end of central directory")
-    size, start = end[zipfile._ECD_SIZE], end[zipfile._ECD_LOCATION] - end[zipfile._ECD_SIZE]
-    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
-        start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
-    if not 0 <= start or start + size > f.seek(0, 2):  # zipfile would try to read (allocate) `size` bytes
-        raise zipfile.BadZipFile("the central directory is larger than the file")
-    f.seek(start)
-    entries = f.read(size).count(zipfile.stringCentralDir)  # at least one per entry
-    if entries > max_entries:
-        raise _reject(f"The archive has {entries} entries; at most {max_entries} are accepted. {ONLY}")
-    f.seek(0)
-    return zipfile.ZipFile(f)
+_reject = reject
 
 
 def _check_listing(zf: zipfile.ZipFile, limits: ArchiveLimits, max_entries: int) -> list[zipfile.ZipInfo]:
@@ -161,7 +59,8 @@ def _check_listing(zf: zipfile.ZipFile, limits: ArchiveLimits, max_entries: int)
         raise _reject(f"The archive has {len(infos)} entries; at most {max_entries} are accepted. {ONLY}")
     names = [i.filename for i in infos]
     if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
+        seen: set[str] = set()
+        twice = next(n for n in names if n in seen or seen.add(n))
         raise _reject(f"The archive holds two entries named {twice[:200]!r}. {REZIP}")
     total = 0
     for info in infos:
@@ -187,7 +86,7 @@ def _check_listing(zf: zipfile.ZipFile, limits: ArchiveLimits, max_entries: int)
     return infos
 
 
-def pickle_globals(data: bytes, budget: _Budget, name: str) -> set[str]:
+def pickle_globals(data: bytes, budget: Budget, name: str) -> set[str]:
     """The `module.name` globals a pickle would import, read from its opcodes (nothing is run)."""
     found: set[str] = set()
     strings: list[str] = []
@@ -210,18 +109,18 @@ def pickle_globals(data: bytes, budget: _Budget, name: str) -> set[str]:
     return found
 
 
-def _read_small(zf: zipfile.ZipFile, name: str, limit: int, budget: _Budget) -> bytes:
+def _read_small(zf: zipfile.ZipFile, name: str, limit: int, budget: Budget) -> bytes:
     """An archive member of at most `limit` bytes (as declared, and as actually inflated)."""
     if zf.getinfo(name).file_size > limit:
         raise _reject(f"The archive entry {name[:200]!r} is larger than such an entry can be ({limit:,} bytes).")
     with zf.open(name) as member:
-        data = _Metered(member, budget).read(limit + 1)
+        data = Metered(member, budget).read(limit + 1)
     if len(data) > limit:
         raise _reject(f"The archive entry {name[:200]!r} is larger than it claims.")
     return data
 
 
-def _torch_zip_kind(zf: zipfile.ZipFile, names: list[str], budget: _Budget) -> str:
+def _torch_zip_kind(zf: zipfile.ZipFile, names: list[str], budget: Budget) -> str:
     """For a torch.save / TorchScript zip: 'torchscript', 'module' (pickled object) or 'state_dict'."""
     if any("/code/__torch__/" in n or n.startswith("code/__torch__/") for n in names):
         return "torchscript"
@@ -232,43 +131,17 @@ def _torch_zip_kind(zf: zipfile.ZipFile, names: list[str], budget: _Budget) -> s
     return "state_dict"
 
 
-def _data_start(f: BinaryIO, info: zipfile.ZipInfo) -> int:
-    """Where a member's bytes begin: after its local header (zipfile has checked that header)."""
-    f.seek(info.header_offset)
-    header = f.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile("bad local header")
-    name_length, extra_length = struct.unpack("<HH", header[26:30])
-    return info.header_offset + 30 + name_length + extra_length
-
-
-def _member_file(zf: zipfile.ZipFile, f: BinaryIO, info: zipfile.ZipInfo, budget: _Budget, name: str):
-    """A seekable view of a member: a stored one in place; a compressed one inflated once, metered."""
-    if info.compress_type == zipfile.ZIP_STORED:
-        zf.open(info).close()  # checks the local header against the listing (name, encryption)
-        return _Window(f, _data_start(f, info), info.file_size)
-    if budget.inflated + info.file_size > budget.limits.max_inflated:
-        budget.charge(info.file_size)  # refuses now, before inflating anything
-    spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)
-    with zf.open(info) as member:
-        metered = _Metered(member, budget)
-        while chunk := metered.read(1 << 20):
-            spool.write(chunk)
-    spool.seek(0)
-    return spool
-
-
-def _check_weights(zf: zipfile.ZipFile, f: BinaryIO, name: str, budget: _Budget) -> None:
+def _check_weights(zf: zipfile.ZipFile, f: BinaryIO, name: str, budget: Budget) -> None:
     info = zf.getinfo(name)
     if name.endswith(".safetensors"):
         with zf.open(info) as member:  # only the header is read
-            _check_safetensors(_Metered(member, budget), info.file_size, budget.tick)
+            _check_safetensors(Metered(member, budget), info.file_size, budget.tick)
         return
     not_torch = (f"{name} is not a file written by torch.save. Save model.state_dict() with torch.save or with "
                  "safetensors.torch.save_file.")
-    with _member_file(zf, f, info, budget, name) as inner_file:
+    with member_file(zf, f, info, budget, name) as inner_file:
         try:
-            inner = _open_zip(inner_file, budget.limits.max_nested_entries)
+            inner = open_zip(inner_file, budget.limits.max_nested_entries)
         except zipfile.BadZipFile:
             raise _reject(not_torch) from None
         limits = budget.limits
@@ -282,7 +155,7 @@ def _check_weights(zf: zipfile.ZipFile, f: BinaryIO, name: str, budget: _Budget)
 
 
 def _inspect(f: BinaryIO, filename: str, limits: ArchiveLimits) -> SubmissionInfo:
-    budget = _Budget(limits)
+    budget = Budget(limits)
     f.seek(0)
     magic = f.read(4)
     f.seek(0)
@@ -293,7 +166,7 @@ def _inspect(f: BinaryIO, filename: str, limits: ArchiveLimits) -> SubmissionInf
             raise _reject("ONNX models are not accepted. " + WHAT_TO_SEND)
         raise _reject("This file is not a zip archive. " + WHAT_TO_SEND)
     # A .pt2 holds an entry per tensor and constant, like a torch.save zip; a bundle two files.
-    zf = _open_zip(f, limits.max_nested_entries)
+    zf = open_zip(f, limits.max_nested_entries)
     infos = _check_listing(zf, limits, limits.max_nested_entries)
     names = [i.filename for i in infos if not i.is_dir()]
     total = sum(i.file_size for i in infos)

@@ -21,7 +21,7 @@ from basin_grader.safetensors_header import check_header
 from basin_grader.verdicts import INVALID_SUBMISSION, GradingError
 from tests import factories
 from tests.grader.test_adversarial import pickled_payload_bundle, saved, torchscript, zipped
-from tests.grader.zipcraft import Entry, build, bundle_with_weights, deflate, safetensors
+from tests.grader.zipcraft import Entry, build, bundle_with_weights, safetensors
 
 MODEL = b"def build_model():\n    pass\n"
 
