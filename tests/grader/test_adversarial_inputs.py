@@ -328,3 +328,18 @@ def test_a_pt2_of_a_deep_model_is_accepted_and_a_bundle_of_many_files_is_not(tmp
     many = zipped({"model.py": MODEL, "weights.safetensors": safetensors(b"{}"),
                    **{f"notes/{i}.txt": b"x" for i in range(70)}})
     assert "at most 64" in refused(many)
+
+
+WORKER_CASES = ["encrypted entry flag", "unknown compression method", "local name differs from the listing",
+                "4,301-digit integer in the header", "zip64 extra with absurd sizes", "duplicate model.py"]
+
+
+@pytest.mark.parametrize("case", WORKER_CASES)
+def test_the_worker_gives_the_same_verdict_without_starting_a_sandbox(case, tmp_path, tiny_dataset):
+    from basin_grader.evaluate import evaluate
+    from basin_grader.sandbox import get_backend
+
+    path = factories.write(tmp_path / "submission.zip", CRASHES[case])
+    result = evaluate(path, tiny_dataset, tmp_path / "attempt", get_backend("process"))
+    assert result.verdict == INVALID_SUBMISSION and "Traceback" not in result.message
+    assert not (tmp_path / "attempt").exists()  # refused before anything was prepared for the sandbox
