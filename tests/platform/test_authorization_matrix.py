@@ -88,6 +88,7 @@ MATRIX = {
     # Django's admin: only staff get past its login page; its own per-course rules are in test_admin.py.
     "admin/": [("get", "/admin/", None, expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN))],
     "health/": [("get", "/health/", None, EVERYONE)],
+    "favicon.ico": [("get", "/favicon.ico", None, expect(301, 301, 301, 301, 301, 301))],  # to the static icon
 }
 
 
