@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from django.views import csrf, defaults
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -60,7 +60,7 @@ def api_exception_handler(exc, context):
 
 
 # --- Errors Django answers itself, before or outside a DRF view ---------------------------------
-# A path the URL patterns reject, a bad Host, a CSRF refusal, an unhandled exception: under /api/
+# A path the URL patterns reject, a bad Host, an unhandled exception: under /api/
 # these answer the same JSON shape as the API's own errors; pages keep Django's HTML handlers.
 API_PREFIX = "/api/"
 
@@ -81,12 +81,6 @@ def bad_request(request, exception, template_name="400.html"):
                  "check it against the API documentation at /api/docs/.")
 
 
-def permission_denied(request, exception, template_name="403.html"):
-    if not is_api(request):
-        return defaults.permission_denied(request, exception, template_name)
-    return _json(request, 403, "permission_denied", "You do not have permission to do this.")
-
-
 def page_not_found(request, exception, template_name="404.html"):
     if not is_api(request):
         return defaults.page_not_found(request, exception, template_name)
@@ -100,9 +94,3 @@ def server_error(request, template_name="500.html"):
     return _json(request, 500, "server_error", "Something went wrong on Basin's side and it has been logged. "
                  "Try again in a minute; if it keeps happening, tell the course staff the request id.")
 
-
-def csrf_failure(request, reason=""):
-    if not is_api(request):
-        return csrf.csrf_failure(request, reason)
-    return _json(request, 403, "csrf_failed", "A session request needs its CSRF token (the X-CSRFToken header); "
-                 "scripts should send 'Authorization: Token <your token>' instead.")

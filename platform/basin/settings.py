@@ -228,8 +228,6 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "basin.negotiation.JsonWhateverTheAcceptHeader",
 }
-# Under /api/ a CSRF refusal answers the JSON error shape too (basin.errors; urls.py's handlers).
-CSRF_FAILURE_VIEW = "basin.errors.csrf_failure"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Basin API",
     "DESCRIPTION": "Homeworks, dataset downloads, submissions, final selections and leaderboards. Authenticate "

@@ -72,6 +72,5 @@ urlpatterns = api + pages
 
 # Under /api/ every error Django answers itself is the API's JSON error shape (basin.errors).
 handler400 = "basin.errors.bad_request"
-handler403 = "basin.errors.permission_denied"
 handler404 = "basin.errors.page_not_found"
 handler500 = "basin.errors.server_error"
