@@ -86,13 +86,15 @@ def slow_clients(port: int):
 
 
 def health_while_slow_clients_dribble(port: int, base: str) -> list[float | None]:
-    """/health/ asked every so often over the slow clients' life: seconds per answer, None for none."""
+    """/health/ asked four times a second over the slow clients' life (a paced probe, not a flood):
+    seconds per answer, None for none within 2 s."""
     times = []
     with slow_clients(port):
         end = time.monotonic() + DRIBBLE_SECONDS - 1
         while time.monotonic() < end:
             started = time.monotonic()
             times.append(time.monotonic() - started if answers(f"{base}/health/", timeout=2) else None)
+            time.sleep(max(0.0, 0.25 - (time.monotonic() - started)))  # pacing between probes
     return times
 
 
