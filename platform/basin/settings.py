@@ -184,12 +184,18 @@ LOGOUT_REDIRECT_URL = "/"
 PASSWORD_RESET_TIMEOUT = 14 * 24 * 3600
 
 # --- Accounts: guessing limits and e-mail ---------------------------------------------------
-# Every path that checks a password goes through authenticate(); axes refuses it (429) after
-# BASIN_LOGIN_FAILURE_LIMIT failures for one username or from one address, for the cool-off.
+# Every path that checks a password goes through authenticate(); axes refuses it (429) for the
+# cool-off after BASIN_LOGIN_FAILURE_LIMIT failures of one username from one address, after
+# BASIN_LOGIN_FAILURES_PER_ADDRESS from one address, and, once an account had
+# BASIN_LOGIN_FAILURES_PER_ACCOUNT from all addresses, after 3 of it from any one address: no one
+# locks a named account or a shared campus address cheaply (basin.accounts.login_limits).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "basin.accounts.login_limits.LoginLimitsHandler"
 AXES_FAILURE_LIMIT = env_int("BASIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+BASIN_LOGIN_FAILURES_PER_ADDRESS = env_int("BASIN_LOGIN_FAILURES_PER_ADDRESS", 100, minimum=1)
+BASIN_LOGIN_FAILURES_PER_ACCOUNT = env_int("BASIN_LOGIN_FAILURES_PER_ACCOUNT", 50, minimum=1)
 AXES_COOLOFF_TIME = env_int("BASIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # the pair; the wider limits: login_limits
 AXES_LOCKOUT_CALLABLE = "basin.accounts.lockout.lockout_response"
 AXES_USERNAME_CALLABLE = "basin.accounts.lockout.counted_username"
 AXES_CLIENT_IP_CALLABLE = "basin.accounts.throttles.client_address"
