@@ -49,6 +49,7 @@ def test_every_kind_of_page_works_under_the_content_security_policy(browser, liv
     visit(browser, f"{base}/api/docs/", ".swagger-ui .opblock", "api-docs", artifacts)
     assert len(browser.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock")) >= 10
     visit(browser, f"{base}/no/such/page/", "main h1", "not-found", artifacts, status=404)
+    visit(browser, f"{base}/accounts/set-password/MQ/not-a-token/", "main", "set-password", artifacts)
 
     # A student: the homework page (its script fetched the quota and the history), joining a course.
     log_in(browser, base, f"/accounts/login/?next=/homeworks/{homework.slug}/", "student", "student-password-1",
@@ -57,6 +58,7 @@ def test_every_kind_of_page_works_under_the_content_security_policy(browser, liv
     assert csp_violations(browser) == [] and console_errors(browser) == []
     visit(browser, f"{base}/homeworks/{homework.slug}/", "#submissions", "homework", artifacts)
     visit(browser, f"{base}/join/", "form [type=submit]", "join", artifacts)
+    visit(browser, f"{base}/accounts/email/", "main h1", "email", artifacts)
     browser.delete_all_cookies()
 
     # A TA: the queue page.
