@@ -43,10 +43,11 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 
 
 @pytest.fixture
-def live_api(tmp_path, postgres_database):
+def live_api(tmp_path, request):
     """The demo on PostgreSQL, a web server, and a homework where the student's submission was
     scored by a real worker (process sandbox, no diagnostics), which is then stopped."""
-    services.require("postgres")
+    services.require("postgres")  # before the database fixture connects
+    postgres_database = request.getfixturevalue("postgres_database")
     live = LivePlatform(base_env(tmp_path / "data") | {"DATABASE_URL": postgres_database,
                                                        "BASIN_SANDBOX_BACKEND": "process"}, tmp_path)
     live.seed()
@@ -107,6 +108,7 @@ def fuzz(schema, base: str, headers: dict, real: dict, deadline: float) -> tuple
     return sent, failures
 
 
+@pytest.mark.postgres
 def test_the_api_keeps_its_schema_for_a_student_and_a_ta(live_api):
     live, real = live_api
     schema = schemathesis.openapi.from_url(f"{live.base}/api/schema/?format=json")
