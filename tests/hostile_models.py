@@ -84,3 +84,40 @@ if chunk:
 
 ALL = {"prints": PRINTS, "raises": RAISES, "named exception": NAMED_EXCEPTION, "claims": CLAIMS, "shapes": SHAPES,
        "NaN rows": NANS}
+
+# Writes hidden pixels into numbers rather than text: each image's top confidence is placed in a
+# reliability bin (by its index in the batch) at a value that is two bytes of a hidden image, so
+# the bin's mean confidence, stored to full precision, carries them. Decoded by confidences_bytes.
+CONFIDENCES = factories.BASELINE_SOURCE + _PRELUDE + '''
+import math as _math
+import torch as _torch
+
+def _logits(n, secret):
+    out = _torch.zeros(n, 10)
+    for i in range(n):
+        b = i % 13 + 2
+        v = int.from_bytes(secret[2 * (b - 2):2 * (b - 2) + 2], 'big')
+        c = b / 15 + (0.05 + 0.9 * v / 65535) / 15
+        out[i, 0] = _math.log(9 * c / (1 - c))
+    return out
+
+def build_model():
+    m = _build()
+    def _hook(mod, inp, out):
+        chunk = _hidden_bytes(26)[:26]  # the first hidden split's (test)
+        return _logits(len(out), chunk) if len(chunk) == 26 else out
+    m.register_forward_hook(_hook)
+    return m
+'''
+
+
+def confidences_bytes(reliability: list[dict]) -> bytes:
+    """What CONFIDENCES wrote into a reliability diagram's bins 2..14."""
+    found = b""
+    for b in range(2, 15):
+        c = reliability[b].get("confidence") if b < len(reliability) else None
+        if not isinstance(c, float):
+            return found
+        v = round(((c - b / 15) * 15 - 0.05) / 0.9 * 65535)
+        found += max(0, min(65535, v)).to_bytes(2, "big")
+    return found

@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from . import dataset_layout as layout
 from .budgets import DiagnosticsBudget
-from .formats import inspect_submission, submission_filename
+from .formats import BUNDLE, inspect_submission, submission_filename
 from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE,
                       centre_logits_name, images_name, labels_name, logits_name, output_files)
 from .diagnostics_trust import Known, check, read_centre_logits, storable
@@ -42,7 +43,8 @@ REHEARSAL_IMAGES = 32  # the public val batch every submission is rehearsed on
 # What a run's result.json may claim. Time and memory verdicts come only from what the worker
 # observed (the wall clock it enforces, the container's OOM flag), never from the sandbox's word.
 _CLAIMABLE = (RUNTIME_ERROR, INVALID_OUTPUT, INVALID_SUBMISSION)
-_MAX_LINE = 1_000_000
+MAX_NAMED_LINE = 2000  # a model.py longer than this gets no line named on a hidden-pass failure
+MAX_SOURCE_BYTES = 1 << 20
 DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on
 _SANDBOX_UID = 65534
 
@@ -157,13 +159,16 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
     return dirs
 
 
-def _reported_timings(reported: dict) -> dict:
+def _reported_timings(reported: dict, observed_s: float) -> dict:
+    """The run's own timings, within what the worker saw it take and to a tenth of a second: a
+    hidden pass's numbers are the model's word, and at full precision each could carry hidden image
+    bytes to whoever reads them."""
     timings = reported.get("timings") if isinstance(reported.get("timings"), dict) else {}
     out = {}
     for key in _REPORTED_TIMINGS:
         value = timings.get(key)
         if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
-            out[key] = float(value)
+            out[key] = round(min(float(value), observed_s), 1)
     return out
 
 
@@ -213,6 +218,8 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
     except GradingError as e:
         return Evaluation(e.verdict, e.message, backend=backend.name)
     link = backend.name == "docker"
+    if not layout.split_file(dataset, "test", layout.IMAGES).exists():  # before a rehearsal it would waste
+        raise InfrastructureError(f"the dataset version at {dataset} has no test images")
 
     # The rehearsal: public images only, so all it says is the student's.
     dirs = prepare(workdir / REHEARSE, submission, info.kind, dataset, link=link, mode=REHEARSE)
@@ -238,12 +245,12 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
     run = backend.run(dirs, left, identity, mode=SCORE)
     result.timings["sandbox_s"] = run.seconds
     reported = read_result(dirs.out / OUTPUT_RESULT)
-    result.timings.update(_reported_timings(reported))
+    result.timings.update(_reported_timings(reported, run.seconds))
     result.hidden_log = run.log_tail
     failure = _observed_failure(run, limits, "for the rehearsal and the hidden test images together")
     if failure is None and run.exit_code != 0:
         verdict, own_message = _claimed_failure(reported)
-        failure = (verdict, _hidden_pass_message(verdict, reported))
+        failure = (verdict, _hidden_pass_message(verdict, reported, _source_lines(submission, info.kind)))
         result.hidden_log = f"{own_message}\n{run.log_tail}"
     if failure is None:
         started = time.perf_counter()
@@ -285,15 +292,30 @@ def _claimed_failure(reported: dict) -> tuple[str, str]:
     return verdict, (message[:2000] if isinstance(message, str) and message else DEFAULT_MESSAGES[verdict])
 
 
-def _hidden_pass_message(verdict: str, reported: dict) -> str:
+def _source_lines(submission: Path, kind: str) -> int:
+    """How many lines the bundle's model.py has (0: none, or too long to name a line of)."""
+    if kind != BUNDLE:
+        return 0
+    try:
+        with zipfile.ZipFile(submission) as zf, zf.open("model.py") as f:
+            source = f.read(MAX_SOURCE_BYTES + 1)
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return 0
+    lines = source.count(b"\n") + 1
+    return lines if len(source) <= MAX_SOURCE_BYTES and lines <= MAX_NAMED_LINE else 0
+
+
+def _hidden_pass_message(verdict: str, reported: dict, source_lines: int) -> str:
     """The fixed sentence for a failure on the hidden images, plus where the error was raised: a
-    built-in exception's name and a line number of model.py, each checked, never the error's text."""
+    built-in exception's name and a line of the bundle's model.py, each checked, never the error's
+    text. The line is the model's word (about log2(lines) bits of it), so it is named only within a
+    model.py of ordinary length."""
     message = HIDDEN_PASS_MESSAGES[verdict]
     if verdict != RUNTIME_ERROR:
         return message
     kind, line = reported.get("error_type"), reported.get("error_line")
     kind = kind if isinstance(kind, str) and kind in builtin_exception_names() else None
-    line = line if type(line) is int and 0 < line <= _MAX_LINE else None
+    line = line if type(line) is int and 0 < line <= source_lines else None
     if kind and line:
         return f"{message} It was a {kind}, raised at model.py line {line}."
     if kind:

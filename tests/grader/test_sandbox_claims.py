@@ -68,3 +68,28 @@ def test_a_rescore_gives_the_same_score_however_the_model_draws_random_numbers(b
                      for i in (1, 2))
     assert first.verdict == second.verdict == SCORED, (first.message, first.log_tail)
     assert first.scores == second.scores
+
+
+# A line number is the model's word too: a forged one (compiled under model.py's name, or written
+# into result.json) could carry 20 bits of hidden pixels per failure. Only a line model.py has is named.
+FORGED_LINE = factories.BASELINE_SOURCE + '''
+import os as _os, sys as _sys
+_build = build_model
+def build_model():
+    m = _build()
+    def hook(mod, inp, out):
+        data = '/data' if _os.path.isdir('/data') else _sys.argv[_sys.argv.index('--data') + 1]
+        if _os.path.exists(_os.path.join(data, 'test_images.npy')):
+            pixel = int(inp[0][0, 0, 0, 0].abs().item() * 1000)
+            exec(compile("\\n" * (5000 + pixel) + "raise KeyError()", __file__, "exec"))
+        return out
+    m.register_forward_hook(hook)
+    return m
+'''
+
+
+def test_a_line_that_model_py_does_not_have_is_not_named(tmp_path, tiny_dataset):
+    result = graded(get_backend("process"), tmp_path, tiny_dataset, FORGED_LINE)
+    assert result.verdict == RUNTIME_ERROR
+    assert result.message == f"{HIDDEN_PASS_MESSAGES[RUNTIME_ERROR]} It was a KeyError."
+    assert 'model.py", line ' in result.hidden_log  # the course's TAs read the traceback

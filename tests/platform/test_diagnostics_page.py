@@ -49,7 +49,8 @@ def login(persona: str, people) -> Client:
     return client
 
 
-def test_a_real_submission_page_embeds_its_diagnostics_and_ships_plotly_itself(scored_submission, settings, monkeypatch):
+def test_a_real_submission_page_embeds_its_diagnostics_and_ships_plotly_itself(scored_submission, settings, monkeypatch,
+                                                                               people):
     monkeypatch.setattr(diagnostics, "enqueue_diagnostics", lambda pk, countdown=0: None)
     submission = scored_submission()
     diagnostics.run_diagnostics(submission.pk)
@@ -57,7 +58,12 @@ def test_a_real_submission_page_embeds_its_diagnostics_and_ships_plotly_itself(s
     assert page.status_code == 200
     data = embedded(page)[str(submission.pk)]
     assert data["diagnostics"]["model"]["landscape"]["grid"]["train"]["loss"]
-    assert data["scores"]["public"]["confusion"] and "private" not in data["scores"]
+    # Before the reveal, a summary of the hidden split (its detail could carry hidden images out);
+    # the course's TAs read it all.
+    assert data["scores"]["public"]["accuracy"] is not None and "private" not in data["scores"]
+    assert "confusion" not in data["scores"]["public"] and data["diagnostics"]["detail_after_reveal"]
+    assert embedded(login("ta", people).get(f"/submissions/{submission.pk}/diagnostics/"))[
+        str(submission.pk)]["scores"]["public"]["confusion"]
     html = page.content.decode()
     assert "/static/plotly/plotly.min.js" in html and "cdn" not in html.lower()
     assert "Top Hessian eigenvalue" in html and "Basin area" in html
@@ -72,7 +78,8 @@ def test_nothing_of_the_private_part_before_the_reveal_and_all_of_it_after(homew
     assert before.status_code == 200 and "0.625" not in text and "0.5, 0.0, 0.02" not in text
     data = embedded(before)[str(submission.pk)]
     # an allow-list: the whole split's scores give the private part away (all − public), so they wait too
-    assert set(data["scores"]) == {"public", "shift"} and set(data["diagnostics"]) == {"profile", "public", "model"}
+    assert set(data["scores"]) == {"public", "shift", "detail_after_reveal"}
+    assert set(data["diagnostics"]) == {"profile", "public", "model", "detail_after_reveal"}
     assert "0.5625" not in text
     homework.private_revealed_at = timezone.now() - timedelta(minutes=1)
     homework.save()

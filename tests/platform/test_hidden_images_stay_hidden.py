@@ -155,3 +155,39 @@ def test_a_rehearsal_failure_is_the_students_to_read_in_full(homework, people):
     assert submission.verdict == RUNTIME_ERROR
     assert "my model is broken" in submission.message and "my model is broken" in submission.log_tail
     assert "Traceback" in submission.log_tail and submission.hidden_log == ""  # the hidden pass never ran
+
+
+def _numbers(value, path=""):
+    if isinstance(value, float):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{path}[{i}]")
+
+
+def test_numbers_computed_from_hidden_images_reach_a_student_only_as_a_rounded_summary(homework, people, api, hidden):
+    """Numbers are a channel too: the model sets each bin's mean confidence to two bytes of a
+    hidden image. Before the reveal a student reads no diagram, and every number of the hidden
+    split at most to four decimals; the TAs' full view carries the bytes (the attack ran)."""
+    submission = graded(homework, people["student"], hostile_models.CONFIDENCES)
+    assert submission.verdict == SCORED, (submission.message, submission.log_tail)
+    staff = api("ta").get(f"/api/submissions/{submission.pk}/").json()["diagnostics"]
+    assert hidden.leaks(hostile_models.confidences_bytes(staff["public"]["calibration"]["reliability"]))
+
+    student = api("student").get(f"/api/submissions/{submission.pk}/").json()["diagnostics"]
+    assert student["detail_after_reveal"] is True and "reliability" not in student["public"]["calibration"]
+    client = Client()
+    client.force_login(people["student"])
+    page = client.get(f"/submissions/{submission.pk}/diagnostics/").content.decode()
+    charts = json.loads(html.unescape(page).split('id="diagnostics-data" type="application/json">')[1].split("</script>")[0])
+    shown = [{"diagnostics": student, "scores": {}}, *charts.values()]
+    for part in shown:
+        hidden_split = {k: v for k, v in part["diagnostics"].items() if k != "model"}
+        hidden_split["scores"] = part["scores"]
+        numbers = list(_numbers(hidden_split))
+        assert numbers  # the summary is there
+        for where, number in numbers:
+            assert round(number, 4) == number, f"{where} = {number!r} is shown to the student in full"

@@ -104,7 +104,9 @@ def test_the_private_score_is_shown_only_after_the_reveal(api, homework):
                      "private": {"calibration": {"ece": 0.0625}, "gap_from_public": {"gap": 0.02}}})
     before = api("student").get(f"/api/submissions/{submission_id}/")
     assert before.json()["private_score"] is None and "0.59" not in before.content.decode()
-    assert before.json()["diagnostics"] == {"profile": "cpu", "public": {"calibration": {"ece": 0.125}}}
+    # before the reveal, a rounded summary of the hidden split (submissions.selectors._SUMMARY)
+    assert before.json()["diagnostics"] == {"profile": "cpu", "public": {"calibration": {"ece": 0.12}},
+                                            "detail_after_reveal": True}
     for persona in ("student", "ta"):  # the list and the TAs' view hide them too, until the reveal
         body = api(persona).get(f"/api/submissions/{submission_id}/").content.decode()
         assert "0.0625" not in body and "gap_from_public" not in body, persona

@@ -62,7 +62,7 @@ def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
     """What the diagnostics page shows of one submission: numbers only, never its file or logs.
     Why a part failed can quote the student's code, so only its owner and the course's TAs read it."""
     revealed = submission.homework.private_is_revealed
-    diagnostics = visible_diagnostics(submission)
+    diagnostics = visible_diagnostics(submission, full=viewer_is_staff)
     model = diagnostics.get("model")
     if model and model.get("errors") and not (viewer_is_staff or submission.user_id == user.pk):
         diagnostics["model"] = model = {**model, "errors": {part: "could not be computed for this model"
@@ -80,7 +80,7 @@ def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
                                                      Submission.DiagnosticsStatus.RUNNING),
         "diagnostics": diagnostics,
         "untrusted": bool(model) and "trust" in model and not trusted(model),
-        "scores": visible_scores(submission),
+        "scores": visible_scores(submission, full=viewer_is_staff),
     }
 
 

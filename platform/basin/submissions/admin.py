@@ -123,14 +123,14 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     @admin.display(description="scores")
     def visible_scores(self, submission: Submission):
-        shown = visible_scores(submission)
+        shown = visible_scores(submission, full=True)
         if not submission.homework.private_is_revealed:
             shown = {**shown, **{key: HIDDEN for key in ("private", "all") if key in (submission.scores or {})}}
         return _pretty(shown)
 
     @admin.display(description="diagnostics (trusted)")
     def visible_diagnostics(self, submission: Submission):
-        shown = {k: v for k, v in visible_diagnostics(submission).items() if k != "model"}  # model_diagnostics below
+        shown = {k: v for k, v in visible_diagnostics(submission, full=True).items() if k != "model"}  # model_diagnostics below
         if not submission.homework.private_is_revealed and "private" in (submission.diagnostics or {}):
             shown["private"] = HIDDEN
         return _pretty(shown)

@@ -65,23 +65,57 @@ def best_public_id(homework, user_id: int) -> int | None:
 _BEFORE_REVEAL = {"scores": ("public", "shift"), "diagnostics": ("profile", "error", "public", "shift")}
 _AFTER_REVEAL = {"scores": ("private", "all"), "diagnostics": ("private",)}
 
+# Before the reveal, a student reads of the hidden splits only these summary numbers, rounded
+# (decimals; None: as stored). Every number computed from the model's logits on hidden images is
+# a channel the model writes into: a reliability bin's mean confidence at full precision, a
+# histogram's counts, a confusion matrix each carry many bytes of hidden images out per
+# submission, free of any cost to its score. These few carry a few dozen bits. The detail
+# (reliability diagram, margins, confusion, per class, per paper × pen) waits for the reveal;
+# the course's TAs read everything.
+_SUMMARY = {"scores": {"public": {"accuracy": 4, "macro_f1": 2, "nll": 2, "count": None},
+                       "shift": {"accuracy": 4, "macro_f1": 2, "nll": 2, "count": None}},
+            "diagnostics": {"profile": None, "error": None,
+                            "public": {"calibration": {"ece": 2, "nll": 2, "brier": 2}},
+                            "shift": {"accuracy": 4, "drop_from_public": {"gap": 4, "ci95": 4},
+                                      "calibration": {"ece": 2, "nll": 2, "brier": 2}}}}
+DETAIL_AFTER_REVEAL = "detail_after_reveal"  # marks a summary: the page says when the rest comes
 
-def _visible(stored: dict, kind: str, revealed: bool) -> dict:
+
+def _summary(value, shape):
+    """`value` cut down to `shape` (nested dicts of allowed keys; leaves are decimals or None)."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return None
+        return {key: _summary(value[key], inner) for key, inner in shape.items() if key in value}
+    if isinstance(value, list):
+        return [_summary(item, shape) for item in value]
+    if shape is not None and isinstance(value, float):
+        return round(value, shape)
+    return value
+
+
+def _visible(stored: dict, kind: str, revealed: bool, full: bool) -> dict:
     keys = _BEFORE_REVEAL[kind] + (_AFTER_REVEAL[kind] if revealed else ())
-    return {key: value for key, value in (stored or {}).items() if key in keys}
+    shown = {key: value for key, value in (stored or {}).items() if key in keys}
+    if revealed or full:
+        return shown
+    summary = _summary(shown, _SUMMARY[kind])
+    return {**summary, DETAIL_AFTER_REVEAL: True} if summary else summary
 
 
-def visible_diagnostics(submission: Submission) -> dict:
-    """Every diagnostic of a submission anyone may see now: the trusted ones (the private part's
-    only after the reveal, for everyone); under "model", the sandbox's run on public-label subsets
-    (no hidden labels)."""
-    diagnostics = _visible(submission.diagnostics, "diagnostics", submission.homework.private_is_revealed)
+def visible_diagnostics(submission: Submission, full: bool = False) -> dict:
+    """Every diagnostic of a submission its viewer may see now: the trusted ones (the private
+    part's only after the reveal, for everyone; before it, only a summary unless `full`, which is
+    for the course's TAs); under "model", the sandbox's run on public-label subsets (no hidden
+    labels, no hidden images: shown in full)."""
+    diagnostics = _visible(submission.diagnostics, "diagnostics", submission.homework.private_is_revealed, full)
     if submission.model_diagnostics:
         diagnostics["model"] = submission.model_diagnostics
     return diagnostics
 
 
-def visible_scores(submission: Submission) -> dict:
-    """The scores (confusion matrices and all) of the public part and the shift split; the
-    private part's, and the whole split's, only after the reveal."""
-    return _visible(submission.scores, "scores", submission.homework.private_is_revealed)
+def visible_scores(submission: Submission, full: bool = False) -> dict:
+    """The scores of the public part and the shift split (before the reveal, a summary unless
+    `full`, which is for the course's TAs); the private part's, and the whole split's, only after
+    the reveal."""
+    return _visible(submission.scores, "scores", submission.homework.private_is_revealed, full)

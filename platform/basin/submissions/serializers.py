@@ -46,4 +46,4 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return submission.private_score if submission.homework.private_is_revealed else None
 
     def get_diagnostics(self, submission: Submission) -> dict:
-        return visible_diagnostics(submission)
+        return visible_diagnostics(submission, full=bool(self.context.get("viewer_is_staff")))

@@ -14,6 +14,13 @@
     }
   })();
 
+  // Before the reveal a student reads only a summary of the hidden split (the detail of numbers
+  // computed from the model's outputs on hidden images could carry them out): say when it comes.
+  function notShown(d, what) {
+    return d.diagnostics.detail_after_reveal ? `${what}: shown when the private leaderboard is revealed`
+                                             : `${what}: not computed`;
+  }
+
   function missing(el, why) {
     el.classList.add("empty");
     const waiting = el.closest("section.panel").dataset.waiting;
@@ -70,7 +77,7 @@
     },
     reliability(el, d) {
       const c = d.diagnostics.public && d.diagnostics.public.calibration;
-      if (!c) return missing(el, "Reliability diagram: not computed");
+      if (!c || !c.reliability) return missing(el, notShown(d, "Reliability diagram"));
       const bins = c.reliability.filter((b) => b.count > 0);
       Plotly.newPlot(el, [
         { type: "bar", x: bins.map((b) => (b.lower + b.upper) / 2), y: bins.map((b) => b.accuracy), width: 1 / 15,
@@ -81,7 +88,7 @@
     },
     margins(el, d) {
       const m = d.diagnostics.public && d.diagnostics.public.margins;
-      if (!m) return missing(el, "Margins: not computed");
+      if (!m) return missing(el, notShown(d, "Margins"));
       const edges = m.histogram.edges;
       Plotly.newPlot(el, [{ type: "bar", x: edges.slice(0, -1).map((e, i) => (e + edges[i + 1]) / 2),
                             y: m.histogram.counts, marker: { color: "#2a9d8f" }, name: "images" }],
@@ -92,7 +99,7 @@
     },
     confusion(el, d) {
       const s = d.scores.public;
-      if (!s || !s.confusion) return missing(el, "Confusion matrix: not computed");
+      if (!s || !s.confusion) return missing(el, notShown(d, "Confusion matrix"));
       const digits = [...Array(10).keys()].map(String);
       Plotly.newPlot(el, [{ type: "heatmap", z: s.confusion, x: digits, y: digits, colorscale: "Blues" }],
                      layout("Confusion matrix", { xaxis: { title: "predicted", type: "category" },
@@ -101,7 +108,7 @@
     },
     groups(el, d) {
       const g = d.diagnostics.public && d.diagnostics.public.by_paper_and_pen;
-      if (!g || !g.groups.length) return missing(el, "Accuracy by paper × pen: not computed");
+      if (!g || !g.groups.length) return missing(el, notShown(d, "Accuracy by paper × pen"));
       const papers = [...new Set(g.groups.map((r) => r.paper))];
       const pens = [...new Set(g.groups.map((r) => r.pen))];
       const z = papers.map((paper) => pens.map((pen) => {
