@@ -17,7 +17,7 @@ from basin_grader import dataset_layout as layout
 def basin(live_server, homework, people, tmp_path):
     token = Token.objects.get_or_create(user=people["student"])[0].key
 
-    def run(*args):
+    def run(*args, token=token):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
                "BASIN_TOKEN": token, "BASIN_HOMEWORK": homework.slug}
         return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
@@ -79,6 +79,20 @@ def test_logs_show_a_failed_submissions_tail_unless_the_course_hides_them(basin,
     other = Submission.objects.create(homework=homework, user=people["other_student"], status="queued", size=1,
                                       sha256="1" * 64, kind="bundle")
     assert basin("logs", str(other.pk)).returncode == 6  # another student's: not found
+
+
+def test_logs_show_the_hidden_pass_only_to_the_courses_tas(basin, homework, people):
+    from basin.submissions.models import Submission
+
+    failed = Submission.objects.create(homework=homework, user=people["student"], status="failed", size=1,
+                                       sha256="0" * 64, kind="bundle", verdict="runtime_error", message="fixed",
+                                       log_tail="rehearsal said hi", hidden_log="hidden pass said 7f3a")
+    mine = basin("logs", str(failed.pk))
+    assert "rehearsal said hi" in mine.stdout and "7f3a" not in mine.stdout and "hidden test images" not in mine.stdout
+    ta = Token.objects.get_or_create(user=people["ta"])[0].key
+    staff = basin("--json", "logs", str(failed.pk), token=ta)
+    assert json.loads(staff.stdout)["hidden_log"] == "hidden pass said 7f3a"
+    assert "hidden pass said 7f3a" in basin("logs", str(failed.pk), token=ta).stdout
 
 
 class CuttingProxy:

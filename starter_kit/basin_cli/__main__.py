@@ -156,8 +156,11 @@ def run(args) -> int:
         if s.get("log_tail") is None:
             text = f"{describe(s)}\nThe course hides grading logs from students for this homework."
         else:
-            text = f"{describe(s)}\n{s['log_tail'] or '(the log is empty)'}"
-        show(args, {k: s.get(k) for k in ("id", "status", "verdict", "message", "log_tail")}, text)
+            text = f"{describe(s)}\n--- log of the rehearsal on public val images ---\n{s['log_tail'] or '(empty)'}"
+        if isinstance(s.get("hidden_log"), str):  # the course's TAs only: what it printed on the hidden images
+            text += f"\n--- log on the hidden test images (course staff only) ---\n{s['hidden_log'] or '(empty)'}"
+        keys = ("id", "status", "verdict", "message", "log_tail") + (("hidden_log",) if "hidden_log" in s else ())
+        show(args, {k: s.get(k) for k in keys}, text)
         return 0
     if args.command == "submit":
         if not args.file.is_file():
