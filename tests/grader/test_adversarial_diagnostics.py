@@ -40,8 +40,9 @@ WRITE_FORGED = OUT + f"for name in ('diagnostics.json', 'result.json'):\n" \
 def forging(body: str) -> str:
     """model.py whose build_model() changes every report the runtime sends, with `body` on `report`."""
     return before_build("import basin_grader.runtime.diagnostics as _d\n_finite = _d._finite\n"
-                        "def _forge(report):\n    report = _finite(report)\n"
-                        + textwrap.indent(textwrap.dedent(body), "    ") + "\n    return report\n_d._finite = _forge")
+                        "def _forge(value):\n    value = _finite(value)\n    if isinstance(value, dict) and 'seeds' in value:\n"
+                        "        report = value\n" + textwrap.indent(textwrap.dedent(body), "        ")
+                        + "\n    return value\n_d._finite = _forge")
 
 
 AT_EXIT = before_build("import atexit\ndef _late():\n" + textwrap.indent(WRITE_FORGED, "    ") + "\natexit.register(_late)")
@@ -113,7 +114,8 @@ LIES = [
     ("a better val loss than its logits give",
      "if 'generalization' in report:\n    report['generalization']['val'].update(loss=0.01, accuracy=1.0)",
      {"generalization_val"}),
-    ("zero sharpness", "if 'sharpness' in report:\n    report['sharpness'].update(top_eigenvalue=0.0)", {"sharpness_sign"}),
+    ("zero sharpness", "if 'sharpness' in report:\n    report['sharpness'].update(top_eigenvalue=0.0, trace=0.0)",
+     {"sharpness_zero"}),
     ("another budget", "report['budget'] = dict(report['budget'], grid=3)", {"budget"}),
     ("a grid of another shape", "grid = report.get('landscape', {}).get('grid')\nif grid:\n"
                                 "    grid['train']['loss'] = grid['train']['loss'][:-1]", {"grid_shape"}),
@@ -127,11 +129,53 @@ def test_a_report_that_lies_through_the_runtime_fails_its_checks(backend_name, l
     assert report["status"] == "untrusted"
 
 
-def test_the_honest_landscape_of_a_trained_model_curves_up_so_zero_sharpness_is_caught(tmp_path, tiny_dataset):
-    """The sharpness check needs lines that rise around the centre; the tests' baseline has them."""
+def test_the_honest_landscape_bends_at_its_centre_so_a_zero_sharpness_is_caught(tmp_path, tiny_dataset):
+    """The zero-sharpness check needs a line that bends at the centre; the tests' baseline has them."""
     report = run("process", factories.BASELINE_SOURCE, tmp_path, tiny_dataset)
-    lines = report["landscape"]["lines"]
     middle = BUDGET.line_points // 2
-    assert all(line["train"]["loss"][middle - 1] > line["train"]["loss"][middle] < line["train"]["loss"][middle + 1]
-               for line in lines)
-    assert report["sharpness"]["top_eigenvalue"] > 0
+    bends = [line["train"]["loss"][middle - 1] + line["train"]["loss"][middle + 1] - 2 * line["train"]["loss"][middle]
+             for line in report["landscape"]["lines"]]
+    assert max(abs(b) for b in bends) > 1e-3 * (1 + report["landscape"]["centre"]["train"]["loss"]), bends
+    assert abs(report["sharpness"]["top_eigenvalue"]) > 1e-6 and report["trust"]["trusted"]
+
+
+# --- every sandbox output is read with the same guards: the process backend's log too ------------------
+
+@pytest.mark.parametrize("plant", ["fifo", "symlink"])
+def test_a_link_or_fifo_in_place_of_the_process_backends_log_neither_hangs_nor_leaks(plant, tmp_path, tiny_dataset):
+    """The process backend runs as the worker's user, who owns the scratch folder and its log: a
+    model can put something else there. (Docker's log comes from the engine, not a file.)"""
+    import threading
+
+    from basin_grader.evaluate import evaluate
+
+    secret = tmp_path / "worker-secret.txt"
+    secret.write_text("basin-worker-secret-4e1d")
+    swap = ("import os\nlog = os.path.join(os.getcwd(), '..', 'sandbox.log')\nos.remove(log)\n"
+            + ("os.mkfifo(log)\n" if plant == "fifo" else f"os.symlink({str(secret)!r}, log)\n"))
+    submission = factories.write(tmp_path / "m.zip", factories.bundle(model_source=before_build(swap)))
+    found = {}
+    worker = threading.Thread(target=lambda: found.update(result=evaluate(
+        submission, tiny_dataset, tmp_path / "attempt", get_backend("process"))), daemon=True)
+    worker.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive(), "the worker hung reading the run's log"
+    result = found["result"]
+    assert result.verdict == "scored" and "basin-worker-secret-4e1d" not in result.log_tail + result.hidden_log
+
+
+@pytest.mark.parametrize("plant", ["fifo", "symlink", "hard link"])
+def test_a_fifo_or_link_planted_in_place_of_the_report_neither_hangs_nor_writes_through(backend_name, plant, tmp_path,
+                                                                                         tiny_dataset):
+    """In a container /out cannot be changed; on the process backend the supervisor replaces
+    whatever stands there by a file of its own, and the worker reads nothing but regular files."""
+    target = tmp_path / "worker-file.txt"
+    target.write_text("untouched")
+    make = {"fifo": "os.mkfifo(path)", "symlink": f"os.symlink({str(target)!r}, path)",
+            "hard link": f"os.link({str(target)!r}, path)"}[plant]
+    source = before_build("import atexit\ndef _late():\n" + textwrap.indent(
+        OUT + f"path = os.path.join(out, 'diagnostics.json')\ntry:\n    os.remove(path)\n    {make}\n"
+        "except OSError as e:\n    print('plant refused:', e)", "    ") + "\natexit.register(_late)")
+    report = run(backend_name, source, tmp_path, tiny_dataset)
+    assert report["trust"]["trusted"] and report["status"] == "complete", report["trust"]
+    assert target.read_text() == "untouched"

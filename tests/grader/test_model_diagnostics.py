@@ -366,3 +366,71 @@ def test_a_diagnostics_run_out_of_time_in_docker_keeps_its_finished_parts(tmp_pa
     assert report["status"] == "partial" and "grid" in report["partial"]
     assert "generalization" in report and report["generalization"]["train"]["n"] == 64
     assert report["sandbox_s"] < 30
+
+
+# --- reading the report like every sandbox output: no FIFO, no link, nothing larger than the budget ----
+
+def _read_in_time(path, budget=BUDGET) -> dict:
+    """read_report in a thread: a FIFO that hung it would leave the thread alive."""
+    import threading
+
+    found = {}
+    reader = threading.Thread(target=lambda: found.update(report=read_report(path, budget)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "read_report hung"
+    return found["report"]
+
+
+def test_a_fifo_or_a_link_in_place_of_the_report_is_refused_without_hanging(tmp_path, data):
+    import os
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    report = _read_in_time(fifo)
+    assert "not a regular file" in report["trust"]["failed"]["report"] and report["trust"]["trusted"] is False
+    _, honest = _honest_report(data, tmp_path)
+    link = tmp_path / "link.json"
+    link.symlink_to(honest)
+    report = _read_in_time(link)
+    assert "not a regular file" in report["trust"]["failed"]["report"]
+    assert report["partial"] == ["generalization", "features", "lines", "sharpness", "grid"]
+
+
+def test_a_report_larger_than_the_budget_can_produce_is_refused_before_parsing(tmp_path, data):
+    from basin_grader.sandbox_diagnostics import max_report_bytes
+
+    raw, path = _honest_report(data, tmp_path)
+    assert path.stat().st_size < max_report_bytes(BUDGET)  # an honest one fits
+    assert max_report_bytes(DEFAULTS["gpu"]) < 1 << 20  # the cap follows the budget: under a MiB by default
+    path.write_text(json.dumps(raw) + " " * max_report_bytes(BUDGET))
+    report = read_report(path, BUDGET)
+    assert "at most" in report["trust"]["failed"]["report"]
+    assert report["partial"] == ["generalization", "features", "lines", "sharpness", "grid"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_report_with_a_number_json_does_not_allow_is_unreadable(tmp_path, data, constant):
+    raw, path = _honest_report(data, tmp_path)
+    path.write_text(json.dumps(raw).replace('"trace": ', f'"trace": {constant}, "was": ', 1))
+    report = read_report(path, BUDGET)
+    assert "generalization" not in report and report["errors"]["report"]
+
+
+def test_a_hostile_64_mib_report_costs_the_worker_no_memory(tmp_path):
+    """The issue's amplification: 64 MiB of empty lists once made the worker peak at 1.7 GB."""
+    import subprocess
+    import sys
+
+    hostile = tmp_path / "diagnostics.json"
+    count = (64 << 20) // 3
+    hostile.write_bytes(b'{"features": {"points": [' + b"[]," * (count - 1) + b"[]]}}")
+    script = ("import resource, sys\nfrom pathlib import Path\nfrom basin_grader.budgets import DEFAULTS\n"
+              "from basin_grader.sandbox_diagnostics import read_report\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "report = read_report(Path(sys.argv[1]), DEFAULTS['gpu'])\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, report['trust']['failed']['report'])")
+    done = subprocess.run([sys.executable, "-c", script, str(hostile)], capture_output=True, text=True, check=True)
+    grown_kb, why = done.stdout.split(" ", 1)
+    assert int(grown_kb) < 16 * 1024, f"reading it grew the peak RSS by {int(grown_kb) / 1024:.0f} MB"
+    assert "at most" in why

@@ -25,6 +25,7 @@ import json
 import os
 import select
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -152,12 +153,22 @@ class _Frames:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Replace the contents of a file the worker made (it may have been chmodded or truncated)."""
+    """Replace the contents of a file the worker made; nothing else runs by now. The model may have
+    chmodded it or (on the process backend, where /out is its user's) put a link, a hard link or a
+    FIFO in its place: whatever is not the worker's lone regular file is replaced by a new one, so
+    nothing is written through a link and no FIFO hangs this process."""
     try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_nlink != 1):
+        os.unlink(path)
+        st = None
+    if st is None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    else:
         os.chmod(path, 0o644)
-    except OSError:
-        pass
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
 

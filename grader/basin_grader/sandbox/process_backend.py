@@ -46,7 +46,7 @@ class ProcessBackend:
         cmd = [sys.executable, "-m", "basin_grader.runtime",
                "--sub", str(dirs.sub), "--data", str(dirs.data), "--out", str(dirs.out), "--mode", mode]
         started = time.monotonic()
-        with open(log_path, "wb") as log:
+        with open(log_path, "w+b") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
                                     env=env, start_new_session=True, preexec_fn=_limit_child(limits))
             # Reaped with wait4 for its resource usage: the peak memory is what the worker observed.
@@ -62,10 +62,11 @@ class ProcessBackend:
                 pass
             waiter.join()
             proc.returncode = os.waitstatus_to_exitcode(ended["status"])
-        seconds = time.monotonic() - started
-        with open(log_path, "rb") as log:
-            log.seek(max(0, log_path.stat().st_size - limits.log_bytes))
-            log_tail = log.read().decode("utf-8", errors="replace")
+            seconds = time.monotonic() - started
+            # The tail from the file the worker opened, never by its path again: the run's user owns
+            # scratch/, so a link (to the worker's files) or a FIFO (a hang) may stand there now.
+            log.seek(max(0, os.fstat(log.fileno()).st_size - limits.log_bytes))
+            log_tail = log.read(limits.log_bytes).decode("utf-8", errors="replace")
         peak_mb = ended["usage"].ru_maxrss / 1024  # kilobytes on Linux
         # No OOM flag without a cgroup: a failed run that had reached most of its memory limit (the
         # data rlimit refuses allocations past it) is a memory verdict, whatever the run claims.

@@ -1,0 +1,90 @@
+"""A diagnostics report that fails the worker's checks is stored as not trustworthy, kept off the
+leaderboard and flagged on its page; an honest one is shown there. Through the real pipeline: a
+scored submission, its diagnostics run in the sandbox, the leaderboard and diagnostics pages."""
+import json
+import math
+
+import pytest
+from django.test import Client
+
+from basin.grading import diagnostics
+from tests import factories, services as real
+from tests.grader.test_adversarial_diagnostics import forging
+
+pytestmark = pytest.mark.django_db
+
+# A model whose runtime claims a GPU and a flat minimum: every number the leaderboard would show.
+LIAR = forging("report['device'], report['precision'] = 'cuda', 'bf16'\n"
+               "if 'sharpness' in report:\n    report['sharpness'].update(top_eigenvalue=0.0)")
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    monkeypatch.setattr(diagnostics, "enqueue_diagnostics", lambda pk, countdown=0: None)
+
+
+def diagnosed(scored_submission, source: str):
+    submission = scored_submission(factories.bundle(model_source=source))
+    diagnostics.run_diagnostics(submission.pk)
+    submission.refresh_from_db()
+    return submission
+
+
+def client(people, persona: str | None) -> Client:
+    c = Client()
+    if persona:
+        c.force_login(people[persona])
+    return c
+
+
+@pytest.mark.parametrize("sandbox", ["process", "docker"])
+def test_a_lying_report_is_stored_untrusted_and_kept_off_the_leaderboard(scored_submission, quiet, people, homework,
+                                                                         settings, sandbox):
+    if sandbox == "docker":
+        real.require("docker")
+    settings.BASIN_SANDBOX_BACKEND = sandbox
+    liar = diagnosed(scored_submission, LIAR)
+    report = liar.model_diagnostics
+    assert report["trust"]["trusted"] is False and {"device", "precision", "sharpness_zero"} <= set(report["trust"]["failed"])
+    assert liar.diagnostics_status == "partial" and report["status"] == "untrusted"
+    assert liar.landscape_thumbnail is None and liar.sharpness is None
+
+    board = client(people, "other_student").get(f"/homeworks/{homework.slug}/leaderboard/").content.decode()
+    assert f"/submissions/{liar.pk}/diagnostics/" in board and "<svg class=\"sparkline\"" not in board
+
+    page = client(people, "other_student").get(f"/submissions/{liar.pk}/diagnostics/").content.decode()
+    assert "Not trustworthy" in page and "sharpness_zero" not in page  # which checks failed: TAs only
+    staff_page = client(people, "ta").get(f"/submissions/{liar.pk}/diagnostics/").content.decode()
+    assert "Not trustworthy" in staff_page and "sharpness_zero" in staff_page
+
+
+def test_an_honest_report_is_trusted_and_on_the_leaderboard(scored_submission, quiet, people, homework):
+    honest = diagnosed(scored_submission, factories.BASELINE_SOURCE)
+    assert honest.model_diagnostics["trust"] == {"trusted": True, "failed": {}}
+    assert honest.diagnostics_status == "complete"
+    assert honest.landscape_thumbnail and honest.sharpness == honest.model_diagnostics["sharpness"]["top_eigenvalue"]
+    board = client(people, "other_student").get(f"/homeworks/{homework.slug}/leaderboard/").content.decode()
+    assert "<svg class=\"sparkline\"" in board
+    page = client(people, "other_student").get(f"/submissions/{honest.pk}/diagnostics/").content.decode()
+    assert "come from running the submission's own code" in page and "Not trustworthy" not in page
+
+
+def test_every_number_stored_is_finite(homework, people):
+    """PostgreSQL's jsonb refuses NaN and infinity; a report is stored with them as null."""
+    from django.core.files.base import ContentFile
+
+    from basin.submissions.models import Submission
+
+    submission = Submission.objects.create(
+        homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
+        kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5,
+        diagnostics_status="running", diagnostics_attempts=1)
+    report = {"status": "complete", "trust": {"trusted": True, "failed": {}},
+              "sharpness": {"top_eigenvalue": math.inf, "trace": math.nan},
+              "landscape": {"lines": [{"train": {"loss": [1.0, -math.inf, 2.0]}}]}}
+    assert diagnostics._record(submission, report)
+    submission.refresh_from_db()
+    stored = submission.model_diagnostics
+    json.dumps(stored, allow_nan=False)
+    assert stored["sharpness"] == {"top_eigenvalue": None, "trace": None}
+    assert submission.sharpness is None and submission.landscape_thumbnail == [1.0, None, 2.0]
