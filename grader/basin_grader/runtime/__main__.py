@@ -3,8 +3,9 @@
 
 rehearse: writes rehearsal_logits.npy for the public val batch in /data, and result.json.
 score: writes <split>_logits.npy for each hidden split found in /data, and result.json.
-diagnose: reads the budget and public-label subsets from /data, writes diagnostics.json (rewritten
-after each part, so a run cut short keeps what it finished) and result.json.
+diagnose: this process becomes the supervisor (basin_grader.runtime.supervisor): the model runs in a
+child on the budget and public-label subsets in /data; diagnostics.json, the centre logits and
+result.json are written here, once every other process of the run has been ended.
 Exit status 0 on success; otherwise result.json says why (the worker double-checks everything).
 """
 from __future__ import annotations
