@@ -59,7 +59,9 @@ def test_every_template_variable_is_given_by_compose():
 
 def test_login_and_join_code_paths_are_rate_limited_with_429():
     conf = render(compose_proxy_environment())
-    zones = dict(re.findall(r"limit_req_zone \$binary_remote_addr zone=(\w+):\d+m rate=(\d+r/m);", conf))
+    zones = dict(re.findall(r"limit_req_zone \$basin_attempt zone=(\w+):\d+m rate=(\d+r/m);", conf))
+    # Only attempts count: a POST is keyed by the address, anything else by "" (not limited).
+    assert re.search(r"map \$request_method \$basin_attempt \{\s*POST\s+\$binary_remote_addr;\s*default \"\";", conf)
     assert zones == {"basin_login": "10r/m", "basin_join": "10r/m"}
     found = locations(conf)
     for paths, zone in ((LOGIN_PATHS, "basin_login"), (JOIN_PATHS, "basin_join")):
@@ -164,10 +166,17 @@ def test_nginx_answers_429_once_a_client_passes_the_burst_on_a_login_path(nginx_
                 except requests.ConnectionError:
                     assert server.poll() is None and time.monotonic() < deadline, server.stdout.read().decode()
                     time.sleep(0.1)
-            codes = [http.post(f"{base}/api/auth/token/", data={"username": "ada", "password": f"guess-{i}"},
-                               verify=False, timeout=5).status_code for i in range(30)]
+            # Loading the login page is no attempt: a lab on one address loads it freely.
+            assert [http.get(f"{base}/accounts/login/", verify=False, timeout=5).status_code for _ in range(40)] \
+                == [200] * 40
+            answers = [http.post(f"{base}/api/auth/token/", data={"username": "ada", "password": f"guess-{i}"},
+                                 verify=False, timeout=5) for i in range(30)]
+            codes = [a.status_code for a in answers]
             # 1 at the rate plus a burst of 20, then refused; the rest of the site is not limited.
             assert codes[:21] == [200] * 21 and set(codes[21:]) == {429}, codes
+            refused = answers[-1]  # the API's JSON error shape, nginx's own 429 included
+            assert refused.headers["Content-Type"] == "application/json" and refused.headers["Retry-After"] == "60"
+            assert refused.json()["error"]["code"] == "too_many_attempts"
             assert http.post(f"{base}/admin/login/", verify=False, timeout=5).status_code == 429  # one zone for all logins
             assert http.post(f"{base}/api/courses/join/", verify=False, timeout=5).status_code == 200  # its own zone
             assert [http.get(f"{base}/homeworks/hw1/", verify=False, timeout=5).status_code for _ in range(40)] \
