@@ -40,7 +40,8 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = os.environ | {"BASIN_PRODUCTION": "1", "BASIN_SECRET_KEY": secrets.token_urlsafe(50),
                         "BASIN_ALLOWED_HOSTS": "basin.example.edu", "BASIN_DATA_DIR": str(tmp_path),
                         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
-                        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "BASIN_SANDBOX_BACKEND": "docker"}
+                        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "BASIN_SANDBOX_BACKEND": "docker",
+                        "BASIN_EMAIL_BACKEND": "smtp"}
     done = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
                           timeout=120)
@@ -50,3 +51,13 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
                           cwd=Path(__file__).resolve().parents[2], env=env | {"BASIN_HSTS_SECONDS": "0"},
                           capture_output=True, text=True, timeout=120)
     assert weak.returncode != 0 and "security.W004" in weak.stderr  # the test can fail: HSTS off is reported
+
+
+def test_production_without_a_mail_server_is_warned_about(settings):
+    from basin.grading.checks import email_reaches_people
+
+    settings.PRODUCTION = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert [w.id for w in email_reaches_people(None)] == ["basin.W006"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    assert email_reaches_people(None) == []

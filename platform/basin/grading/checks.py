@@ -1,6 +1,6 @@
 """System checks for rules across grading and storage settings (`python manage.py check [--deploy]`)."""
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 
 @register("basin", deploy=True)
@@ -44,3 +44,16 @@ def s3_storage_is_configured(app_configs, **kwargs):
                             hint=f"Set {' and '.join(missing)} (or {'_FILE and '.join(missing)}_FILE).",
                             id="basin.E005"))
     return errors
+
+
+@register("basin", deploy=True)
+def email_reaches_people(app_configs, **kwargs):
+    """Confirmation links are how an account's address becomes one a roster may match: printed to
+    a log instead of sent, no student can confirm, and every roster line meeting an existing
+    account becomes a conflict."""
+    if settings.PRODUCTION and settings.EMAIL_BACKEND.endswith(".console.EmailBackend"):
+        return [Warning("E-mail goes to the log (BASIN_EMAIL_BACKEND=console): nobody can confirm an address.",
+                        hint="Set BASIN_EMAIL_BACKEND=smtp with BASIN_EMAIL_HOST, BASIN_EMAIL_PORT, BASIN_EMAIL_USER, "
+                             "BASIN_EMAIL_PASSWORD_FILE and BASIN_EMAIL_FROM (deploy/.env.example).",
+                        id="basin.W006")]
+    return []
