@@ -208,6 +208,12 @@ BASIN_PROXY_COUNT = env_int("BASIN_PROXY_COUNT", 1 if PRODUCTION else 0, minimum
 BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT = env_int("BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT", 10, minimum=1)
 BASIN_JOIN_CODE_FAILURES_PER_ADDRESS = env_int("BASIN_JOIN_CODE_FAILURES_PER_ADDRESS", 50, minimum=1)
 BASIN_CONFIRMATION_EMAILS_PER_HOUR = 5  # per account: nobody floods a stranger's inbox through Basin
+# ... nor through many accounts: confirmation e-mails to one address a day, from all accounts.
+BASIN_CONFIRMATION_EMAILS_PER_ADDRESS_PER_DAY = env_int("BASIN_CONFIRMATION_EMAILS_PER_ADDRESS_PER_DAY", 5,
+                                                        minimum=1)
+# Sign-up tries with a valid join code per hour from one address (each says whether a username is
+# taken); a class signing up behind one address needs it raised, or a roster import.
+BASIN_SIGNUPS_PER_ADDRESS_PER_HOUR = env_int("BASIN_SIGNUPS_PER_ADDRESS_PER_HOUR", 20, minimum=1)
 # A confirmed address is what a roster may match an account by (basin.accounts.services).
 BASIN_EMAIL_CONFIRM_DAYS = env_int("BASIN_EMAIL_CONFIRM_DAYS", 3, minimum=1)
 EMAIL_BACKEND = {"console": "django.core.mail.backends.console.EmailBackend",

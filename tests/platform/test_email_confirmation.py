@@ -122,3 +122,77 @@ def test_a_roster_account_gets_the_link_once_it_chose_its_password(course, smtp_
     assert rcpts == ["erin@uni.example"]
     client.get(path_of(smtp_server.links("erin@uni.example")[0]))
     assert has_confirmed(User.objects.get(username="erin"), "erin@uni.example")
+
+
+# --- how often Basin mails one address, and which address a confirmation is for ---------------
+
+def sign_up_as(client, course, username, email):
+    return client.post(reverse("signup"), {"code": course.join_code, "username": username, "email": email,
+                                           "password1": "a-long-passphrase-9", "password2": "a-long-passphrase-9"})
+
+
+def test_many_sign_ups_cannot_flood_one_inbox(course, smtp_server, settings):
+    """F9: thirty sign-ups with a valid code from one address, all giving prof's address, mailed prof
+    thirty times. Sign-ups per address are limited, and so are confirmation mails to one address."""
+    per_address = settings.BASIN_SIGNUPS_PER_ADDRESS_PER_HOUR
+    per_day = settings.BASIN_CONFIRMATION_EMAILS_PER_ADDRESS_PER_DAY
+    answers = [sign_up_as(Client(REMOTE_ADDR="10.6.6.6"), course, f"flood{n}", "prof@uni.example") for n in range(30)]
+    assert [a.status_code for a in answers] == [302] * per_address + [429] * (30 - per_address)
+    assert b"Too many sign-ups from this address" in answers[-1].content
+    assert User.objects.filter(username__startswith="flood").count() == per_address
+
+    spread = Client(REMOTE_ADDR="10.6.6.7")  # another address, the same inbox (case differs)
+    done = sign_up_as(spread, course, "spread", "PROF@Uni.Example")
+    assert done.status_code == 302
+    warned = spread.get(done["Location"])
+    assert f"Basin sent {per_day} confirmation links to PROF@uni.example in the last day" in warned.content.decode()
+    assert [rcpts for rcpts, _ in smtp_server.messages] == [["prof@uni.example"]] * per_day
+    page = spread.post(reverse("account-email"), {"email": "prof@uni.example"})
+    assert page.status_code == 429 and page["Retry-After"].isdigit() and b"open the newest one" in page.content
+    assert len(smtp_server.messages) == per_day
+
+
+KELVIN = "\u212aim.minji@uni.example"  # KELVIN SIGN, which str.lower() turns into "k"
+HEADER = "username,email,first_name,last_name,student_id,role\n"
+
+
+def test_an_address_with_a_non_ascii_letter_before_the_at_is_refused(course, people, smtp_server):
+    """F11: the link went to the KELVIN SIGN address, and confirmed the ASCII one a roster lists."""
+    from basin.accounts.selectors import email_key
+    from basin.accounts.services import send_email_confirmation
+    from basin.errors import ApplicationError
+
+    page = sign_up_as(Client(), course, "kim.minji", KELVIN)
+    assert page.status_code == 200 and "The part before @ may hold only ASCII letters" in page.content.decode()
+    assert not User.objects.filter(username="kim.minji").exists()
+    student = Client()
+    student.force_login(people["student"])
+    page = student.post(reverse("account-email"), {"email": "ma\u00eblle@uni.example"})  # an accent: said so too
+    assert page.status_code == 200 and "no accents or other alphabets" in page.content.decode()
+    with pytest.raises(ApplicationError) as e:
+        import_roster(course=course, data=f"{HEADER}kim.minji,{KELVIN},M,K,s1,ta\n".encode())
+    assert "The part before @ may hold only ASCII" in e.value.details["problems"][0]["message"]
+    assert smtp_server.messages == []
+
+    assert email_key(KELVIN) != email_key("kim.minji@uni.example")  # nothing but ASCII case is folded
+    legacy = User.objects.create_user(username="legacy", email=KELVIN)  # stored before the rule
+    with pytest.raises(ApplicationError) as e:
+        send_email_confirmation(user=legacy, base_url="http://testserver/")
+    assert e.value.code == "email_not_ascii" and smtp_server.messages == []
+
+
+def test_the_confirmed_key_is_the_address_mailed(course, smtp_server):
+    """An international domain is stored as the mail goes out (IDNA), so the link confirms that
+    address, and a roster that writes the domain in Unicode matches it."""
+    client = Client()
+    assert sign_up_as(client, course, "dana", "Dana@B\u00fccher.Example").status_code == 302
+    user = User.objects.get(username="dana")
+    assert user.email == "Dana@xn--bcher-kva.example"
+    (rcpts, _), = smtp_server.wait_for(1)
+    assert rcpts == [user.email]
+    client.get(path_of(smtp_server.links(user.email)[0]))
+    assert list(ConfirmedEmail.objects.values_list("email", flat=True)) == ["dana@xn--bcher-kva.example"]
+    summary = import_roster(course=course, data=f"{HEADER}dana,dana@b\u00fccher.example,Dana,D,s1,ta\n".encode())
+    assert summary.conflicts == []
+    user.refresh_from_db()
+    assert user.is_staff and user.memberships.get(course=course).role == "ta"

@@ -199,3 +199,20 @@ def test_sign_up_tells_nothing_about_existing_usernames_without_a_valid_code(cou
     for taken, free in (("student", "nobody-here"), ("Student", "nobody-here"), ("stuclent", "zzzzz")):
         assert errors(taken, "wrong-code") == errors(free, "wrong-code"), taken
     assert errors("student", course.join_code) == {"username": ["A user with that username already exists."]}
+
+
+def test_sign_up_with_a_valid_code_is_counted_per_address_whatever_its_outcome(course, people, settings):
+    """F10: with a valid code, sign-up says whether a username is taken; 200 tries from one address
+    used to read that for 200 names. Every such try counts, failed or not."""
+    limit = settings.BASIN_SIGNUPS_PER_ADDRESS_PER_HOUR
+
+    def try_name(username: str, address: str):
+        return Client(REMOTE_ADDR=address).post(reverse("signup"), {
+            "code": course.join_code, "username": username, "email": "a@uni.example",
+            "password1": "a-long-passphrase-9", "password2": "mismatch"})
+
+    answers = [try_name("ta" if n % 2 == 0 else f"nobody{n}", "10.4.4.4") for n in range(limit + 5)]
+    assert [a.status_code for a in answers] == [200] * limit + [429] * 5
+    assert b"already exists" in answers[0].content and b"already exists" not in answers[-1].content
+    assert b"Too many sign-ups from this address" in answers[-1].content and answers[-1]["Retry-After"].isdigit()
+    assert try_name("ta", "10.4.4.5").status_code == 200  # another address counts on its own

@@ -145,6 +145,30 @@ def test_the_roster_refuses_look_alikes_in_the_file_and_leaves_out_those_of_exis
     assert not User.objects.filter(username="mary").exists()
 
 
+@pytest.mark.parametrize("existing, newcomer", [
+    ("savvvy", "savwy"), ("vw", "wv"), ("vvv", "vw"), ("vvvw", "wvvv"), ("VVv", "vW"), ("wm", "vvrn"),
+    ("clcl", "dd"), ("Mo0d", "rnOocl"),
+])
+def test_overlapping_look_alikes_are_one_name(course, existing, newcomer):
+    """F12: the skeleton replaced sequences in turn, so "vvv" became "wv" and never matched "vw"."""
+    User.objects.create_user(username=existing, password="x")
+    page = Client().post(reverse("signup"), {"code": course.join_code, "username": newcomer,
+                                             "email": "x@uni.example", "password1": "a-long-passphrase-9",
+                                             "password2": "a-long-passphrase-9"})
+    assert page.status_code == 200 and "looks like another account" in page.content.decode()
+    with pytest.raises(ApplicationError) as e:  # two lines of one roster, too
+        import_roster(course=course, data=f"{HEADER}x{existing},a@uni.example,A,A,s1,\n"
+                                          f"x{newcomer},b@uni.example,B,B,s2,\n".encode())
+    assert f"looks like 'x{existing}' on line 2" in e.value.details["problems"][0]["message"]
+
+
+def test_names_that_only_share_letters_stay_apart():
+    from basin.accounts.usernames import skeleton
+
+    for one, other in (("vivid", "wid"), ("world", "vvorld1"), ("dim", "clirn1"), ("maud", "rnaucl0")):
+        assert skeleton(one) != skeleton(other), (one, other)
+
+
 # --- invisible characters in roster fields ---------------------------------------------------
 
 FIELDS = ("username", "email", "first_name", "last_name", "student_id", "role")

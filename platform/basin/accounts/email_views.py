@@ -30,6 +30,8 @@ def email(request):
         try:
             services.send_email_confirmation(user=user, base_url=request.build_absolute_uri("/"))
         except ApplicationError as e:
+            if e.status_code == 429:  # this address was mailed too often today
+                return too_many_attempts(request, e.message, e.details["retry_after"])
             form.add_error(None, e.message)
         else:
             messages.success(request, f"Basin sent a link to {user.email}. Open it while logged in as "

@@ -7,6 +7,7 @@ from django.contrib.auth.forms import UserCreationForm
 from basin.courses.selectors import course_with_join_code
 from basin.errors import ApplicationError
 
+from .addresses import normalise_address, validate_ascii_local_part
 from .throttles import WRONG_CODE
 from .usernames import validate_new_username
 
@@ -32,6 +33,16 @@ def has_unknown_code(form: forms.Form) -> bool:
     return any(e.code == WRONG_CODE for e in form.errors.as_data().get("code", []))
 
 
+class AddressField(forms.EmailField):
+    """An address Basin can mail and key a confirmation on: ASCII before @, the domain in ASCII."""
+
+    def clean(self, value):
+        if value:  # first: Django's validator would refuse most such addresses, but not say why
+            validate_ascii_local_part(str(value))
+        address = super().clean(value)
+        return normalise_address(address) if address else address
+
+
 class JoinForm(forms.Form):
     code = JoinCodeField()
 
@@ -40,7 +51,7 @@ class SignUpForm(UserCreationForm):
     code = JoinCodeField()
     # The university address: how the course staff reach you, and, once you confirm it, what a
     # roster matches you by.
-    email = forms.EmailField(help_text="your university email address; Basin sends you a link to confirm it")
+    email = AddressField(help_text="your university email address; Basin sends you a link to confirm it")
     field_order = ["code", "username", "email", "password1", "password2"]
 
     def __init__(self, *args, **kwargs):
@@ -74,5 +85,5 @@ class SignUpForm(UserCreationForm):
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField(label="Your e-mail address",
+    email = AddressField(label="Your e-mail address",
                              help_text="your university address: the one your course staff's roster lists")

@@ -1,7 +1,7 @@
 """The answer to someone who guessed too often: 429 Too Many Requests with a Retry-After header,
 the API's JSON error shape under /api/ and a plain page elsewhere. django-axes calls
 lockout_response for every login path (the login page, the admin's, POST /api/auth/token/);
-the join-code paths call too_many_attempts themselves."""
+the join-code and sign-up paths call too_many_attempts themselves."""
 from __future__ import annotations
 
 import math
@@ -40,6 +40,12 @@ def wrong_join_codes(request, retry_after: int) -> HttpResponse:
     return too_many_attempts(request, "Too many wrong join codes from this account or this address. Wait "
                              f"{wait_in_words(retry_after)}, then type the code again; check it with your course "
                              "staff first.", retry_after)
+
+
+def too_many_signups(request, retry_after: int) -> HttpResponse:
+    return too_many_attempts(request, "Too many sign-ups from this address in the last hour. Wait "
+                             f"{wait_in_words(retry_after)}, then try again; if your whole class signs up from one "
+                             "network, ask your course staff to import the roster instead.", retry_after)
 
 
 def counted_username(request, credentials=None) -> str | None:

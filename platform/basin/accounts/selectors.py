@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .addresses import email_key
 from .models import ConfirmedEmail
 
-
-def email_key(email: str) -> str:
-    """Addresses are compared without case, as people and mail servers treat them."""
-    return email.strip().lower()
+__all__ = ["confirmed_addresses", "email_key", "has_confirmed"]
 
 
 def has_confirmed(user, email: str) -> bool:
@@ -16,7 +14,7 @@ def has_confirmed(user, email: str) -> bool:
 
 
 def confirmed_addresses(user_ids) -> dict[int, set[str]]:
-    """user id -> the addresses that user confirmed (lower-cased); one query for a whole roster."""
+    """user id -> the addresses that user confirmed (as email_key writes them); one query for a whole roster."""
     found: dict[int, set[str]] = defaultdict(set)
     for user_id, email in ConfirmedEmail.objects.filter(user_id__in=list(user_ids)).values_list("user_id", "email"):
         found[user_id].add(email)

@@ -11,13 +11,16 @@ import smtplib
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.urls import reverse
 
 from basin.errors import ApplicationError
 
+from .addresses import email_key, normalise_address, validate_ascii_local_part
+from .lockout import wait_in_words
 from .models import ConfirmedEmail
-from .selectors import email_key
+from .throttles import ConfirmationEmailsPerDestination
 
 log = logging.getLogger(__name__)
 _SALT = "basin.accounts.confirm-email"
@@ -30,10 +33,22 @@ def confirmation_link(user, base_url: str) -> str:
 
 def send_email_confirmation(*, user, base_url: str) -> None:
     """E-mail `user` a link that confirms their current address; ApplicationError if they have
-    none or the mail server did not take the message."""
+    none, one Basin cannot key a confirmation on, one mailed too often today, or the mail server
+    did not take the message."""
     if not user.email:
         raise ApplicationError("no_email", "Your account has no e-mail address yet: enter your university address "
                                "on your e-mail page, and Basin sends the link there.")
+    try:
+        validate_ascii_local_part(user.email)  # an address from before this rule
+    except ValidationError as e:
+        raise ApplicationError("email_not_ascii", f"{e.messages[0]} Change it on your e-mail page.") from None
+    mails = ConfirmationEmailsPerDestination(email_key(user.email))
+    if not mails.allow_request(None, None):
+        seconds = int(mails.wait() or mails.duration) + 1
+        raise ApplicationError("too_many_emails", f"Basin sent {mails.num_requests} confirmation links to "
+                               f"{user.email} in the last day; open the newest one, or send another in "
+                               f"{wait_in_words(seconds)} from your e-mail page.", status_code=429,
+                               details={"retry_after": seconds})
     days = settings.BASIN_EMAIL_CONFIRM_DAYS
     body = (f"Hello {user.get_username()},\n\n"
             f"someone (we hope you) gave {user.email} as the e-mail address of the Basin account "
@@ -74,5 +89,5 @@ def confirm_email(*, user, token: str) -> ConfirmedEmail:
 def change_email(*, user, email: str) -> None:
     """Set the account's address (unconfirmed until its link is opened)."""
     if email_key(email) != email_key(user.email):
-        user.email = email.strip()
+        user.email = normalise_address(email)
         user.save(update_fields=["email"])

@@ -1,8 +1,9 @@
-"""Guessing limits for credentials other than passwords (django-axes guards those): join codes,
-and how often Basin e-mails one account. Counted in Django's cache, which production shares
+"""Guessing limits for credentials other than passwords (django-axes guards those): join codes and
+sign-ups, and how often Basin e-mails one account or one address. Counted in Django's cache, which production shares
 between all web processes (BASIN_CACHE_URL); DRF's rate throttles do the bookkeeping."""
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 
@@ -27,10 +28,11 @@ def client_address(request) -> str:
 
 
 class _Throttle(SimpleRateThrottle):
-    per_hour_setting = ""
+    count_setting = ""
+    period = "hour"
 
     def get_rate(self) -> str:  # read when used, so a setting's change applies at once
-        return f"{getattr(settings, self.per_hour_setting)}/hour"
+        return f"{getattr(settings, self.count_setting)}/{self.period}"
 
     def get_ident(self, request) -> str:
         return client_address(request)
@@ -39,9 +41,8 @@ class _Throttle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class _FailureThrottle(_Throttle):
-    """Counts failures only: blocked() asks before a try, failed() counts a wrong one. A class
-    signing up together behind one address is never held back by its right codes."""
+class _CountedThrottle(_Throttle):
+    """Counts only what the caller counts: blocked() asks before a try, record() counts one."""
 
     def blocked(self, request) -> bool:
         self.key = self.get_cache_key(request, None)
@@ -51,21 +52,27 @@ class _FailureThrottle(_Throttle):
         self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
         return len(self.history) >= self.num_requests
 
-    def failed(self, request) -> None:
-        self.allow_request(request, None)  # DRF's bookkeeping: the failure joins the history
+    def record(self, request) -> None:
+        self.allow_request(request, None)  # DRF's bookkeeping: the try joins the history
+
+    def retry_after(self) -> int:
+        return math.ceil(self.wait() or self.duration)
 
 
-class JoinCodeFailuresPerAccount(_FailureThrottle):
+class JoinCodeFailuresPerAccount(_CountedThrottle):
+    """Wrong join codes only: a class signing up together behind one address is never held back
+    by its right codes."""
+
     scope = "join_code_account"
-    per_hour_setting = "BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT"
+    count_setting = "BASIN_JOIN_CODE_FAILURES_PER_ACCOUNT"
 
     def get_cache_key(self, request, view):
         return self.cache_key_for(request.user.pk) if request.user.is_authenticated else None
 
 
-class JoinCodeFailuresPerAddress(_FailureThrottle):
+class JoinCodeFailuresPerAddress(_CountedThrottle):
     scope = "join_code_address"
-    per_hour_setting = "BASIN_JOIN_CODE_FAILURES_PER_ADDRESS"
+    count_setting = "BASIN_JOIN_CODE_FAILURES_PER_ADDRESS"
 
     def get_cache_key(self, request, view):
         return self.cache_key_for(self.get_ident(request))
@@ -84,13 +91,24 @@ class JoinCodeGuard:
         self.retry_after = 0
 
     def is_blocked(self) -> bool:
-        waits = [t.wait() or t.duration for t in self.throttles if t.blocked(self.request)]
-        self.retry_after = math.ceil(max(waits)) if waits else 0
+        waits = [t.retry_after() for t in self.throttles if t.blocked(self.request)]
+        self.retry_after = max(waits, default=0)
         return bool(waits)
 
     def failed(self) -> None:
         for throttle in self.throttles:
-            throttle.failed(self.request)
+            throttle.record(self.request)
+
+
+class SignUpsPerAddress(_CountedThrottle):
+    """Sign-up tries with a valid join code from one address, whatever their outcome: each one
+    tells whether a username is taken, and a new account e-mails the address it gave."""
+
+    scope = "signup_address"
+    count_setting = "BASIN_SIGNUPS_PER_ADDRESS_PER_HOUR"
+
+    def get_cache_key(self, request, view):
+        return self.cache_key_for(self.get_ident(request))
 
 
 class ConfirmationEmailsPerAccount(_Throttle):
@@ -98,7 +116,23 @@ class ConfirmationEmailsPerAccount(_Throttle):
     address cannot flood that inbox."""
 
     scope = "confirmation_email"
-    per_hour_setting = "BASIN_CONFIRMATION_EMAILS_PER_HOUR"
+    count_setting = "BASIN_CONFIRMATION_EMAILS_PER_HOUR"
 
     def get_cache_key(self, request, view):
         return self.cache_key_for(request.user.pk) if request.user.is_authenticated else None
+
+
+class ConfirmationEmailsPerDestination(_Throttle):
+    """Confirmation e-mails to one address a day, from all accounts together: new accounts that all
+    give a stranger's address cannot flood that inbox either."""
+
+    scope = "confirmation_email_to"
+    count_setting = "BASIN_CONFIRMATION_EMAILS_PER_ADDRESS_PER_DAY"
+    period = "day"
+
+    def __init__(self, email_key: str):
+        super().__init__()
+        self.email_key = email_key
+
+    def get_cache_key(self, request, view):  # hashed: an address is no cache key's business
+        return self.cache_key_for(hashlib.sha256(self.email_key.encode()).hexdigest())

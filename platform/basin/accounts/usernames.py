@@ -3,8 +3,10 @@ named leaderboard, in a TA's list or in an admin page.
 
 Two rules. A username is ASCII letters, digits and @ . + - _ only, so a Cyrillic "а" or a
 full-width "ａ" never stands in for a Latin "a". And it may not look like an existing username:
-two names with the same skeleton (case folded, and I/l/1, O/0, rn/m, vv/w, cl/d taken as the same
-letters, as Unicode's confusables list does, UTS #39) are one name."""
+two names with the same skeleton are one name. As Unicode's confusables do (UTS #39), the skeleton
+maps each character on its own to a prototype: I, 1 to l; O, 0 to o; m to rn; w to vv; d to cl;
+case folded. Character by character, so overlaps match too: "vw", "wv" and "vvv" are all "vvv"
+(replacing sequences in turn made "vvv" "wv", and missed them)."""
 from __future__ import annotations
 
 import re
@@ -15,19 +17,17 @@ from django.core.exceptions import ValidationError
 ALLOWED = re.compile(r"[A-Za-z0-9@.+_-]+")
 NOT_ASCII_MESSAGE = ("may contain only the ASCII letters a-z and A-Z, the digits 0-9 and @ . + - _ (no spaces, no "
                      "accents or other alphabets); write it in Latin letters, e.g. kim.minji")
-LOOKALIKE_MESSAGE = ("looks like another account's username (I, l and 1, O and 0, rn and m count as the same "
-                     "letters); choose one that differs in more than that")
-# The look-alike letters among those a username may hold, each mapped to one prototype.
-_SINGLE = str.maketrans({"I": "l", "1": "l", "0": "o", "O": "o"})
-_SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+LOOKALIKE_MESSAGE = ("looks like another account's username (I, l and 1, O and 0, rn and m, vv and w, cl and d "
+                     "count as the same letters); choose one that differs in more than that")
+# Before case folding: the capital I looks like l, not like i.
+_BEFORE_FOLDING = str.maketrans({"I": "l", "1": "l", "0": "o", "O": "o"})
+# After it: each letter that looks like two to its two (M and W and D fold to these first).
+_PROTOTYPES = str.maketrans({"m": "rn", "w": "vv", "d": "cl"})
 
 
 def skeleton(username: str) -> str:
     """The same string for usernames that look alike."""
-    folded = username.translate(_SINGLE).lower()
-    for sequence, prototype in _SEQUENCES:
-        folded = folded.replace(sequence, prototype)
-    return folded
+    return username.translate(_BEFORE_FOLDING).lower().translate(_PROTOTYPES)
 
 
 def validate_ascii_username(username: str) -> None:

@@ -18,10 +18,10 @@ from basin.courses.services import join_with_code
 from basin.errors import ApplicationError
 
 from .forms import JoinForm, SignUpForm, has_unknown_code
-from .lockout import wrong_join_codes
+from .lockout import too_many_signups, wrong_join_codes
 from .selectors import has_confirmed
 from .services import send_email_confirmation
-from .throttles import JoinCodeGuard
+from .throttles import JoinCodeGuard, SignUpsPerAddress
 
 # Accounts made here are logged in without a password check: name the backend that loads them.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -72,11 +72,15 @@ def signup(request):
     if request.user.is_authenticated:  # one account per person: join the other course from there
         code = request.GET.get("code", "")
         return redirect(reverse("join") + (f"?{urlencode({'code': code})}" if code else ""))
-    guard = JoinCodeGuard(request)
+    guard, signups = JoinCodeGuard(request), SignUpsPerAddress()
     if request.method == "POST" and guard.is_blocked():
         return wrong_join_codes(request, guard.retry_after)
+    if request.method == "POST" and signups.blocked(request):
+        return too_many_signups(request, signups.retry_after())
     form = SignUpForm(request.POST if request.method == "POST" else None,
                       initial={"code": request.GET.get("code", "")})
+    if form.is_bound and "code" not in form.errors:  # a valid code: the answer tells about usernames
+        signups.record(request)
     if form.is_valid():
         try:
             with transaction.atomic():  # no account without its course

@@ -184,8 +184,8 @@ def _conflicts(rows: list[RosterRow], users: dict, members: dict) -> list[dict]:
     new = [row for row in rows if row.username.lower() not in users]
     similar = lookalikes([row.username for row in new])
     conflicts += [problem(row.line, "username", f"{row.username!r} looks like the existing account "
-                          f"{similar[row.username]!r} (I/l/1, O/0, rn/m read alike); no account was made. Give "
-                          "this person a username that differs in more than that.")
+                          f"{similar[row.username]!r} (I/l/1, O/0, rn/m, vv/w, cl/d read alike); no account was "
+                          "made. Give this person a username that differs in more than that.")
                   for row in new if row.username in similar]
     return sorted(conflicts, key=lambda c: c["line"])
 

@@ -10,10 +10,10 @@ import warnings
 from dataclasses import dataclass
 
 import pandas as pd
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from basin.accounts.addresses import normalise_address, validate_ascii_local_part
 from basin.accounts.usernames import NOT_ASCII_MESSAGE, skeleton, validate_ascii_username
 from basin.errors import ApplicationError
 
@@ -74,7 +74,7 @@ def read_roster(data: bytes) -> list[RosterRow]:
         problems += found
         if not found:
             rows.append(RosterRow(line=line, username=values["username"], role=values["role"],
-                                  email=get_user_model().objects.normalize_email(values["email"]),
+                                  email=normalise_address(values["email"]),
                                   first_name=values["first_name"], last_name=values["last_name"],
                                   student_id=values["student_id"]))
     if problems:
@@ -113,16 +113,18 @@ def _row_problems(line: int, values: dict[str, str], seen: dict[str, tuple[str, 
                                                       "each person must appear once"))
         elif first_line != line:
             problems.append(problem(line, "username", f"username {username!r} looks like {first!r} on line "
-                                                      f"{first_line} (I/l/1, O/0, rn/m read alike); give one of "
-                                                      "them a username that differs in more than that"))
+                                                      f"{first_line} (I/l/1, O/0, rn/m, vv/w, cl/d read alike); "
+                                                      "give one of them a username that differs in more than that"))
     if not email:
         problems.append(problem(line, "email", "email is empty; each person needs one to receive their "
                                                "set-password link"))
     elif "email" not in unreadable:
         try:
+            validate_ascii_local_part(email)  # before Django's validator, which accepts some such letters
             validate_email(email)
-        except ValidationError:
-            problems.append(problem(line, "email", f"email {email!r} is not an email address"))
+        except ValidationError as e:
+            problems.append(problem(line, "email", f"email {email!r}: {e.messages[0]}"
+                                    if e.code == "email_not_ascii" else f"email {email!r} is not an email address"))
     if role not in Membership.Role.values and "role" not in unreadable:
         problems.append(problem(line, "role", f"role {role!r} is unknown; write ta or student (empty means student)"))
     return problems
