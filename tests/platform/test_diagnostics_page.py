@@ -153,15 +153,19 @@ def test_leaderboard_and_diagnostics_pages_query_the_database_a_constant_number_
 
 def test_each_leaderboard_row_carries_its_landscape_thumbnail_and_sharpness(homework, people):
     line = [2.5, 2.1, 2.0, 2.2, 2.9]
-    stored(homework, people["student"], model_diagnostics={
-        "status": "complete", "sharpness": {"top_eigenvalue": 12.3456},
-        "landscape": {"lines": [{"train": {"loss": line}, "val": {"loss": line}}]}})
+    report = {"status": "complete", "trust": {"trusted": True, "failed": {}}, "sharpness": {"top_eigenvalue": 12.3456},
+              "landscape": {"lines": [{"train": {"loss": line}, "val": {"loss": line}}]}}
+    stored(homework, people["student"], model_diagnostics=report)
     stored(homework, people["other_student"], public_score=0.4)  # no diagnostics yet: an empty cell, no error
+    # the same numbers in a report that failed a check (or was never checked) stay off the leaderboard
+    stored(homework, people["ta"], public_score=0.3, model_diagnostics={
+        **report, "sharpness": {"top_eigenvalue": 65.4321}, "trust": {"trusted": False, "failed": {"device": "cuda"}}})
     page = Client().get(f"/homeworks/{homework.slug}/leaderboard/").content.decode()
-    assert page.count('<svg class="sparkline"') == 1 and "12.346" in page
+    assert page.count('<svg class="sparkline"') == 1 and "12.346" in page and "65.432" not in page
     rows = Client().get(f"/api/homeworks/{homework.slug}/leaderboard/").json()["rows"]
     assert rows[0]["landscape"] == line and rows[0]["sharpness"] == 12.3456
     assert rows[1]["landscape"] is None and rows[1]["sharpness"] is None
+    assert rows[2]["landscape"] is None and rows[2]["sharpness"] is None
 
 
 @pytest.mark.parametrize("persona, quoted", [("student", True), ("ta", True), ("other_student", False),
