@@ -34,7 +34,8 @@ def live(request, tmp_path):
 
     cache_url = f"redis://127.0.0.1:6379/{CACHE_DB}"
     redis.Redis.from_url(cache_url).flushdb()
-    env = base_env(tmp_path / "data") | {"BASIN_CACHE_URL": cache_url}
+    # One proxy in front, as deployed: the tests below speak for many clients through X-Forwarded-For.
+    env = base_env(tmp_path / "data") | {"BASIN_CACHE_URL": cache_url, "BASIN_PROXY_COUNT": "1"}
     if request.param == "postgres":
         services.require("postgres")
         env["DATABASE_URL"] = request.getfixturevalue("postgres_database")
@@ -77,6 +78,26 @@ def test_100_wrong_passwords_then_the_right_one_get_429_across_workers(live):
     right = http.post(url, json={"username": "student", "password": "student-password-1"}, timeout=10)
     assert right.status_code == 429 and right.headers["Content-Type"] == "application/json"
     assert right.json()["error"]["code"] == "too_many_attempts" and int(right.headers["Retry-After"]) > 0
+    assert len(workers_that_answered(platform, "/api/auth/token/")) == 2, platform.tails()
+
+
+def test_guesses_lock_the_guesser_not_the_victim_or_the_campus_across_workers(live):
+    """F6, F7 as production runs: ten wrong passwords for a named account from one address lock that
+    pair only; ten unknown names from a shared campus address lock no one there."""
+    platform, _ = live
+    http = requests.Session()
+    http.headers["Connection"] = "close"
+    url = f"{platform.base}/api/auth/token/"
+
+    def login(username: str, password: str, address: str) -> int:
+        return http.post(url, json={"username": username, "password": password}, timeout=10,
+                         headers={"X-Forwarded-For": address}).status_code
+
+    assert [login("student", f"guess-{n}", "198.51.100.9") for n in range(10)] == [401] * 9 + [429]
+    assert login("student", "student-password-1", "198.51.100.9") == 429
+    assert login("student", "student-password-1", "192.0.2.50") == 200  # the owner, from home
+    assert [login(f"nobody{n}", "x", "203.0.113.7") for n in range(10)] == [401] * 10
+    assert login("guesser", "guesser-password-1", "203.0.113.7") == 200  # a classmate on the campus network
     assert len(workers_that_answered(platform, "/api/auth/token/")) == 2, platform.tails()
 
 
