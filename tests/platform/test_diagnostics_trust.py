@@ -88,3 +88,21 @@ def test_every_number_stored_is_finite(homework, people):
     json.dumps(stored, allow_nan=False)
     assert stored["sharpness"] == {"top_eigenvalue": None, "trace": None}
     assert submission.sharpness is None and submission.landscape_thumbnail == [1.0, None, 2.0]
+
+
+@pytest.mark.parametrize("persona, sees_checks", [("ta", True), ("student", False), ("other_student", False)])
+def test_which_checks_failed_is_for_the_tas_in_the_api_too(homework, people, api, persona, sees_checks):
+    from django.core.files.base import ContentFile
+
+    from basin.submissions.models import Submission
+
+    submission = Submission.objects.create(
+        homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
+        kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5, diagnostics_status="partial",
+        model_diagnostics={"status": "untrusted", "trust": {"trusted": False, "failed": {"feature_labels": "not the val labels"}}})
+    response = api(persona).get(f"/api/submissions/{submission.pk}/")
+    if persona == "other_student":
+        assert response.status_code == 404
+        return
+    trust = response.json()["diagnostics"]["model"]["trust"]
+    assert trust["trusted"] is False and ("feature_labels" in json.dumps(trust)) is sees_checks

@@ -67,8 +67,6 @@ def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
     if model and model.get("errors") and not (viewer_is_staff or submission.user_id == user.pk):
         diagnostics["model"] = model = {**model, "errors": {part: "could not be computed for this model"
                                                             for part in model["errors"]}}
-    if model and not viewer_is_staff and isinstance(model.get("trust"), dict):  # which checks failed: TAs only
-        diagnostics["model"] = {**model, "trust": {"trusted": model["trust"].get("trusted") is True}}
     return {
         "id": submission.pk,
         "name": shown_name(submission, viewer_is_staff or submission.user_id == user.pk),

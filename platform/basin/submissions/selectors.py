@@ -110,7 +110,10 @@ def visible_diagnostics(submission: Submission, full: bool = False) -> dict:
     labels, no hidden images: shown in full)."""
     diagnostics = _visible(submission.diagnostics, "diagnostics", submission.homework.private_is_revealed, full)
     if submission.model_diagnostics:
-        diagnostics["model"] = submission.model_diagnostics
+        model = submission.model_diagnostics
+        if not full and isinstance(model.get("trust"), dict):  # which checks a report failed: the TAs' only
+            model = {**model, "trust": {"trusted": model["trust"].get("trusted") is True}}
+        diagnostics["model"] = model
     return diagnostics
 
 
