@@ -179,3 +179,18 @@ def test_a_fifo_or_link_planted_in_place_of_the_report_neither_hangs_nor_writes_
     report = run(backend_name, source, tmp_path, tiny_dataset)
     assert report["trust"]["trusted"] and report["status"] == "complete", report["trust"]
     assert target.read_text() == "untouched"
+
+
+def test_the_model_cannot_read_or_trace_its_supervisor(backend_name, tmp_path, tiny_dataset):
+    """The supervisor is non-dumpable: its /proc/<pid>/mem and ptrace are closed to the same-uid
+    child. (On the process backend a worker running as root keeps CAP_SYS_PTRACE: weaker there.)"""
+    if backend_name == "process" and os.geteuid() == 0:
+        pytest.skip("the process backend runs the model as the worker's user; as root it keeps CAP_SYS_PTRACE")
+    probe = before_build(
+        "import ctypes, os\nfound = []\ntry:\n    open(f'/proc/{os.getppid()}/mem', 'rb').close()\n    found.append('mem open')\n"
+        "except OSError as e:\n    found.append(f'mem refused {e.errno}')\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "found.append('ptrace attached' if libc.ptrace(16, os.getppid(), 0, 0) == 0 else 'ptrace refused')\n"
+        "raise RuntimeError('supervisor: ' + ', '.join(found))")
+    report = run(backend_name, probe, tmp_path, tiny_dataset)
+    assert "mem refused" in report["errors"]["run"] and "ptrace refused" in report["errors"]["run"], report["errors"]
