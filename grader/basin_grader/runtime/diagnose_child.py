@@ -15,7 +15,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from ..verdicts import GradingError
+from ..verdicts import RUNTIME_ERROR, GradingError
+from . import BUDGET
 from .supervisor import ERROR, LOGITS_TRAIN, LOGITS_VAL, REPORT, frame
 
 
@@ -37,10 +38,10 @@ def run(sub: Path, data: Path, fd: int, deadline: float) -> None:
     torch.manual_seed(0)  # a rescore gives the same diagnostics
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    budget = budget_from_dict(json.loads((data / "budget.json").read_text()))
+    budget = budget_from_dict(json.loads((data / BUDGET).read_text()))
     files = sorted(p for p in sub.iterdir() if p.is_file())
     if len(files) != 1:
-        raise GradingError("runtime_error", f"expected one submission file in {sub}, found {len(files)}")
+        raise GradingError(RUNTIME_ERROR, f"expected one submission file in {sub}, found {len(files)}")
 
     def flush(report: dict) -> None:
         _send(fd, REPORT, json.dumps(report, allow_nan=False).encode())
