@@ -74,6 +74,17 @@ def test_mismatched_weights_name_the_missing_keys(backend, tmp_path, tiny_datase
     assert "missing: head.bias" in result.message
 
 
+def test_weights_of_another_shape_get_one_line_naming_the_first_key_and_the_rest_go_to_the_log(tmp_path, tiny_dataset):
+    state = factories.baseline_state()
+    state["head.weight"], state["head.bias"] = torch.zeros(7, 64), torch.zeros(7)  # a 7-class head
+    result = run(get_backend("process"), tmp_path, tiny_dataset, factories.bundle(state=state))
+    assert result.verdict == INVALID_SUBMISSION
+    assert result.message == ("The weights do not fit build_model()'s model: head.weight is [7, 64] in the checkpoint "
+                              "but [10, 64] in the model and 1 more. Save model.state_dict() of the same "
+                              "architecture that build_model() returns.")
+    assert "shape mismatch for head.bias: checkpoint [7], model [10]" in result.log_tail
+
+
 def test_a_refused_format_never_reaches_the_sandbox(tmp_path, tiny_dataset):
     class Untouchable:
         name = "untouchable"

@@ -59,6 +59,22 @@ def _describe_keys(kind: str, keys: list[str]) -> str:
     return f"{kind}: {shown}"
 
 
+def _check_shapes(state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> None:
+    """One readable line for weights of another architecture: the first key whose shape differs
+    (checkpoint vs model) and how many more; every mismatch goes to stderr, the student's log."""
+    wrong = [(key, tuple(state[key].shape), tuple(tensor.shape)) for key, tensor in expected.items()  # model order
+             if key in state and isinstance(tensor, torch.Tensor) and tuple(state[key].shape) != tuple(tensor.shape)]
+    if not wrong:
+        return
+    for key, theirs, ours in wrong:
+        print(f"shape mismatch for {key}: checkpoint {list(theirs)}, model {list(ours)}", file=sys.stderr)
+    key, theirs, ours = wrong[0]
+    more = f" and {len(wrong) - 1} more" if len(wrong) > 1 else ""
+    raise GradingError(INVALID_SUBMISSION, f"The weights do not fit build_model()'s model: {key[:200]} is "
+                       f"{list(theirs)} in the checkpoint but {list(ours)} in the model{more}. Save "
+                       "model.state_dict() of the same architecture that build_model() returns.")
+
+
 def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
     with open(path, "rb") as f:
         info = inspect_submission(f, path.name)
@@ -76,10 +92,13 @@ def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
     if not isinstance(model, torch.nn.Module):
         raise GradingError(INVALID_SUBMISSION, f"build_model() returned {type(model).__name__}, not an nn.Module.")
     state = _load_state_dict(folder / info.weights)
+    _check_shapes(state, model.state_dict())
     try:
         result = model.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatches
-        raise GradingError(INVALID_SUBMISSION, f"The weights do not fit build_model()'s model: {e}"[:2000]) from e
+    except RuntimeError as e:  # what the shape check cannot see (a custom _load_from_state_dict, say)
+        print(f"load_state_dict refused the weights:\n{e}", file=sys.stderr)  # the full text, for the log
+        raise GradingError(INVALID_SUBMISSION, f"The weights do not fit build_model()'s model "
+                           f"({_first_line(e)[:200]}); the full message is in the log.") from e
     problems = []
     if result.missing_keys:
         problems.append(_describe_keys("missing", result.missing_keys))
