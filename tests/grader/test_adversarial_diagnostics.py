@@ -194,3 +194,11 @@ def test_the_model_cannot_read_or_trace_its_supervisor(backend_name, tmp_path, t
         "raise RuntimeError('supervisor: ' + ', '.join(found))")
     report = run(backend_name, probe, tmp_path, tiny_dataset)
     assert "mem refused" in report["errors"]["run"] and "ptrace refused" in report["errors"]["run"], report["errors"]
+
+
+def test_a_frame_larger_than_the_budget_allows_ends_the_reading_and_the_trust(backend_name, tmp_path, tiny_dataset):
+    """The supervisor caps what it reads at what the budget can produce, before buffering it."""
+    flood = before_build("import os, sys\nfd = int(sys.argv[sys.argv.index('--pipe') + 1])\n"
+                         "os.write(fd, b'R' + (1 << 31).to_bytes(4, 'big') + b'{' * 65536)")
+    report = run(backend_name, flood, tmp_path, tiny_dataset)
+    assert not report["trust"]["trusted"] and "budget cannot produce" in report["trust"]["failed"]["protocol"]

@@ -131,25 +131,27 @@ class _Frames:
         self.problem: str | None = None
         self.closed = False
 
-    def read(self) -> None:
+    def read(self) -> int:
+        """Bytes read now: 0 when nothing is waiting or the pipe is closed."""
         try:
             chunk = os.read(self.fd, 1 << 20)
         except BlockingIOError:
-            return
+            return 0
         if not chunk:
             self.closed = True
-            return
+            return 0
         self.buffer += chunk
         while len(self.buffer) >= HEADER.size and self.problem is None:
             kind, length = HEADER.unpack_from(self.buffer)
             if kind not in self.limits or length > self.limits[kind]:
                 self.problem = f"the model's process sent a frame the budget cannot produce ({kind!r}, {length:,} bytes)"
                 self.closed = True
-                return
+                break
             if len(self.buffer) < HEADER.size + length:
-                return
+                break
             self.latest[kind] = bytes(self.buffer[HEADER.size:HEADER.size + length])
             del self.buffer[:HEADER.size + length]
+        return len(chunk)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -205,11 +207,8 @@ def supervise(sub: Path, data: Path, out: Path, started: float) -> dict:
             frames.read()  # a grandchild may hold the pipe open: the child's exit ends the run
             break
     end_every_other_process(child)
-    while not frames.closed and frames.problem is None:  # what the pipe still holds
-        before = len(frames.buffer)
-        frames.read()
-        if len(frames.buffer) == before and not frames.closed:
-            break
+    while not frames.closed and frames.read():  # what the pipe still holds (every writer is gone)
+        pass
     os.close(read_end)
     _write(out / OUTPUT_DIAGNOSTICS, frames.latest.get(REPORT, b""))
     for kind, split in ((LOGITS_TRAIN, "train"), (LOGITS_VAL, "val")):
