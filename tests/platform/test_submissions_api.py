@@ -1,4 +1,5 @@
 """A student uploads a checkpoint over the API; it is stored and queued once the transaction commits."""
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -11,20 +12,29 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
+_UPLOADS = itertools.count()
+
+
+def fresh_bundle() -> bytes:
+    """A valid bundle unlike any other in the test run (an identical file is refused as a duplicate)."""
+    return factories.bundle(extra={"upload-number.txt": str(next(_UPLOADS)).encode()})
+
+
 def upload(client, slug="hw1", data: bytes | None = None, name="model.zip", **extra):
-    file = SimpleUploadedFile(name, factories.bundle() if data is None else data, content_type="application/zip")
+    file = SimpleUploadedFile(name, fresh_bundle() if data is None else data, content_type="application/zip")
     return client.post(f"/api/homeworks/{slug}/submissions/", {"file": file, **extra}, format="multipart")
 
 
 def test_a_student_submits_and_the_submission_is_queued_on_commit(api, homework, people, django_capture_on_commit_callbacks):
+    data = fresh_bundle()
     with django_capture_on_commit_callbacks() as callbacks:
-        response = upload(api("student"), note="first try")
+        response = upload(api("student"), data=data, note="first try")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "queued" and body["kind"] == "bundle" and body["note"] == "first try"
     assert len(callbacks) == 1  # grading is enqueued only after the upload is committed
     stored = Submission.objects.get(pk=body["id"])
-    assert stored.user == people["student"] and stored.file.read() == factories.bundle()
+    assert stored.user == people["student"] and stored.file.read() == data
     assert "model.zip" not in stored.file.name  # stored under a random name
 
 

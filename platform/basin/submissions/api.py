@@ -25,6 +25,9 @@ class HomeworkSubmissionsApi(APIView):
         file = serializers.FileField(allow_empty_file=False)
         note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
         baseline = serializers.BooleanField(required=False, default=False)
+        force = serializers.BooleanField(required=False, default=False,
+                                         help_text="take a file identical to one of your graded or waiting "
+                                                   "submissions (refused with 409 otherwise)")
 
     @extend_schema(responses={200: SubmissionSerializer(many=True), **errors(401, 404)},
                    description="Your submissions to the homework, newest first.")
@@ -34,7 +37,7 @@ class HomeworkSubmissionsApi(APIView):
                                              context={"viewer_is_staff": role == Membership.Role.TA}).data)
 
     @extend_schema(request={"multipart/form-data": Input},
-                   responses={201: SubmissionSerializer, **errors(400, 401, 403, 404, 413, 429)},
+                   responses={201: SubmissionSerializer, **errors(400, 401, 403, 404, 409, 413, 429)},
                    description="Upload a checkpoint (a bundle .zip or a torch.export .pt2); it is queued for grading.")
     def post(self, request, slug: str):
         homework, role = homework_for_member(slug, request.user)
@@ -48,12 +51,15 @@ class HomeworkSubmissionsApi(APIView):
             services.may_submit(homework=homework, user=request.user, is_baseline=False, now=timezone.now(),
                                 membership=Membership.objects.filter(course_id=homework.course_id,
                                                                      user=request.user).first())
+        if request.FILES.get("file") is not None:  # a file sent but empty is not a missing field
+            services.check_not_empty(request.FILES["file"])
         data = self.Input(data=request.data)
         if not data.is_valid():
             raise ApplicationError("invalid_request", "Send the checkpoint as a multipart form field named 'file'.",
                                    details=data.errors)
         submission = services.submit(homework=homework, user=request.user, upload=data.validated_data["file"],
-                                     note=data.validated_data["note"], is_baseline=data.validated_data["baseline"])
+                                     note=data.validated_data["note"], is_baseline=data.validated_data["baseline"],
+                                     force=data.validated_data["force"])
         return Response(SubmissionSerializer(submission, context={"viewer_is_staff": role == Membership.Role.TA}).data,
                         status=status.HTTP_201_CREATED)
 

@@ -97,12 +97,38 @@ def quota_of(homework: Homework, user, now: datetime | None = None) -> Quota:
                  total_quota=homework.total_quota, total_used=mine.count())
 
 
-def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: bool = False) -> Submission:
+def check_not_empty(upload) -> None:
+    if upload.size == 0:
+        raise ApplicationError("empty_file", f"{upload.name[:100]} is empty (0 bytes): nothing was saved into it. "
+                               "Export the checkpoint again (in the notebook, run the cell that saves the bundle) "
+                               "and upload the file it writes.", details={"size_bytes": 0})
+
+
+# An identical file in one of these states would be graded the same: sending it again only uses quota.
+DUPLICATE_STATUSES = (Submission.Status.RECEIVED, Submission.Status.QUEUED, Submission.Status.RUNNING,
+                      Submission.Status.SCORED)
+
+
+def refuse_duplicate(*, homework: Homework, user, digest: str) -> None:
+    earlier = (Submission.objects.filter(homework=homework, user=user, is_baseline=False, sha256=digest,
+                                         status__in=DUPLICATE_STATUSES).order_by("-pk").first())
+    if earlier is not None:
+        raise ApplicationError("duplicate_submission", f"This file is identical to your submission #{earlier.pk} "
+                               f"({earlier.status}): it would be graded the same, so it was not taken and used "
+                               "none of your quota. Submit a changed checkpoint, or send it again with "
+                               "`basin submit --force`.", status_code=409,
+                               details={"submission_id": earlier.pk, "status": earlier.status})
+
+
+def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: bool = False,
+           force: bool = False) -> Submission:
     """Accept an upload: size, membership, opening, deadline (or late period) and quotas are
     checked before the file is looked into (a refused upload costs no inspection); then its
-    format; then, under the membership lock, the rules again and the row is stored; grading is
-    queued once the transaction has committed."""
+    format; then, under the membership lock, the rules again and, unless `force`, a file identical
+    to one already graded or waiting is refused; the row is stored; grading is queued once the
+    transaction has committed."""
     now = timezone.now()
+    check_not_empty(upload)
     check_upload_size(homework, upload.size)
     may_submit(homework=homework, user=user, is_baseline=is_baseline, now=now,
                membership=Membership.objects.filter(course_id=homework.course_id, user=user).first())
@@ -116,6 +142,8 @@ def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: boo
                       .filter(course_id=homework.course_id, user=user).first())
         late_penalty = may_submit(homework=homework, user=user, is_baseline=is_baseline, now=now,
                                   membership=membership)
+        if not (force or is_baseline):  # under the lock: of two identical uploads at once, one is taken
+            refuse_duplicate(homework=homework, user=user, digest=digest)
         submission = Submission.objects.create(
             homework=homework, user=user, is_baseline=is_baseline, file=upload, original_name=upload.name[:255],
             kind=info.kind, size=upload.size, sha256=digest, note=note[:500], late_penalty=late_penalty,
