@@ -3,6 +3,7 @@ acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import json
 import sys
@@ -11,18 +12,28 @@ from pathlib import Path
 
 from . import config
 from .download import download
-from .http import EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, CliError, Client
+from .http import (EXIT_EMPTY_FILE, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, CliError,
+                   Client)
 from .terminal import clean, number
 
 TERMINAL = ("scored", "failed", "cancelled")
 
 
+def global_options() -> argparse.ArgumentParser:
+    """--url, --token and --json, taken before the command or after it (`basin submit m.zip --url ...`).
+    SUPPRESS keeps a subcommand that was not given one from overwriting the value given before it."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--url", default=argparse.SUPPRESS, help="server address (env BASIN_URL; saved by login)")
+    options.add_argument("--token", default=argparse.SUPPRESS, help="API token (env BASIN_TOKEN; saved by login)")
+    options.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON")
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="basin", description="Submit to a Basin course competition.")
-    parser.add_argument("--url", help="server address (env BASIN_URL; saved by login)")
-    parser.add_argument("--token", help="API token (env BASIN_TOKEN; saved by login)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser = argparse.ArgumentParser(prog="basin", description="Submit to a Basin course competition.",
+                                     parents=[global_options()])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(sub.add_parser, parents=[global_options()])  # every command takes them too
 
     login = sub.add_parser("login", help="get an API token and save it with the server address")
     login.add_argument("--username", help="default: ask")
@@ -47,14 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
     submit.add_argument("-m", "--message", default="", help="a note to remember this submission by")
     submit.add_argument("--wait", action="store_true", help="follow the status; exit non-zero unless scored")
+    submit.add_argument("--force", action="store_true", help="send it even if it is identical to one of your "
+                                                             "submissions already scored or waiting")
 
     status = sub.add_parser("status", help="a submission's status and verdict (default: your latest)")
     status.add_argument("id", type=int, nargs="?", help="submission id (default: your latest in the homework)")
     status.add_argument("--homework", help="homework slug, for the latest (env BASIN_HOMEWORK; saved by login)")
     status.add_argument("--wait", action="store_true", help="wait until graded")
 
-    logs = sub.add_parser("logs", help="a submission's verdict and the tail of its log")
-    logs.add_argument("id", type=int)
+    logs = sub.add_parser("logs", help="a submission's verdict and the tail of its log (default: your latest)")
+    logs.add_argument("id", type=int, nargs="?", help="submission id (default: your latest in the homework)")
+    logs.add_argument("--homework", help="homework slug, for the latest (env BASIN_HOMEWORK; saved by login)")
 
     select = sub.add_parser("select", help="choose the submissions that count on the private leaderboard "
                                            "(no ids: show the current choice)")
@@ -65,7 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("submissions", "your submissions"), ("leaderboard", "the public leaderboard")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
+    p.add_argument("--private", action="store_true", help="the private leaderboard (after the course staff "
+                                                          "reveal it)")
     return parser
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    for name, default in (("url", None), ("token", None), ("json", False)):  # given neither before nor after
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
 
 
 def interactive(args) -> bool:
@@ -97,6 +121,18 @@ def follow(client: Client, submission_id: int, quiet: bool) -> dict:
         if s["status"] in TERMINAL:
             return s
         time.sleep(2)
+
+
+def latest(client: Client, homework: str | None, submission_id: int | None) -> int:
+    """The submission named, or the student's latest in the homework."""
+    if submission_id is not None:
+        return submission_id
+    if not homework:
+        raise CliError("Which submission? Pass its id, or --homework SLUG for your latest.", EXIT_USAGE)
+    mine = client.submissions(homework)
+    if not mine:
+        raise CliError(f"You have no submissions in {homework} yet.", EXIT_NOT_FOUND)
+    return max(mine, key=lambda row: row["created_at"])["id"]
 
 
 def check(args) -> int:
@@ -152,7 +188,7 @@ def run(args) -> int:
              f"{fetched} files downloaded, {len(report) - fetched} already there and intact, into {args.dest}")
         return 0
     if args.command == "logs":
-        s = client.submission(args.id)
+        s = client.submission(latest(client, homework, args.id))
         if s.get("log_tail") is None:
             text = f"{describe(s)}\nThe course hides grading logs from students for this homework."
         else:
@@ -165,20 +201,17 @@ def run(args) -> int:
     if args.command == "submit":
         if not args.file.is_file():
             raise CliError(f"No file at {args.file}.", EXIT_USAGE)
-        s = client.submit(homework, args.file, args.message, progress=interactive(args))
+        if args.file.stat().st_size == 0:  # the server would refuse it too; no upload, no quota
+            raise CliError(f"{args.file} is empty (0 bytes): nothing was saved into it. Export the checkpoint again "
+                           "(in the notebook, run the cell that saves the bundle) and submit the file it writes.",
+                           EXIT_EMPTY_FILE)
+        s = client.submit(homework, args.file, args.message, progress=interactive(args), force=args.force)
         if args.wait:
             s = follow(client, s["id"], args.json)
         show(args, s, describe(s))
         return 0 if not args.wait or s["status"] == "scored" else EXIT_NOT_SCORED
     if args.command == "status":
-        submission_id = args.id
-        if submission_id is None:
-            if not homework:
-                raise CliError("Which submission? Pass its id, or --homework SLUG for your latest.", EXIT_USAGE)
-            mine = client.submissions(homework)
-            if not mine:
-                raise CliError(f"You have no submissions in {homework} yet.", EXIT_NOT_FOUND)
-            submission_id = max(mine, key=lambda row: row["created_at"])["id"]
+        submission_id = latest(client, homework, args.id)
         s = follow(client, submission_id, args.json) if args.wait else client.submission(submission_id)
         show(args, s, describe(s) + (f"\n{s['log_tail']}" if s.get("log_tail") and s["status"] == "failed" else ""))
         return 0
@@ -195,14 +228,15 @@ def run(args) -> int:
         rows = client.submissions(homework)
         show(args, rows, "\n".join(describe(s) for s in rows) or "No submissions yet.")
         return 0
-    board = client.leaderboard(homework)
-    lines = [f"{clean(r['rank'] or '-'):>3}  {number(r['public_score'])}  {clean(r['name'])}" for r in board["rows"]]
+    board = client.leaderboard(homework, "private" if args.private else "public")
+    score = "private_score" if args.private else "public_score"
+    lines = [f"{clean(r['rank'] or '-'):>3}  {number(r[score])}  {clean(r['name'])}" for r in board["rows"]]
     show(args, board, "\n".join(lines) or "No scored submission yet.")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         return run(args)
     except CliError as e:

@@ -9,6 +9,10 @@ from . import __version__
 
 # Exit codes, one per kind of failure, so scripts can tell them apart.
 EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_SERVER = 2, 3, 4, 5, 6, 7, 8
+EXIT_EMPTY_FILE, EXIT_DUPLICATE, EXIT_NOT_REVEALED = 9, 10, 11
+# Refusals a student acts on differently from other refusals, told apart by the server's error code.
+EXIT_FOR_ERROR = {"empty_file": EXIT_EMPTY_FILE, "duplicate_submission": EXIT_DUPLICATE,
+                  "not_revealed": EXIT_NOT_REVEALED}
 
 
 class CliError(Exception):
@@ -60,6 +64,8 @@ class Client:
             message += " Your token was refused: run `basin login` for a new one."
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
                 400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
+        if response.status_code < 500:
+            code = EXIT_FOR_ERROR.get(error.get("code"), code)
         raise CliError(message, code)
 
     def token(self, username: str, password: str) -> str:
@@ -68,13 +74,14 @@ class Client:
     def join(self, code: str) -> dict:
         return self._request("POST", "/api/courses/join/", json={"code": code})
 
-    def submit(self, homework: str, path: Path, note: str = "", progress: bool = False) -> dict:
+    def submit(self, homework: str, path: Path, note: str = "", progress: bool = False, force: bool = False) -> dict:
         """Upload streamed from disk (a large checkpoint is never held in memory), with a progress bar."""
         from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
         from tqdm import tqdm
 
         with open(path, "rb") as f:
-            encoder = MultipartEncoder(fields={"file": (path.name, f, "application/octet-stream"), "note": note})
+            encoder = MultipartEncoder(fields={"file": (path.name, f, "application/octet-stream"), "note": note,
+                                               "force": "true" if force else "false"})
             with tqdm(total=encoder.len, unit="B", unit_scale=True, desc=f"uploading {path.name}",
                       disable=not progress, leave=False) as bar:
                 body = MultipartEncoderMonitor(encoder, lambda monitor: bar.update(monitor.bytes_read - bar.n))
@@ -87,8 +94,8 @@ class Client:
     def submissions(self, homework: str) -> list:
         return self._request("GET", f"/api/homeworks/{homework}/submissions/")
 
-    def leaderboard(self, homework: str) -> dict:
-        return self._request("GET", f"/api/homeworks/{homework}/leaderboard/")
+    def leaderboard(self, homework: str, part: str = "public") -> dict:
+        return self._request("GET", f"/api/homeworks/{homework}/leaderboard/", params={"part": part})
 
     def dataset(self, homework: str) -> dict:
         return self._request("GET", f"/api/homeworks/{homework}/dataset/")
