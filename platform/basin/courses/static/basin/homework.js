@@ -51,6 +51,33 @@
     return cell;
   }
 
+  // A message longer than one short line shows its first line; the rest opens on a click. An
+  // error is marked in words ("Error:") as well as in colour.
+  const SHORT = 160;
+
+  function messageNode(text, isError) {
+    text = text || "";
+    const node = el("div", undefined, "message" + (isError ? " message-error" : ""));
+    const label = isError && text ? el("strong", "Error: ", "message-label") : null;
+    const firstLine = text.split("\n")[0];
+    if (text.length <= SHORT && firstLine === text) {
+      if (label) node.appendChild(label);
+      node.appendChild(document.createTextNode(text));
+      return node;
+    }
+    let head = firstLine;
+    if (head.length > SHORT) head = head.slice(0, SHORT).replace(/\s+\S*$/, "") + " …";  // cut between words
+    else head += " …";
+    const details = el("details", undefined, "message-more");
+    const summary = el("summary");
+    if (label) summary.appendChild(label);
+    summary.appendChild(document.createTextNode(head));
+    details.appendChild(summary);
+    details.appendChild(el("div", text, "message-full"));
+    node.appendChild(details);
+    return node;
+  }
+
   function renderSubmissions() {
     const body = $("submissions").querySelector("tbody");
     body.replaceChildren();
@@ -74,7 +101,9 @@
       if (s.late_penalty > 0) score.appendChild(el("div", "late: −" + Math.round(s.late_penalty * 100) + "%", "warn small"));
       row.appendChild(score);
       const message = el("td");
-      message.appendChild(el("div", s.disqualified ? (s.disqualified_reason || "Disqualified by the course staff.") : s.message));
+      const failed = s.disqualified || s.status === "failed";
+      message.appendChild(messageNode(s.disqualified ? (s.disqualified_reason || "Disqualified by the course staff.")
+                                                     : s.message, failed));
       // The rehearsal's log (public val images) is the student's; what the model printed on the
       // hidden test images reaches only the course's TAs (hidden_log is null for everyone else).
       const logs = [[s.log_tail, "log of the rehearsal on public val images"],
