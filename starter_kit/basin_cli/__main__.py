@@ -19,6 +19,11 @@ from .terminal import clean, number
 TERMINAL = ("scored", "failed", "cancelled")
 
 
+EXIT_CODES = ("exit codes: 2 usage, 3 network, 4 token refused, 5 refused by the server, 6 not found, 7 not scored "
+              "(--wait), 8 server error, 9 empty file, 10 identical to an earlier submission (--force sends it), "
+              "11 private leaderboard not revealed yet")
+
+
 def global_options() -> argparse.ArgumentParser:
     """--url, --token and --json, taken before the command or after it (`basin submit m.zip --url ...`).
     SUPPRESS keeps a subcommand that was not given one from overwriting the value given before it."""
@@ -31,7 +36,7 @@ def global_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="basin", description="Submit to a Basin course competition.",
-                                     parents=[global_options()])
+                                     parents=[global_options()], epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser = functools.partial(sub.add_parser, parents=[global_options()])  # every command takes them too
 
