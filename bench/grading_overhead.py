@@ -92,7 +92,8 @@ class PlatformPath:
         from basin.submissions.services import submit
 
         upload = SimpleUploadedFile("baseline.zip", bundle.read_bytes(), content_type="application/zip")
-        submission = submit(homework=self.demo.homework, user=self.demo.student, upload=upload)
+        submission = submit(homework=self.demo.homework, user=self.demo.student, upload=upload,
+                            force=True)  # the same file each repeat, on purpose
         grade_submission(submission.pk)  # what the Celery task runs
         submission.refresh_from_db()
         assert submission.status == "scored", (submission.message, submission.log_tail)
