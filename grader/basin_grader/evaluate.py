@@ -107,8 +107,8 @@ def _write_public_subsets(dataset: Path, data: Path, budget: DiagnosticsBudget) 
     os.chmod(data / BUDGET, 0o644)
 
 
-def _write_rehearsal_batch(dataset: Path, data: Path) -> None:
-    """The first REHEARSAL_IMAGES of the public val split (train where a version has no val)."""
+def _write_rehearsal_batch(dataset: Path, data: Path) -> int:
+    """The first REHEARSAL_IMAGES of the public val split (train where a version has no val); how many."""
     for split in ("val", "train"):
         try:
             images = np.load(layout.split_file(dataset, split, layout.IMAGES), mmap_mode="r", allow_pickle=False)
@@ -116,7 +116,7 @@ def _write_rehearsal_batch(dataset: Path, data: Path) -> None:
             continue
         np.save(data / images_name(REHEARSAL), np.ascontiguousarray(images[:REHEARSAL_IMAGES]), allow_pickle=False)
         os.chmod(data / images_name(REHEARSAL), 0o644)
-        return
+        return min(len(images), REHEARSAL_IMAGES)
     raise InfrastructureError(f"the dataset version at {dataset} has no public images to rehearse on")
 
 
@@ -231,7 +231,7 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
         failure = _claimed_failure(read_result(dirs.out / OUTPUT_RESULT))
     if failure is None:
         try:
-            read_logits(dirs.out / logits_name(REHEARSAL), _rehearsal_size(dirs))
+            read_logits(dirs.out / logits_name(REHEARSAL), _rehearsal_size(dataset))
         except GradingError as e:
             failure = (e.verdict, e.message)
     if failure is not None:
@@ -269,8 +269,16 @@ def _named(identity: RunIdentity, part: str) -> RunIdentity:
     return RunIdentity(name=f"{identity.name}-{part}", labels=identity.labels)
 
 
-def _rehearsal_size(dirs: SandboxDirs) -> int:
-    return len(np.load(dirs.data / images_name(REHEARSAL), mmap_mode="r", allow_pickle=False))
+def _rehearsal_size(dataset: Path) -> int:
+    """How many images a rehearsal predicts, from the dataset: never read back from the run's /data,
+    which the process backend's run can replace (a FIFO there would hang the worker)."""
+    for split in ("val", "train"):
+        try:
+            return min(len(np.load(layout.split_file(dataset, split, layout.IMAGES), mmap_mode="r",
+                                   allow_pickle=False)), REHEARSAL_IMAGES)
+        except OSError:
+            continue
+    raise InfrastructureError(f"the dataset version at {dataset} has no public images to rehearse on")
 
 
 def _observed_failure(run, limits: SandboxLimits, where: str) -> tuple[str, str] | None:

@@ -26,6 +26,7 @@ ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "
 LOADER_MAX_HEADER = 100_000_000  # safetensors' MAX_HEADER_SIZE
 MAX_HEADER_BYTES = 1 << 20  # ~10,000 tensors; parsing it costs ~0.1 s
 U64_MAX = (1 << 64) - 1
+MAX_DIMENSIONS = 64  # a tensor of more dimensions than this is no model's weight
 _FIELDS = {"dtype", "shape", "data_offsets"}
 SAVE_HINT = "Save the weights with safetensors.torch.save_file(model.state_dict(), 'weights.safetensors')."
 
@@ -104,9 +105,13 @@ def _tensor_span(key: str, entry) -> tuple[int, int]:
         raise _reject(f"The .safetensors entry {shown} has a shape that is not a list of sizes.")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_u64(o) for o in offsets)):
         raise _reject(f"The .safetensors entry {shown} needs data_offsets [begin, end].")
+    if len(shape) > MAX_DIMENSIONS:  # the product of thousands of sizes is quadratic work
+        raise _reject(f"The .safetensors entry {shown} has {len(shape)} dimensions; at most {MAX_DIMENSIONS} are loaded.")
     count = 1
     for d in shape:
         count *= d
+        if count > U64_MAX:
+            break
     nbytes = count * ITEMSIZE[dtype]
     begin, end = offsets
     if nbytes > U64_MAX or end < begin or end - begin != nbytes:

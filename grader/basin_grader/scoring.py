@@ -36,12 +36,13 @@ def read_capped(path: Path, max_bytes: int) -> bytes | None:
 
 
 def read_result(path: Path) -> dict:
-    raw = read_capped(path, MAX_RESULT_BYTES)
-    if raw is None:
-        return {}
+    """A run's result.json as a dict, or {} for anything else: the model can write it, so an
+    oversized, planted, malformed, deeply nested or huge-integer file is an empty claim, never an
+    exception in the worker (which would retry the run for free)."""
     try:
-        result = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        raw = read_capped(path, MAX_RESULT_BYTES)
+        result = json.loads(raw) if raw else {}
+    except (GradingError, ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return {}
     return result if isinstance(result, dict) else {}
 

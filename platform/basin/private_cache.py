@@ -3,8 +3,9 @@ every shared cache (a proxy, a CDN), and `no-store` keeps pages and API answers,
 submissions, scores and logs, off the disk of the browser too. A file download (a dataset file,
 the starter notebook) is `private` only, so a browser may keep it and resume it.
 
-A request that sends a token or a session cookie counts as logged in even where it was refused:
-what it got back may still say who it is."""
+A request counts as personal when its viewer is logged in (a session or a token), when it sends an
+Authorization header even if refused, or when the answer sets a cookie: what it got back may still
+say who it is."""
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 

@@ -343,3 +343,13 @@ def test_the_worker_gives_the_same_verdict_without_starting_a_sandbox(case, tmp_
     result = evaluate(path, tiny_dataset, tmp_path / "attempt", get_backend("process"))
     assert result.verdict == INVALID_SUBMISSION and "Traceback" not in result.message
     assert not (tmp_path / "attempt").exists()  # refused before anything was prepared for the sandbox
+
+
+def test_a_shape_of_thousands_of_dimensions_is_refused_without_multiplying_them_out():
+    """A 100 KB header whose one entry has 40,000 sizes: multiplying them cost seconds of the web
+    request's CPU (quadratic in the digits) before its size was checked."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2**32 - 1] * 40_000, "data_offsets": [0, 4]}}).encode()
+    started = time.process_time()
+    with pytest.raises(GradingError, match="dimensions") as refused:
+        check_header(io.BytesIO(safetensors(header, b"\0" * 4)), len(header) + 12)
+    assert refused.value.verdict == INVALID_SUBMISSION and time.process_time() - started < 0.5

@@ -93,3 +93,25 @@ def test_a_line_that_model_py_does_not_have_is_not_named(tmp_path, tiny_dataset)
     assert result.verdict == RUNTIME_ERROR
     assert result.message == f"{HIDDEN_PASS_MESSAGES[RUNTIME_ERROR]} It was a KeyError."
     assert 'model.py", line ' in result.hidden_log  # the course's TAs read the traceback
+
+
+def unreadable_result(payload: str, exit_code: int) -> str:
+    """model.py whose hidden pass leaves a result.json the worker cannot read as a claim, then exits."""
+    return before_build(OUT + "data = '/data' if os.path.isdir('/data') else sys.argv[sys.argv.index('--data') + 1]\n"
+                        "if os.path.exists(os.path.join(data, 'test_images.npy')):\n"
+                        "    import atexit\n"
+                        "    def _late():\n"
+                        f"        open(out + '/result.json', 'w').write({payload})\n"
+                        f"        os._exit({exit_code})\n"
+                        "    atexit.register(_late)\n")
+
+
+@pytest.mark.parametrize("payload, exit_code, verdict", [
+    ("'x' * 70_000", 0, SCORED),  # over the size cap, on a run that succeeded: no claim, its logits scored
+    ("'[' * 100_000", 1, RUNTIME_ERROR),  # nested past the parser's recursion
+    ("'{\"verdict\": ' + '9' * 5000 + '}'", 1, RUNTIME_ERROR),  # an integer past Python's digit limit
+], ids=["oversized", "deep", "huge integer"])
+def test_a_result_file_the_worker_cannot_read_is_no_claim_and_no_crash(tmp_path, tiny_dataset, payload, exit_code,
+                                                                        verdict):
+    result = graded(get_backend("process"), tmp_path, tiny_dataset, unreadable_result(payload, exit_code))
+    assert result.verdict == verdict, (result.message, result.hidden_log[-2000:])

@@ -67,6 +67,9 @@ def sandbox_env(limits: SandboxLimits) -> dict[str, str]:
         "TMPDIR": "/tmp",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The working directory (/tmp) is the model's to write: never a place Python imports from,
+        # so nothing the model plants there is imported by the runtime or its supervisor.
+        "PYTHONSAFEPATH": "1",
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "BASIN_THREADS": threads,

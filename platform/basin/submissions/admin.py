@@ -24,6 +24,7 @@ from .selectors import hidden_log_readable, visible_diagnostics, visible_scores
 HIDDEN = "hidden until the reveal"
 # Stored fields that hold the private part: never displayed raw, never filtered or sorted on.
 PRIVATE_FIELDS = ("private_score", "scores", "diagnostics")
+HIDDEN_FIELDS = ("hidden_log",)  # filtering on it is refused to everyone; superusers read it on the page
 
 
 def _pretty(value) -> str:
@@ -100,8 +101,9 @@ class SubmissionAdmin(CourseScopedAdmin):
         return is_superuser(request)  # TAs cancel or disqualify: the record stays
 
     def lookup_allowed(self, lookup, value, request=None) -> bool:
-        # ?private_score__gt=0.9 would give the private part away through the counts.
-        if lookup.split(LOOKUP_SEP)[0] in PRIVATE_FIELDS:
+        # ?private_score__gt=0.9 would give the private part away through the counts, and
+        # ?hidden_log__contains=... the hidden pass's log, byte by byte, where the field is hidden.
+        if lookup.split(LOOKUP_SEP)[0] in PRIVATE_FIELDS + HIDDEN_FIELDS:
             return False
         return super().lookup_allowed(lookup, value, request)
 
