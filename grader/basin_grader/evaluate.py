@@ -14,19 +14,18 @@ The diagnostics sandbox sees the submission and public train/val subsets only.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import dataset_layout as layout
+from . import run_claims
 from .budgets import DiagnosticsBudget
-from .formats import BUNDLE, inspect_submission, submission_filename
+from .formats import inspect_submission, submission_filename
 from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE,
                       centre_logits_name, images_name, labels_name, logits_name, output_files)
 from .diagnostics_trust import Known, check, read_centre_logits, storable
@@ -34,17 +33,9 @@ from .sandbox_diagnostics import read_report, subset_sizes, unread_report
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .scoring import metrics, read_logits, read_result, score_test
 from .trusted_diagnostics import diagnose, read_groups
-from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT,
-                       RUNTIME_ERROR, SCORED, TIME_LIMIT, GradingError, InfrastructureError, builtin_exception_names,
-                       printable)
+from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, SCORED, GradingError, InfrastructureError, printable)
 
-_REPORTED_TIMINGS = ("load_s", "inference_s")
 REHEARSAL_IMAGES = 32  # the public val batch every submission is rehearsed on
-# What a run's result.json may claim. Time and memory verdicts come only from what the worker
-# observed (the wall clock it enforces, the container's OOM flag), never from the sandbox's word.
-_CLAIMABLE = (RUNTIME_ERROR, INVALID_OUTPUT, INVALID_SUBMISSION)
-MAX_NAMED_LINE = 2000  # a model.py longer than this gets no line named on a hidden-pass failure
-MAX_SOURCE_BYTES = 1 << 20
 DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on
 _SANDBOX_UID = 65534
 
@@ -159,19 +150,6 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
     return dirs
 
 
-def _reported_timings(reported: dict, observed_s: float) -> dict:
-    """The run's own timings, within what the worker saw it take and to a tenth of a second: a
-    hidden pass's numbers are the model's word, and at full precision each could carry hidden image
-    bytes to whoever reads them."""
-    timings = reported.get("timings") if isinstance(reported.get("timings"), dict) else {}
-    out = {}
-    for key in _REPORTED_TIMINGS:
-        value = timings.get(key)
-        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
-            out[key] = round(min(float(value), observed_s), 1)
-    return out
-
-
 def score(out: Path, dataset: Path, diagnostics: str = "off") -> tuple[dict, dict]:
     """(scores, diagnostics) from what the sandbox wrote and the hidden labels."""
     try:
@@ -226,9 +204,9 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
     run = backend.run(dirs, limits, _named(identity, REHEARSE), mode=REHEARSE)
     result = Evaluation(SCORED, DEFAULT_MESSAGES[SCORED], run.log_tail, timings={"rehearsal_s": run.seconds},
                         backend=backend.name)
-    failure = _observed_failure(run, limits, "on the public rehearsal batch")
+    failure = run_claims.observed_failure(run, limits, "on the public rehearsal batch")
     if failure is None and run.exit_code != 0:
-        failure = _claimed_failure(read_result(dirs.out / OUTPUT_RESULT))
+        failure = run_claims.claimed_failure(read_result(dirs.out / OUTPUT_RESULT))
     if failure is None:
         try:
             read_logits(dirs.out / logits_name(REHEARSAL), _rehearsal_size(dataset))
@@ -245,12 +223,12 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
     run = backend.run(dirs, left, identity, mode=SCORE)
     result.timings["sandbox_s"] = run.seconds
     reported = read_result(dirs.out / OUTPUT_RESULT)
-    result.timings.update(_reported_timings(reported, run.seconds))
+    result.timings.update(run_claims.reported_timings(reported, run.seconds))
     result.hidden_log = run.log_tail
-    failure = _observed_failure(run, limits, "for the rehearsal and the hidden test images together")
+    failure = run_claims.observed_failure(run, limits, "for the rehearsal and the hidden test images together")
     if failure is None and run.exit_code != 0:
-        verdict, own_message = _claimed_failure(reported)
-        failure = (verdict, _hidden_pass_message(verdict, reported, _source_lines(submission, info.kind)))
+        verdict, own_message = run_claims.claimed_failure(reported)
+        failure = (verdict, run_claims.hidden_pass_message(verdict, reported, run_claims.source_lines(submission, info.kind)))
         result.hidden_log = f"{own_message}\n{run.log_tail}"
     if failure is None:
         started = time.perf_counter()
@@ -279,58 +257,6 @@ def _rehearsal_size(dataset: Path) -> int:
         except OSError:
             continue
     raise InfrastructureError(f"the dataset version at {dataset} has no public images to rehearse on")
-
-
-def _observed_failure(run, limits: SandboxLimits, where: str) -> tuple[str, str] | None:
-    """A time or memory verdict from what the worker saw: its own clock and the container's OOM flag."""
-    if run.timed_out:
-        return TIME_LIMIT, (f"Your model did not finish within {limits.wall_seconds:g} s {where}. "
-                            "Make inference faster or the model smaller.")
-    if run.oom_killed:
-        return MEMORY_LIMIT, (f"Your model used more than the {limits.memory_mb} MB memory limit {where}. "
-                              "Use a smaller model or batch.")
-    return None
-
-
-def _claimed_failure(reported: dict) -> tuple[str, str]:
-    """(verdict, message) of a run that exited non-zero, from its result.json: only verdicts a run
-    can know of itself; its message as it wrote it (shown only where the run saw public data)."""
-    verdict = reported.get("verdict") if reported.get("verdict") in _CLAIMABLE else RUNTIME_ERROR
-    message = reported.get("message")
-    return verdict, (message[:2000] if isinstance(message, str) and message else DEFAULT_MESSAGES[verdict])
-
-
-def _source_lines(submission: Path, kind: str) -> int:
-    """How many lines the bundle's model.py has (0: none, or too long to name a line of)."""
-    if kind != BUNDLE:
-        return 0
-    try:
-        with zipfile.ZipFile(submission) as zf, zf.open("model.py") as f:
-            source = f.read(MAX_SOURCE_BYTES + 1)
-    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
-        return 0
-    lines = source.count(b"\n") + 1
-    return lines if len(source) <= MAX_SOURCE_BYTES and lines <= MAX_NAMED_LINE else 0
-
-
-def _hidden_pass_message(verdict: str, reported: dict, source_lines: int) -> str:
-    """The fixed sentence for a failure on the hidden images, plus where the error was raised: a
-    built-in exception's name and a line of the bundle's model.py, each checked, never the error's
-    text. The line is the model's word (about log2(lines) bits of it), so it is named only within a
-    model.py of ordinary length."""
-    message = HIDDEN_PASS_MESSAGES[verdict]
-    if verdict != RUNTIME_ERROR:
-        return message
-    kind, line = reported.get("error_type"), reported.get("error_line")
-    kind = kind if isinstance(kind, str) and kind in builtin_exception_names() else None
-    line = line if type(line) is int and 0 < line <= source_lines else None
-    if kind and line:
-        return f"{message} It was a {kind}, raised at model.py line {line}."
-    if kind:
-        return f"{message} It was a {kind}."
-    if line:
-        return f"{message} It was raised at model.py line {line}."
-    return message
 
 
 def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend, budget: DiagnosticsBudget,
