@@ -124,6 +124,14 @@ def test_behind_the_proxy_the_address_is_the_one_it_appended(people, settings):
     assert token("ta", "ta-password-1", address="10.3.3.3", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 200
 
 
+def test_an_ipv6_guesser_counts_as_its_64_whatever_address_it_takes_in_it(people, settings):
+    """A host or home has 2^64 IPv6 addresses: changing the last 64 bits evades nothing."""
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        token("ta", "guess", address=f"2001:db8:1:2::{n + 1:x}")
+    assert_locked_json(token("ta", "ta-password-1", address="2001:db8:1:2:ffff::9"))
+    assert token("ta", "ta-password-1", address="2001:db8:1:3::1").status_code == 200  # another /64
+
+
 @pytest.mark.parametrize("field, value", [("username", "x" * 151), ("password", "p" * 1025)])
 def test_overlong_credentials_are_a_400_before_any_hashing_or_counting(people, field, value):
     answer = APIClient().post(TOKEN, {"username": "student", "password": "x", field: value}, format="json")

@@ -12,19 +12,25 @@ from rest_framework.throttling import SimpleRateThrottle
 
 
 def client_address(request) -> str:
-    """The address a request came from. Behind settings.BASIN_PROXY_COUNT reverse proxies it is the
-    entry the nearest of them appended to X-Forwarded-For: entries before it are the client's word."""
+    """The address a request came from, as every limit counts it. Behind settings.BASIN_PROXY_COUNT
+    reverse proxies it is the entry the nearest of them appended to X-Forwarded-For: entries before
+    it are the client's word. An IPv6 address counts as its /64: one home or host has all of those."""
     remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     proxies = settings.BASIN_PROXY_COUNT
-    if not proxies or not forwarded:
-        return remote
-    entries = [e.strip() for e in forwarded.split(",")]
-    candidate = entries[-min(proxies, len(entries))]
+    candidate = remote
+    if proxies and forwarded:
+        entries = [e.strip() for e in forwarded.split(",")]
+        candidate = entries[-min(proxies, len(entries))]
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(candidate)
     except ValueError:  # a proxy that does not write the header: fall back to the connection
         return remote
+    if address.version == 6:
+        if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is an IPv4 client
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)  # stored as an address
+    return str(address)
 
 
 class _Throttle(SimpleRateThrottle):
