@@ -26,7 +26,7 @@ from . import dataset_layout as layout
 from . import run_claims
 from .budgets import DiagnosticsBudget
 from .formats import inspect_submission, submission_filename
-from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE,
+from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SANDBOX_UID, SCORE,
                       centre_logits_name, images_name, labels_name, logits_name, output_files)
 from .diagnostics_trust import Known, check, read_centre_logits, storable
 from .sandbox_diagnostics import read_report, subset_sizes, unread_report
@@ -37,7 +37,6 @@ from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, SCORED, GradingEr
 
 REHEARSAL_IMAGES = 32  # the public val batch every submission is rehearsed on
 DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on
-_SANDBOX_UID = 65534
 
 
 @dataclass
@@ -144,7 +143,7 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
         path = dirs.out / name
         path.touch()
         if os.geteuid() == 0:
-            os.chown(path, _SANDBOX_UID, _SANDBOX_UID)
+            os.chown(path, SANDBOX_UID, SANDBOX_UID)
         else:
             os.chmod(path, 0o666)
     return dirs

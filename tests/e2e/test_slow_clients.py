@@ -2,7 +2,9 @@
 (basin/gunicorn_conf.py, gthread) on loopback, two workers as in the incident, and four clients
 that dribble their requests a byte at a time (twice the workers: sync workers would all be stuck)
 while /health/ keeps answering (every probe within 2 s, most at once). The same load against two
-sync workers shows that the test bites: /health/ times out there."""
+sync workers shows that the test bites: /health/ times out there. A gthread worker holds a slow
+client on a thread: more slow clients than its threads (8 a worker by default) would still starve
+it, which is why nginx's request buffering in front of it is required (deploy/README.md)."""
 from __future__ import annotations
 
 import socket

@@ -13,6 +13,7 @@ OUTPUT_DIAGNOSTICS = "diagnostics.json"
 BUDGET = "budget.json"  # in /data for a diagnostics run: basin_grader.budgets.DiagnosticsBudget
 REHEARSE, SCORE, DIAGNOSE = "rehearse", "score", "diagnose"
 MODES = (REHEARSE, SCORE, DIAGNOSE)
+SANDBOX_UID = 65534  # nobody: the user every sandboxed run has (Docker's --user, /out's files)
 REHEARSAL = "rehearsal"  # the name of the public val batch a rehearsal predicts, in /data and /out
 
 

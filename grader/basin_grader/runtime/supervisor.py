@@ -32,12 +32,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import BUDGET, OUTPUT_DIAGNOSTICS, centre_logits_name
+from . import BUDGET, OUTPUT_DIAGNOSTICS, SANDBOX_UID, centre_logits_name
 
 REPORT, LOGITS_TRAIN, LOGITS_VAL, ERROR = b"R", b"T", b"V", b"E"
 HEADER = struct.Struct(">cI")
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
-_SANDBOX_UID = 65534
 _MAX_ERROR_BYTES = 16 * 1024
 
 
@@ -65,7 +64,7 @@ def _in_container() -> bool:
         init = Path("/proc/1/comm").read_text().strip()
     except OSError:
         return False
-    return os.getuid() == _SANDBOX_UID and os.getppid() == 1 and init in ("docker-init", "tini")
+    return os.getuid() == SANDBOX_UID and os.getppid() == 1 and init in ("docker-init", "tini")
 
 
 def _descendants() -> list[int]:

@@ -6,6 +6,7 @@ import json
 import time
 from importlib import resources
 
+from ..runtime import SANDBOX_UID
 from ..verdicts import InfrastructureError
 from . import RunIdentity, SandboxDirs, SandboxLimits, SandboxRun, sandbox_env
 
@@ -66,7 +67,7 @@ class DockerBackend:
             command=["--sub", "/sub", "--data", "/data", "--out", "/out", "--mode", mode],
             name=identity.name,
             labels={"basin.sandbox": "1", **identity.labels},
-            user="65534:65534",
+            user=f"{SANDBOX_UID}:{SANDBOX_UID}",
             network_mode="none",
             read_only=True,
             cap_drop=["ALL"],
