@@ -49,8 +49,8 @@ def test_after_the_deadline_the_upload_is_refused_before_it_is_inspected(api, ho
 
 @pytest.mark.parametrize("data", HOSTILE.values(), ids=HOSTILE.keys())
 def test_with_the_quota_used_the_upload_is_refused_before_it_is_inspected(api, homework, data):
-    for _ in range(homework.daily_quota):
-        assert upload(api("student"), factories.bundle()).status_code == 201
+    for seed in range(homework.daily_quota):  # distinct files: an identical one is refused as a duplicate
+        assert upload(api("student"), factories.bundle(state=factories.baseline_state(seed=seed))).status_code == 201
     response = upload(api("student"), data)
     assert (response.status_code, response.json()["error"]["code"]) == (429, "quota_exceeded")
 
