@@ -15,6 +15,13 @@ def pytest_report_header(config):
     return "Basin tests: real components are used where they answer; each skip says why."
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only a re-run that will be waited for
+def pytest_collection_modifyitems(session, config, items):
+    from tests.platform.test_on_postgres import start_if_selected
+
+    start_if_selected(items)  # the PostgreSQL re-run of tests/platform, beside the rest of the suite
+
+
 def pytest_terminal_summary(terminalreporter):
     parts = " ".join(f"{name}={'yes' if used else 'no'}" for name, used in services.exercised.items())
     terminalreporter.write_line(f"real components: {parts}")
