@@ -105,14 +105,6 @@ def _write_meta(path: Path, rows: list[tuple]) -> None:
     path.write_text(buf.getvalue())
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
           glyphs: GlyphSource | None = None, workers: int | None = None, progress: bool = True,
           hidden_seed: int | None = None) -> dict:
@@ -169,7 +161,7 @@ def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
         "papers": list(PAPERS), "pens": list(PENS),
         "shift": {"paper": SHIFT_PAPER, "pen": SHIFT_PEN},
         "private_fraction": PRIVATE_FRACTION,
-        "files": {str(p.relative_to(out)): sha256_file(p)
+        "files": {str(p.relative_to(out)): layout.sha256_file(p)
                   for p in sorted(out.rglob("*")) if p.is_file()},
     }
     (out / layout.MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -26,8 +26,6 @@ from torchvision.datasets import VisionDataset
 
 from basin_grader import dataset_layout as layout
 
-from .build import sha256_file
-
 CLASSES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
            "8 - eight", "9 - nine"]
 
@@ -130,7 +128,7 @@ class DifficultMNIST(VisionDataset):
             if entry is None:
                 raise DatasetError(f"the server's manifest has no {key}; is {url} a Basin dataset URL?")
             target = self._file(name)
-            if target.is_file() and sha256_file(target) == entry["sha256"]:
+            if target.is_file() and layout.sha256_file(target) == entry["sha256"]:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{name}.", delete=False) as tmp:
@@ -141,7 +139,7 @@ class DifficultMNIST(VisionDataset):
                     except (OSError, http.client.HTTPException) as e:
                         raise DatasetError(f"downloading {key} broke off ({e}); run again to retry") from None
                     tmp.close()
-                    got = sha256_file(Path(tmp.name))
+                    got = layout.sha256_file(Path(tmp.name))
                     if got != entry["sha256"]:
                         raise DatasetError(f"{key} failed its checksum: sha256 {got}, the manifest says "
                                            f"{entry['sha256']}. The download was corrupted; run again to retry.")

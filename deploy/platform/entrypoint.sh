@@ -1,6 +1,7 @@
 #!/bin/sh
 # One image, several roles (deploy/compose.yaml):
-#   web          migrate, publish the static files to the proxy's volume, serve with gunicorn
+#   web          migrate, publish the static files to the proxy's volume, build the student toolkit
+#                (/simple/), serve with gunicorn
 #   worker ...   a Celery worker; the arguments after "worker" are celery's (-Q, -n, --concurrency)
 #   beat         Celery beat: runs the watchdog on schedule
 #   manage ...   any manage.py command (createsuperuser, import_roster, register_dataset, grading_status)
@@ -13,6 +14,7 @@ case "$role" in
   web)
     [ "${BASIN_MIGRATE:-1}" = 1 ] && django-admin migrate --noinput
     django-admin collectstatic --noinput >/dev/null
+    django-admin build_toolkit  # the student toolkit at /simple/, from the sources this image runs
     # Threaded workers, BASIN_WEB_WORKERS × BASIN_WEB_THREADS (basin/gunicorn_conf.py): a slow client
     # holds a thread, not a worker. nginx's request buffering in front is still required.
     exec gunicorn -c python:basin.gunicorn_conf basin.wsgi --bind "0.0.0.0:${BASIN_WEB_PORT:-8000}" \

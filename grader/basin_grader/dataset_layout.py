@@ -13,6 +13,7 @@ it lives here because the grader must be installable without the builder.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 PUBLIC_SPLITS = ("train", "val")
@@ -44,3 +45,12 @@ def is_public(relative_path: str) -> bool:
     if parts == [PREVIEW]:
         return True
     return len(parts) == 2 and parts[0] in PUBLIC_SPLITS and parts[1] in PUBLIC_FILES
+
+
+def sha256_file(path: Path) -> str:
+    """The digest the manifest records for each file, and what a download is checked against."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "basin.grading",
     "basin.leaderboard",
     "basin.demo",
+    "basin.toolkit",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "basin.private_cache.PrivateCacheMiddleware",  # after the session's cookie: sees what was set
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "basin.toolkit.install.UpgradeNoticeMiddleware",  # an outdated `basin` is told how to upgrade
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -271,6 +273,7 @@ BASIN_LEASE_MARGIN_SECONDS = env_int("BASIN_LEASE_MARGIN_SECONDS", 60, minimum=1
 
 
 def _instance() -> str:
+BASIN_TOOLKIT_DIR = DATA_DIR / "toolkit"  # the student toolkit's wheels, built from the sources running (/simple/)
     """Which Basin this is, so its watchdog touches only its own sandbox containers on a shared
     Docker engine. Production sets BASIN_INSTANCE alike on every machine; else one per data dir."""
     name = env_str("BASIN_INSTANCE", "")

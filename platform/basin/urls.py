@@ -18,6 +18,7 @@ from basin.grading import views as grading_views
 from basin.leaderboard import views as leaderboard_views
 from basin.leaderboard.api import LeaderboardApi
 from basin.leaderboard.export import grades_csv_view
+from basin.toolkit import views as toolkit_views
 from basin.submissions.api import (HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi,
                                    SubmissionDetailApi)
 
@@ -65,6 +66,10 @@ pages = [
     path("join/", account_views.join, name="join"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    # The student toolkit's package index (PEP 503), open to pip, which sends no session.
+    path("simple/", toolkit_views.index, name="toolkit-index"),
+    path("simple/<str:name>/", toolkit_views.project, name="toolkit-project"),
+    path("simple/<str:name>/<str:filename>", toolkit_views.download, name="toolkit-file"),
     path("favicon.ico", lambda request: redirect(static("basin/favicon.svg"), permanent=True)),  # the admin links none
 ]
 

@@ -1,4 +1,4 @@
-"""`basin login | join | download | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
+"""`basin login | join | download | bundle | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
 acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="load a checkpoint as the grader does and run a probe batch, locally "
                                          "(needs PyTorch and basin-grader)")
     check.add_argument("file", type=Path)
+
+    bundle = sub.add_parser("bundle", help="zip model.py and the weights into a submission bundle, locally "
+                                           "(in Python: basin_cli.bundle.save_bundle(model))")
+    bundle.add_argument("model_py", type=Path, metavar="MODEL_PY", help="model.py, with build_model()")
+    bundle.add_argument("weights", type=Path, metavar="WEIGHTS",
+                        help="model.state_dict() saved as .safetensors (or .pt with torch.save)")
+    bundle.add_argument("-o", "--output", type=Path, default=Path("submission.zip"),
+                        help="the bundle to write (default: submission.zip)")
 
     submit = sub.add_parser("submit", help="upload a checkpoint (bundle .zip or .pt2)")
     submit.add_argument("file", type=Path)
@@ -148,9 +156,9 @@ def check(args) -> int:
         from basin_grader.verdicts import GradingError
         import torch  # noqa: F401  (the grader's loading code needs it)
     except ImportError:
-        raise CliError("`basin check` runs the grader's own loading code, which needs PyTorch and basin-grader: "
-                       "pip install torch safetensors, then basin-grader from the course's Basin sources "
-                       "(pip install ./grader). `basin submit` works without them.", EXIT_USAGE) from None
+        raise CliError("`basin check` runs the grader's own loading code, which needs PyTorch and the toolkit's "
+                       "check extra: pip install torch, then the toolkit's install line from the homework page with "
+                       "basin-toolkit[check]. `basin submit` works without them.", EXIT_USAGE) from None
     try:
         report = check_submission(args.file)
     except GradingError as e:
@@ -161,9 +169,23 @@ def check(args) -> int:
     return 0
 
 
+def make_bundle(args) -> int:
+    from .bundle import BundleError, write_bundle
+
+    try:
+        out = write_bundle(args.model_py, args.weights, args.output)
+    except BundleError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+    show(args, {"bundle": str(out), "bytes": out.stat().st_size},
+         f"Wrote {out} ({out.stat().st_size:,} bytes). Try it with `basin check {out}`, then `basin submit {out}`.")
+    return 0
+
+
 def run(args) -> int:
     if args.command == "check":  # local: no server, no token
         return check(args)
+    if args.command == "bundle":
+        return make_bundle(args)
     settings = config.resolve(args.url, args.token, getattr(args, "homework", None))
     if args.command == "login":
         client = Client(settings.url)
@@ -249,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except (KeyError, TypeError, AttributeError) as e:  # a server that answers in a shape basin does not know
         print(f"basin: the server's answer is not what this basin understands ({clean(type(e).__name__)}); "
-              "update basin (pip install -U basin-cli) or ask the course staff.", file=sys.stderr)
+              "update basin (the install line on the homework page) or ask the course staff.", file=sys.stderr)
         return EXIT_SERVER
     except KeyboardInterrupt:
         resume = " Run `basin download` again to resume." if args.command == "download" else ""

@@ -1,12 +1,15 @@
 """The one module that speaks HTTP to a Basin server. Errors become CliError with an exit code."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import requests
 
 from . import __version__
+from .terminal import clean
 
+UPGRADE_HEADER = "Basin-Toolkit-Upgrade"  # basin.toolkit.install sets it
 # Exit codes, one per kind of failure, so scripts can tell them apart.
 EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_SERVER = 2, 3, 4, 5, 6, 7, 8
 EXIT_EMPTY_FILE, EXIT_DUPLICATE, EXIT_NOT_REVEALED = 9, 10, 11
@@ -27,7 +30,8 @@ class Client:
             raise CliError("No server: run `basin --url URL login` or set BASIN_URL.", EXIT_USAGE)
         self.url, self.timeout = url, timeout
         self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"basin-cli/{__version__}"
+        self.session.headers["User-Agent"] = f"basin-toolkit/{__version__}"  # the server says when to upgrade
+        self.upgrade_told = False
         if token:
             self.session.headers["Authorization"] = f"Token {token}"
 
@@ -44,6 +48,7 @@ class Client:
                            EXIT_USAGE) from None
         except requests.RequestException as e:
             raise CliError(f"Talking to {self.url} failed: {e}", EXIT_NETWORK) from None
+        self._tell_upgrade(response)
         try:
             body = response.json()
         except ValueError:
@@ -51,6 +56,13 @@ class Client:
         if response.ok and body is not None:
             return body
         self._raise_for(response, body)
+
+    def _tell_upgrade(self, response) -> None:
+        """A server whose toolkit differs from this one says, in one line, how to install its own."""
+        line = response.headers.get(UPGRADE_HEADER)
+        if line and not self.upgrade_told:
+            self.upgrade_told = True
+            print(f"basin: {clean(line)}", file=sys.stderr)
 
     def _raise_for(self, response, body=None):
         if body is None:

@@ -146,8 +146,25 @@ def load_export(path: Path) -> torch.nn.Module:
     except Exception as e:
         raise GradingError(INVALID_SUBMISSION, f"The .pt2 program could not be loaded ({_first_line(e)}). Save it "
                            "with torch.export.save(torch.export.export(model.eval(), (example,)), 'model.pt2').") from e
+    batch = fixed_batch(program)
+    if batch is not None:  # it would fail on the grader's first batch with a bare "Guard failed"
+        raise GradingError(INVALID_SUBMISSION, f"This .pt2 was exported for batches of exactly {batch} image(s), but "
+                           "the grader sends batches of other sizes. Export it with a dynamic batch dimension: "
+                           "batch = torch.export.Dim('batch'); torch.export.export(model.eval(), (example,), "
+                           "dynamic_shapes=({0: batch},)), with an example batch of 2 or more images.")
     module = program.module()
     return to_eval_mode(module) if isinstance(module, torch.fx.GraphModule) else module
+
+
+def fixed_batch(program) -> int | None:
+    """The batch size a program was specialized to (its first input's first dimension is a plain
+    int, not a symbol), or None when the batch dimension is dynamic."""
+    inputs = set(program.graph_signature.user_inputs)
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in inputs:
+            shape = getattr(node.meta.get("val"), "shape", None)
+            return shape[0] if shape is not None and len(shape) > 0 and isinstance(shape[0], int) else None
+    return None
 
 
 def load_model(path: Path, scratch: Path) -> torch.nn.Module:

@@ -3,17 +3,20 @@ selection, quota) and the starter notebook download. The page's live parts talk 
 REST API as the `basin` command, with the browser's session."""
 from __future__ import annotations
 
+import json
+
+from basin_grader import dataset_layout as layout
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from basin_grader import dataset_layout as layout
-
 from basin.submissions import selectors as submission_selectors
 from basin.submissions.serializers import SubmissionSerializer
 from basin.submissions.services import quota_of
+from basin.toolkit import install
+from basin.toolkit import wheel as toolkit
 
 from .api import quota_body
 from .dataset_api import public_manifest
@@ -30,6 +33,7 @@ def homework(request, slug: str):
         "homework": homework, "role": role, "staff": staff,
         "manifest": public_manifest(homework, request),
         "has_preview": layout.PREVIEW in homework.dataset.manifest.get("files", {}),
+        "install_line": install.install_line(request, "check"), "server": request.build_absolute_uri("/").rstrip("/"),
         "page": {  # what homework.js starts from; it then polls the API
             "slug": homework.slug, "max_upload_bytes": homework.max_upload_mb * 1024 * 1024,
             "final_selections": homework.final_selections, "closes_at": homework.closes_at.isoformat(),
@@ -50,8 +54,17 @@ def starter_notebook(request, slug: str):
     path = settings.BASIN_STARTER_NOTEBOOK
     if not path.is_file():
         raise Http404("This installation has no starter notebook; ask the course staff for it.")
-    text = (path.read_text(encoding="utf-8").replace("https://YOUR-BASIN", request.build_absolute_uri("/").rstrip("/"))
-            .replace("--homework HOMEWORK", f"--homework {homework.slug}"))
+    filled = {"https://YOUR-BASIN": request.build_absolute_uri("/").rstrip("/"),
+              'HOMEWORK = "HOMEWORK"': f'HOMEWORK = "{homework.slug}"',
+              # pinned to this server's build, which no other index can hold (basin.toolkit.install)
+              '"basin-toolkit[check]"': f'"{toolkit.DISTRIBUTION}[check]=={toolkit.current_version()}"'}
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        for placeholder, value in filled.items():
+            source = source.replace(placeholder, value)
+        cell["source"] = source.splitlines(keepends=True)
+    text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
     response = HttpResponse(text, content_type="application/x-ipynb+json")
     response["Content-Disposition"] = f'attachment; filename="{homework.slug}-starter.ipynb"'
     return response

@@ -236,6 +236,24 @@
     } catch (e) { status.textContent = e.message; }
   });
 
+  // Copy buttons: data-copy names the element whose text is copied (the install line).
+  document.querySelectorAll("button.copy[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const text = $(button.dataset.copy).textContent;
+      try {
+        await navigator.clipboard.writeText(text);
+        button.textContent = "Copied";
+      } catch (e) {  // no clipboard (plain http, an old browser): select it for Ctrl-C
+        const range = document.createRange();
+        range.selectNodeContents($(button.dataset.copy));
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+        button.textContent = "Selected: press Ctrl-C";
+      }
+      setTimeout(() => { button.textContent = "Copy"; }, 2500);
+    });
+  });
+
   renderQuota();
   renderSubmissions();
   schedulePoll();
