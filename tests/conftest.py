@@ -110,14 +110,14 @@ def homework(course, people, registered_dataset):
 @pytest.fixture
 def api(people):
     """api('student') is a DRF client authenticated with that persona's token; api(None) anonymous."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from tests.tokens import token_for
 
     def client(persona: str | None):
         c = APIClient()
         if persona:
-            token, _ = Token.objects.get_or_create(user=people[persona])
-            c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            c.credentials(HTTP_AUTHORIZATION=f"Token {token_for(people[persona])}")
         return c
 
     return client

@@ -7,14 +7,15 @@ import subprocess
 import sys
 
 import pytest
-from rest_framework.authtoken.models import Token
+
+from tests.tokens import token_for
 
 
 @pytest.fixture
 def basin(live_server, course, people, tmp_path):
     def run(*args, stdin: str = ""):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
-               "BASIN_TOKEN": Token.objects.get_or_create(user=people["outsider"])[0].key}
+               "BASIN_TOKEN": token_for(people["outsider"])}
         return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
                               input=stdin, timeout=120, cwd=tmp_path)
 

@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from rest_framework.authtoken.models import Token
+
+from tests.tokens import token_for
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def basin(live_server, course, people, tmp_path):
     def run(*args, user: str | None = "outsider"):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url}
         if user:
-            env["BASIN_TOKEN"] = Token.objects.get_or_create(user=people[user])[0].key
+            env["BASIN_TOKEN"] = token_for(people[user])
         return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
                               timeout=120, cwd=tmp_path)
 

@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-from rest_framework.authtoken.models import Token
 
 from basin_grader import dataset_layout as layout
+from tests.tokens import token_for
 
 
 @pytest.fixture
 def basin(live_server, homework, people, tmp_path):
-    token = Token.objects.get_or_create(user=people["student"])[0].key
+    token = token_for(people["student"])
 
     def run(*args, token=token):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
@@ -89,7 +89,7 @@ def test_logs_show_the_hidden_pass_only_to_the_courses_tas(basin, homework, peop
                                        log_tail="rehearsal said hi", hidden_log="hidden pass said 7f3a")
     mine = basin("logs", str(failed.pk))
     assert "rehearsal said hi" in mine.stdout and "7f3a" not in mine.stdout and "hidden test images" not in mine.stdout
-    ta = Token.objects.get_or_create(user=people["ta"])[0].key
+    ta = token_for(people["ta"])
     staff = basin("--json", "logs", str(failed.pk), token=ta)
     assert json.loads(staff.stdout)["hidden_log"] == "hidden pass said 7f3a"
     assert "hidden pass said 7f3a" in basin("logs", str(failed.pk), token=ta).stdout
@@ -150,7 +150,7 @@ class CuttingProxy:
 
 
 def test_a_download_cut_off_mid_file_resumes_on_the_next_run(live_server, homework, people, tmp_path, tiny_dataset):
-    token = Token.objects.get_or_create(user=people["student"])[0].key
+    token = token_for(people["student"])
     proxy = CuttingProxy(live_server.url, budget=400_000)
     env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": proxy.url,
            "BASIN_TOKEN": token, "BASIN_HOMEWORK": homework.slug}

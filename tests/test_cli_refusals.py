@@ -8,9 +8,9 @@ import sys
 from datetime import timedelta
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from tests import factories
+from tests.tokens import token_for
 
 EXPORT_AGAIN = ("is empty (0 bytes): nothing was saved into it. Export the checkpoint again (in the notebook, run the "
                 "cell that saves the bundle) and submit the file it writes.")
@@ -18,7 +18,7 @@ EXPORT_AGAIN = ("is empty (0 bytes): nothing was saved into it. Export the check
 
 @pytest.fixture
 def basin(live_server, homework, people, tmp_path):
-    token = Token.objects.get_or_create(user=people["student"])[0].key
+    token = token_for(people["student"])
 
     def run(*args, **env):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,

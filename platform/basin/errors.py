@@ -30,6 +30,10 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+# A token that was valid once: basin.accounts.authentication says why it no longer is.
+TOKEN_REFUSALS = ("token_expired", "token_revoked")
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
@@ -48,9 +52,12 @@ def api_exception_handler(exc, context):
         code = "unsupported_media_type"
         message = f"This endpoint takes {' or '.join(takes)}; send the request in that form."
         details = {"accepted": takes}
+    elif isinstance(exc, exceptions.AuthenticationFailed) and exc.get_codes() in TOKEN_REFUSALS:
+        code, message, details = exc.get_codes(), str(exc.detail), {}  # a sentence that says what to do
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         code = "not_authenticated"
-        message = "Log in first: send 'Authorization: Token <your token>' (basin login) or use a browser session."
+        message = ("Log in first: send 'Authorization: Token <your token>' (from `basin login`, or created on the "
+                   "homework page) or use a browser session.")
         details = {}
     else:
         code = exc.default_code if isinstance(exc, exceptions.APIException) else "error"

@@ -18,7 +18,10 @@ def errors(*codes: int) -> dict:
     return {code: OpenApiResponse(ERROR) for code in codes}
 
 
-TOKEN = inline_serializer("Token", {"token": serializers.CharField(), "username": serializers.CharField()})
+TOKEN = inline_serializer("Token", {
+    "token": serializers.CharField(help_text="send it as `Authorization: Token <token>`; shown this once"),
+    "username": serializers.CharField(),
+    "expiry": serializers.DateTimeField(allow_null=True, help_text="null: it does not expire (a course setting)")})
 MANIFEST = OpenApiResponse(OpenApiTypes.OBJECT, description="The public manifest: each public file's sha256, size and "
                                                             "URL; the public splits' counts.")
 FILE = OpenApiResponse(OpenApiTypes.BINARY, description="The file; with `Range: bytes=N-`, its tail (206).")

@@ -46,7 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens stored as digests, with an expiry (basin.accounts.models.ApiToken)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served by Basin, not a CDN
     "axes",  # failed logins counted per account and per address, in the database (basin.accounts.lockout)
@@ -229,9 +229,28 @@ EMAIL_USE_TLS = env_bool("BASIN_EMAIL_STARTTLS", False)
 EMAIL_TIMEOUT = env_int("BASIN_EMAIL_TIMEOUT_SECONDS", 10, minimum=1)  # a slow mail server never hangs a page
 DEFAULT_FROM_EMAIL = env_str("BASIN_EMAIL_FROM", "Basin <basin@localhost>")
 
+# --- API tokens (django-rest-knox) -------------------------------------------------------------
+# Basin's own token model: knox's, with a label and the password state it was made under. Each
+# token's lifetime is the shortest `token_lifetime_days` of the owner's courses (none: no expiry),
+# fixed when it is made (no auto-refresh); a new password, set by any path, revokes every token.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "AUTH_HEADER_PREFIX": "Token",  # the header the CLI, the notebook and the docs send
+    "TOKEN_TTL": None,  # set per token from the courses (basin.accounts.services.create_token)
+    "AUTO_REFRESH": False,
+}
+# knox's own model is swapped out for that one, but its migrations would still make its table (an
+# empty one that PostgreSQL's TRUNCATE of users then trips on): knox gets no migrations, no table.
+MIGRATION_MODULES = {"knox": None}
+# New tokens per account per hour (both ways of making one), and `basin login` tokens kept per
+# account (a new one past that revokes the oldest: a login in a loop cannot pile up tokens).
+BASIN_TOKENS_PER_ACCOUNT_PER_HOUR = env_int("BASIN_TOKENS_PER_ACCOUNT_PER_HOUR", 20, minimum=1)
+BASIN_LOGIN_TOKENS_KEPT = env_int("BASIN_LOGIN_TOKENS_KEPT", 10, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "basin.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -245,7 +264,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Basin API",
     "DESCRIPTION": "Homeworks, dataset downloads, submissions, final selections and leaderboards. Authenticate "
-                   "with `Authorization: Token <key>` (POST /api/auth/token/, or `basin login`). Errors are "
+                   "with `Authorization: Token <key>` (POST /api/auth/token/, `basin login`, or a token made on a "
+                   "homework page). Errors are "
                    '{"error": {"code", "message", "details"}}.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from basin.accounts import email_views
 from basin.accounts import views as account_views
-from basin.accounts.api import TokenApi
+from basin.accounts.api import LogoutApi, MeApi, TokenApi, TokensApi
 from basin.health import health
 from basin.courses import views as course_views
 from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
@@ -24,6 +24,9 @@ from basin.submissions.api import (HomeworkSelectionApi, HomeworkSubmissionsApi,
 
 api = [
     path("api/auth/token/", TokenApi.as_view(), name="api-token"),
+    path("api/auth/tokens/", TokensApi.as_view(), name="api-tokens"),
+    path("api/auth/logout/", LogoutApi.as_view(), name="api-logout"),
+    path("api/auth/me/", MeApi.as_view(), name="api-me"),
     path("api/courses/<slug:course_slug>/homeworks/", CourseHomeworksApi.as_view(), name="api-course-homeworks"),
     path("api/courses/join/", JoinCourseApi.as_view(), name="api-course-join"),
     path("api/courses/<slug:course_slug>/roster/", CourseRosterApi.as_view(), name="api-course-roster"),

@@ -18,9 +18,9 @@ def dataset_url(live_server, homework):
 
 
 def token_of(persona, people):
-    from rest_framework.authtoken.models import Token
+    from tests.tokens import token_for
 
-    return Token.objects.get_or_create(user=people[persona])[0].key
+    return token_for(people[persona])
 
 
 def test_a_public_split_downloads_verifies_and_reads_like_torchvision_mnist(tmp_path, dataset_url, tiny_dataset):

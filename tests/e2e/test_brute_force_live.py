@@ -20,12 +20,12 @@ from tests.e2e.live import ROOT, LivePlatform, base_env, free_port
 CACHE_DB = 11  # a Redis database of this test's own: the join-code counts live there
 SEED = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from basin.accounts.services import create_token
 from basin.courses.models import Course
 User = get_user_model()
 User.objects.create_user(username="student", password="student-password-1")
 guesser = User.objects.create_user(username="guesser", password="guesser-password-1")
-print("token", Token.objects.create(user=guesser).key)
+print("token", create_token(user=guesser, label="basin login").secret)
 print("code", Course.objects.create(slug="dl101", title="Deep Learning 101").join_code)
 """
 

@@ -40,6 +40,11 @@ STAFF_ONLY = expect(404, 404, 404, 404, 404, 409)  # the grade export waits for 
 # API requests are sent as JSON: an upload endpoint answers 415 with the form it takes.
 MATRIX = {
     "api/auth/token/": [("post", "/api/auth/token/", {}, expect(400, 400, 400, 400, 400, 400))],
+    # The homework page's token box takes a browser session only: a token cannot list or make tokens.
+    "api/auth/tokens/": [("get", "/api/auth/tokens/", None, expect(403, 403, 403, 403, 403, 403)),
+                         ("post", "/api/auth/tokens/", {}, expect(403, 403, 403, 403, 403, 403))],
+    "api/auth/me/": [("get", "/api/auth/me/", None, expect(401, 200, 200, 200, 200, 200))],
+    "api/auth/logout/": [("post", "/api/auth/logout/", {}, expect(401, 200, 200, 200, 200, 200))],
     "api/courses/<slug:course_slug>/homeworks/": [
         ("post", "/api/courses/dl101/homeworks/", {}, expect(401, 404, 404, 404, 404, 400))],
     "api/courses/join/": [("post", "/api/courses/join/", {"code": "no-such-code"}, expect(401, 404, 404, 404, 404, 404))],

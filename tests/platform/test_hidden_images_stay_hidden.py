@@ -19,7 +19,6 @@ import sys
 import pytest
 from django.core import mail
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from basin.courses.models import Course
 from basin.grading import services as grading
@@ -27,6 +26,7 @@ from basin.submissions.models import Submission
 from basin_grader.verdicts import HIDDEN_PASS_MESSAGES, INVALID_OUTPUT, RUNTIME_ERROR, SCORED
 from tests import factories, hostile_models, services
 from tests.hidden_runs import HiddenImages
+from tests.tokens import token_for
 
 EXPECTED = {"prints": SCORED, "raises": RUNTIME_ERROR, "named exception": RUNTIME_ERROR, "claims": RUNTIME_ERROR,
             "shapes": INVALID_OUTPUT, "NaN rows": INVALID_OUTPUT}
@@ -68,7 +68,7 @@ def everything_the_student_reads(submission, people, api, live_server, tmp_path)
     homework = submission.homework
     student = Client()
     student.force_login(people["student"])
-    token = Token.objects.get_or_create(user=people["student"])[0].key
+    token = token_for(people["student"])
     views = {
         "API: the submission": api("student").get(f"/api/submissions/{submission.pk}/").content.decode(),
         "API: the homework's submissions": api("student").get(f"/api/homeworks/{homework.slug}/submissions/").content.decode(),

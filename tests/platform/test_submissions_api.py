@@ -174,7 +174,7 @@ def test_a_malformed_content_length_is_a_clear_400_not_a_500(api, homework):
 
 def test_a_token_is_issued_for_a_username_and_password(api, people):
     response = api(None).post("/api/auth/token/", {"username": "student", "password": "student-password-1"})
-    assert response.status_code == 200 and len(response.json()["token"]) == 40
+    assert response.status_code == 200 and len(response.json()["token"]) == 64  # knox: 32 random bytes, hex
     wrong = api(None).post("/api/auth/token/", {"username": "student", "password": "nope"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
 

@@ -11,10 +11,10 @@ from urllib.parse import urlparse
 import pytest
 import requests
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from basin.submissions.models import Submission
 from tests import factories
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +25,7 @@ def test_exactly_the_quota_is_accepted_from_20_concurrent_uploads(live_server, h
                     "re-run of this folder (test_on_postgres.py)")
     homework.daily_quota = 5
     homework.save()
-    token = Token.objects.create(user=people["student"]).key
+    token = token_for(people["student"])
     # Twenty different files: an identical one would be refused as a duplicate, not by the quota.
     data = [factories.bundle(extra={"n.txt": str(i).encode()}) for i in range(20)]
     start = threading.Barrier(20)
@@ -50,7 +50,7 @@ def test_exactly_the_quota_is_accepted_from_20_concurrent_uploads(live_server, h
 def test_an_oversized_upload_is_refused_before_its_body_is_read(live_server, homework, people):
     homework.max_upload_mb = 1
     homework.save()
-    token = Token.objects.create(user=people["student"]).key
+    token = token_for(people["student"])
     url = urlparse(live_server.url)
     declared = 512 * 1024 * 1024
     with socket.create_connection((url.hostname, url.port), timeout=30) as sock:

@@ -1,5 +1,6 @@
 """The admin's own user pages (superusers only) keep the username rules of sign-up and rosters:
-adding or renaming an account to a look-alike of another is refused there too."""
+adding or renaming an account to a look-alike of another is refused there too. API tokens are
+listed without secrets (there are none to show) and can be revoked (deleted), never made here."""
 from __future__ import annotations
 
 from django.contrib import admin
@@ -7,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from .models import ApiToken
 from .usernames import validate_new_username
 
 
@@ -33,3 +35,21 @@ class BasinUserAdmin(UserAdmin):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), BasinUserAdmin)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["user", "label", "starts_with", "created", "expiry"]
+    list_filter = ["label"]
+    search_fields = ["user__username"]
+    fields = readonly_fields = ["user", "label", "starts_with", "created", "expiry"]
+
+    @admin.display(description="starts with")
+    def starts_with(self, token) -> str:
+        return token.token_key[:8]
+
+    def has_add_permission(self, request) -> bool:  # a token is made by its owner, who alone sees its secret
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -48,6 +48,12 @@ def too_many_signups(request, retry_after: int) -> HttpResponse:
                              "network, ask your course staff to import the roster instead.", retry_after)
 
 
+def too_many_tokens(request, retry_after: int) -> HttpResponse:
+    return too_many_attempts(request, "Too many new API tokens for this account in the last hour. Wait "
+                             f"{wait_in_words(retry_after)}, then try again; a token keeps working after `basin "
+                             "login`, so log in once and reuse it (BASIN_TOKEN in a notebook).", retry_after)
+
+
 def counted_username(request, credentials=None) -> str | None:
     """AXES_USERNAME_CALLABLE: the account failures are counted against. Case is folded, so
     "Alice" and "alice" share one count; unprintable characters are dropped and the length capped

@@ -1,10 +1,11 @@
 """What Basin knows about accounts beyond Django's user: the e-mail addresses their owners proved
-to read. Data only: the rules live in services.py (writes) and selectors.py (reads)."""
+to read, and their API tokens. Data only: the rules live in services.py (writes) and selectors.py (reads)."""
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from knox.models import AbstractAuthToken
 
 
 class ConfirmedEmail(models.Model):
@@ -20,3 +21,24 @@ class ConfirmedEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} (confirmed by {self.user_id})"
+
+
+class ApiToken(AbstractAuthToken):
+    """A personal API token (django-rest-knox's model, settings.KNOX_TOKEN_MODEL). Only a SHA-512
+    digest of the secret is kept (knox finds a row by its first 15 characters, `token_key`, then
+    compares digests); the secret itself is shown once, when it is made."""
+
+    class Label(models.TextChoices):
+        BASIN_LOGIN = "basin login", "basin login"  # POST /api/auth/token/: username and password
+        WEB_PAGE = "web page", "web page"  # the homework page's box; a new one revokes the old one
+
+    label = models.CharField(max_length=16, choices=Label.choices)
+    # A digest of the user's session auth hash when the token was made (Django's own check for
+    # sessions): a new password, set by any path, changes it and so revokes the token.
+    password_state = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "label"], name="api_token_user_label")]
+
+    def __str__(self) -> str:
+        return f"{self.label} token {self.token_key[:8]}… of {self.user_id}"

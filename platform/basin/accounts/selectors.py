@@ -1,12 +1,26 @@
-"""Reads about accounts: which e-mail addresses their owners confirmed."""
+"""Reads about accounts: which e-mail addresses their owners confirmed, and which API tokens still
+count (found by their secret, unexpired, made under the password the account has now)."""
 from __future__ import annotations
 
+import binascii
+import hashlib
 from collections import defaultdict
+from datetime import timedelta
+from hmac import compare_digest
+
+from django.db.models import Min, Q
+from django.utils import timezone
+from knox.crypto import hash_token
+from knox.settings import CONSTANTS
 
 from .addresses import email_key
-from .models import ConfirmedEmail
+from .models import ApiToken, ConfirmedEmail
 
-__all__ = ["confirmed_addresses", "email_key", "has_confirmed"]
+__all__ = ["confirmed_addresses", "email_key", "find_token", "has_confirmed", "live_tokens", "password_state",
+           "token_lifetime", "token_refusal"]
+
+# What a student with a refused token does; every refusal says it.
+GET_A_NEW_TOKEN = "run `basin login`, or create a new token on the homework page"
 
 
 def has_confirmed(user, email: str) -> bool:
@@ -19,3 +33,61 @@ def confirmed_addresses(user_ids) -> dict[int, set[str]]:
     for user_id, email in ConfirmedEmail.objects.filter(user_id__in=list(user_ids)).values_list("user_id", "email"):
         found[user_id].add(email)
     return found
+
+
+def _digest(session_hash: str) -> str:
+    return hashlib.sha256(session_hash.encode()).hexdigest()
+
+
+def password_state(user) -> str:
+    """A digest of the account's session auth hash (an HMAC of its password hash, as Django keeps in
+    each session): it changes with the password, whatever path set it. A new hasher's re-hash on
+    login (a Django upgrade) changes it too, and logs other sessions out alike."""
+    return _digest(user.get_session_auth_hash())
+
+
+def made_under_current_password(token: ApiToken) -> bool:
+    """Under the password the account has now; a secret key being rotated out still counts
+    (settings.SECRET_KEY_FALLBACKS, as for sessions)."""
+    hashes = [token.user.get_session_auth_hash(), *token.user.get_session_auth_fallback_hash()]
+    return any(compare_digest(token.password_state, _digest(h)) for h in hashes)
+
+
+def token_lifetime(user) -> timedelta | None:
+    """The shortest token lifetime among the courses the user is in (any role); None: no expiry."""
+    from basin.courses.models import Course
+
+    days = Course.objects.filter(memberships__user=user).aggregate(days=Min("token_lifetime_days"))["days"]
+    return None if days is None else timedelta(days=days)
+
+
+def find_token(key: str) -> ApiToken | None:
+    """The token whose secret is `key`, live or not: knox's lookup (rows with the key's first 15
+    characters, then the digest of the whole key compared in constant time)."""
+    try:
+        digest = hash_token(key)
+    except (TypeError, ValueError, binascii.Error):
+        return None
+    for token in ApiToken.objects.filter(token_key=key[:CONSTANTS.TOKEN_KEY_LENGTH]).select_related("user"):
+        if compare_digest(digest, token.digest):
+            return token
+    return None
+
+
+def token_refusal(token: ApiToken) -> tuple[str, str] | None:
+    """Why a token found by its secret no longer counts, as (error code, a sentence that says what
+    to do); None while it counts."""
+    if token.expiry is not None and token.expiry <= timezone.now():
+        when = timezone.localtime(token.expiry).strftime("%Y-%m-%d %H:%M %Z")
+        return "token_expired", (f"This token expired on {when} (your course sets how long a token lasts): "
+                                 f"{GET_A_NEW_TOKEN}.")
+    if not made_under_current_password(token):
+        return "token_revoked", (f"This token was revoked: the account's password changed after it was made. "
+                                 f"{GET_A_NEW_TOKEN[0].upper()}{GET_A_NEW_TOKEN[1:]}.")
+    return None
+
+
+def live_tokens(user) -> list[ApiToken]:
+    """The user's tokens that still count, newest first."""
+    unexpired = ApiToken.objects.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()), user=user)
+    return [t for t in unexpired.select_related("user").order_by("-created") if made_under_current_password(t)]

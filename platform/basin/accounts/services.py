@@ -1,4 +1,5 @@
-"""Writes about accounts: confirming that a person reads the e-mail address they gave.
+"""Writes about accounts: confirming that a person reads the e-mail address they gave, and making
+and revoking API tokens (at the end).
 
 The link is signed (django.core.signing, with the site's secret key) over the account and the
 address, expires after settings.BASIN_EMAIL_CONFIRM_DAYS, and confirms only while its own account
@@ -8,18 +9,23 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from basin.errors import ApplicationError
 
 from .addresses import email_key, normalise_address, validate_ascii_local_part
 from .lockout import wait_in_words
-from .models import ConfirmedEmail
+from .models import ApiToken, ConfirmedEmail
+from .selectors import made_under_current_password, password_state, token_lifetime
 from .throttles import ConfirmationEmailsPerDestination
 
 log = logging.getLogger(__name__)
@@ -91,3 +97,36 @@ def change_email(*, user, email: str) -> None:
     if email_key(email) != email_key(user.email):
         user.email = normalise_address(email)
         user.save(update_fields=["email"])
+
+
+# --- API tokens ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+    replaced: int  # the web-page tokens this one revoked
+
+
+def create_token(*, user, label: str) -> NewToken:
+    """A new token for `user`, with the shortest lifetime of their courses, made under their current
+    password. A web-page token revokes the previous one; `basin login` tokens past
+    settings.BASIN_LOGIN_TOKENS_KEPT revoke the oldest. The user's dead tokens are swept away."""
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).exists()  # one maker per account at a time
+        mine = ApiToken.objects.filter(user=user)
+        mine.filter(expiry__lte=timezone.now()).delete()
+        mine.filter(digest__in=[t.digest for t in mine.select_related("user")
+                                if not made_under_current_password(t)]).delete()
+        replaced = 0
+        if label == ApiToken.Label.WEB_PAGE:
+            replaced, _ = mine.filter(label=label).delete()
+        token, secret = ApiToken.objects.create(user=user, expiry=token_lifetime(user), label=label,
+                                                password_state=password_state(user))
+        if label == ApiToken.Label.BASIN_LOGIN:
+            kept = mine.filter(label=label).order_by("-created").values_list("digest", flat=True)
+            mine.filter(digest__in=list(kept[settings.BASIN_LOGIN_TOKENS_KEPT:])).delete()
+    return NewToken(token, secret, replaced)
+
+
+def revoke_token(token: ApiToken) -> None:
+    token.delete()

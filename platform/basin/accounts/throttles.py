@@ -1,6 +1,7 @@
 """Guessing limits for credentials other than passwords (django-axes guards those): join codes and
-sign-ups, and how often Basin e-mails one account or one address. Counted in Django's cache, which production shares
-between all web processes (BASIN_CACHE_URL); DRF's rate throttles do the bookkeeping."""
+sign-ups, how often Basin e-mails one account or one address, and how many API tokens one makes.
+Counted in Django's cache, which production shares between all web processes (BASIN_CACHE_URL);
+DRF's rate throttles do the bookkeeping."""
 from __future__ import annotations
 
 import hashlib
@@ -115,6 +116,21 @@ class SignUpsPerAddress(_CountedThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_key_for(self.get_ident(request))
+
+
+class TokensPerAccount(_CountedThrottle):
+    """API tokens one account makes in an hour (`basin login` and the homework page together): a
+    script that logs in in a loop is stopped before it fills the token table."""
+
+    scope = "api_tokens_account"
+    count_setting = "BASIN_TOKENS_PER_ACCOUNT_PER_HOUR"
+
+    def __init__(self, user):
+        super().__init__()
+        self.user_pk = user.pk
+
+    def get_cache_key(self, request, view):
+        return self.cache_key_for(self.user_pk)
 
 
 class ConfirmationEmailsPerAccount(_Throttle):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from basin_grader.budgets import PROFILES, BudgetError, DiagnosticsBudget, resolve_budget
@@ -47,6 +47,10 @@ class Course(models.Model):
     join_code = models.CharField(
         max_length=32, blank=True, default="",
         help_text="students who type it join as students (`basin join CODE` or the Join page); empty: roster only")
+    token_lifetime_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="days an API token made from now on lasts (`basin login`, the homework page); empty: no expiry. "
+                  "A member of several courses gets the shortest.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
