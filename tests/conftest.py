@@ -17,9 +17,12 @@ def pytest_report_header(config):
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only a re-run that will be waited for
 def pytest_collection_modifyitems(session, config, items):
-    from tests.platform.test_on_postgres import start_if_selected
+    from tests.e2e import test_student_from_a_bare_machine as bare_machine
+    from tests.platform import test_on_postgres
 
-    start_if_selected(items)  # the PostgreSQL re-run of tests/platform, beside the rest of the suite
+    # Long waits that use little CPU start now and run beside the rest of the suite:
+    test_on_postgres.start_if_selected(items)  # the PostgreSQL re-run of tests/platform
+    bare_machine.start_if_selected(items)  # a new venv with torch (gigabytes copied)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from basin.toolkit.wheel import current_version
 
 # Pages and the schema: the same on SQLite and PostgreSQL; not re-run there.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
@@ -47,5 +48,19 @@ def test_the_starter_notebook_comes_with_this_site_and_homework_filled_in(client
     assert response["Content-Disposition"] == 'attachment; filename="hw1-starter.ipynb"'
     notebook = json.loads(response.content)
     text = json.dumps(notebook)
-    assert "basin --url http://testserver login --homework hw1" in text and "YOUR-BASIN" not in text
+    setup = "".join(notebook["cells"][1]["source"])
+    assert 'BASIN_URL = "http://testserver"' in setup and 'HOMEWORK = "hw1"' in setup and "YOUR-BASIN" not in text
+    # installs this server's own toolkit build, pinned, from its index
+    assert (f'%pip install -q --extra-index-url http://testserver/simple/ "basin-toolkit[check]=={current_version()}"'
+            in setup)
     assert notebook["nbformat"] == 4
+
+
+def test_the_get_started_box_names_the_pinned_install_line_and_the_notebook(client, homework, people):
+    client.force_login(people["student"])
+    html = client.get("/homeworks/hw1/").content.decode()
+    box = html.split('<section id="get-started"')[1].split("</section>")[0]
+    assert (f'pip install --extra-index-url http://testserver/simple/ &quot;basin-toolkit[check]=={current_version()}'
+            f'&quot;') in box
+    assert "/homeworks/hw1/starter.ipynb" in box and "File → Upload notebook" in box and "Run all" in box
+    assert "basin bundle model.py weights.safetensors -o model.zip" in box and "basin_cli.bundle" not in box

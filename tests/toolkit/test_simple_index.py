@@ -1,0 +1,117 @@
+"""The student toolkit's package index (PEP 503) and its wheel: what pip reads, what the wheel holds
+and never holds, and the upgrade notice an outdated `basin` gets."""
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from email.parser import Parser
+
+import pytest
+from basin.toolkit import wheel as toolkit
+
+pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
+
+
+@pytest.fixture(autouse=True)
+def _toolkit_dir(tmp_path, settings):
+    settings.BASIN_TOOLKIT_DIR = tmp_path / "toolkit"
+
+
+def test_the_index_lists_the_toolkit_to_anyone_without_a_login(client):
+    page = client.get("/simple/")
+    assert page.status_code == 200 and page["Content-Type"] == "application/vnd.pypi.simple.v1+html"
+    assert '<meta name="pypi:repository-version" content="1.0">' in page.content.decode()
+    assert re.findall(r'<a href="([^"]+)"', page.content.decode()) == ["/simple/basin-toolkit/"]
+
+
+def test_the_project_page_links_the_current_wheel_with_its_sha256_and_python_range(client):
+    page = client.get("/simple/basin-toolkit/").content.decode()
+    (href, requires), = re.findall(r'<a href="([^"]+)" data-requires-python="([^"]+)"', page)
+    path, digest = href.split("#sha256=")
+    assert path == f"/simple/basin-toolkit/basin_toolkit-{toolkit.current_version()}-py3-none-any.whl"
+    assert requires == "&gt;=3.10"  # PEP 503: HTML-escaped
+    download = client.get(path)
+    body = b"".join(download.streaming_content)
+    assert download.status_code == 200 and hashlib.sha256(body).hexdigest() == digest
+
+
+def test_names_are_normalized_and_other_projects_are_left_to_the_other_indexes(client):
+    redirect = client.get("/simple/Basin_Toolkit/")
+    assert redirect.status_code == 301 and redirect["Location"] == "/simple/basin-toolkit/"
+    assert client.get("/simple/torch/").status_code == 404  # pip then asks its other indexes
+    assert client.get("/simple/basin-toolkit/basin_toolkit-0.0.1-py3-none-any.whl").status_code == 404
+    assert client.post("/simple/").status_code == 405
+
+
+def test_the_version_is_the_commands_own_plus_a_digest_of_the_shipped_files(tmp_path, settings):
+    import basin_cli
+
+    version = toolkit.current_version()
+    assert re.fullmatch(re.escape(basin_cli.BASE_VERSION) + r"\+g[0-9a-f]{10}", version)  # a local label: not on PyPI
+
+
+def test_the_wheel_holds_the_students_side_and_never_the_generator_the_sandbox_or_the_platform():
+    built = toolkit.ensure_built()
+    with zipfile.ZipFile(built.path) as wheel:
+        names = set(wheel.namelist())
+        metadata = Parser().parsestr(wheel.read(f"basin_toolkit-{built.version}.dist-info/METADATA").decode())
+        entry_points = wheel.read(f"basin_toolkit-{built.version}.dist-info/entry_points.txt").decode()
+        baked = wheel.read("basin_cli/_build.py").decode()
+    code = {n for n in names if n.endswith(".py")}
+    assert {"basin_cli/__main__.py", "basin_cli/bundle.py", "dmnist/dataset.py", "basin_grader/local_check.py",
+            "basin_grader/runtime/loading.py", "basin_grader/runtime/predict.py"} <= code
+    top = {n.split("/")[0] for n in code}
+    assert top == {"basin_cli", "dmnist", "basin_grader"}  # no basin (Django, the platform)
+    assert not code & {"dmnist/build.py", "dmnist/render.py", "dmnist/glyphs.py", "dmnist/preview.py",
+                       "dmnist/__main__.py"}  # the generator: with a seed it rebuilds hidden splits
+    assert not [n for n in code if n.startswith(("basin_grader/sandbox/", "basin_grader/scoring",
+                                                 "basin_grader/evaluate", "basin_grader/runtime/diagnos"))]
+    assert metadata["Name"] == "basin-toolkit" and metadata["Version"] == built.version
+    requires = metadata.get_all("Requires-Dist")
+    assert not [r for r in requires if r.startswith(("torch", "django", "Django"))]  # torch: the student's own
+    assert {r.split(";")[0].split(">")[0] for r in requires if "extra ==" not in r} == {
+        "requests", "requests-toolbelt", "tqdm"}  # the plain install stays small
+    assert {r.split(">")[0] for r in requires if 'extra == "check"' in r} == {"numpy", "pillow", "pandas",
+                                                                              "safetensors"}
+    assert "basin = basin_cli.__main__:main" in entry_points and built.version in baked
+
+
+def test_builds_are_reproducible_so_every_web_process_serves_the_same_bytes(tmp_path):
+    first = toolkit.ensure_built(tmp_path / "a")
+    second = toolkit.ensure_built(tmp_path / "b")
+    assert first.sha256 == second.sha256 and first.filename == second.filename
+
+
+def test_the_toolkits_dmnist_imports_without_the_generator(tmp_path):
+    import subprocess
+    import sys
+
+    built = toolkit.ensure_built()
+    with zipfile.ZipFile(built.path) as wheel:
+        wheel.extractall(tmp_path / "site")
+    probe = "import dmnist, basin_grader.formats, basin_cli.bundle; print(dmnist.__file__, 'build' in dir(dmnist))"
+    # -S: no site-packages, so nothing of Basin's own sources (an editable install) can fill the gap
+    done = subprocess.run([sys.executable, "-I", "-S", "-c",
+                           f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {probe}"],
+                          check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(tmp_path / "site" / "dmnist" / "__init__.py"), "False"]
+
+
+@pytest.mark.parametrize("agent, told", [
+    ("basin-toolkit/0.1.0+g0000000000", True),  # a wheel from an older build of this server
+    ("basin-toolkit/{current}", False),
+    ("basin-toolkit/0.1.0", False),  # Basin's own sources
+    ("python-requests/2.34", False),
+])
+def test_an_outdated_client_is_told_in_one_line_how_to_upgrade(client, agent, told):
+    current = toolkit.current_version()
+    response = client.get("/api/homeworks/hw1/", HTTP_USER_AGENT=agent.format(current=current))
+    line = response.headers.get("Basin-Toolkit-Upgrade")
+    if not told:
+        assert line is None
+        return
+    assert response.status_code == 401  # told even when refused: an old client may be why
+    assert line == (f"this server's toolkit is {current}, yours is 0.1.0+g0000000000; upgrade with: "
+                    f'pip install --extra-index-url http://testserver/simple/ "basin-toolkit=={current}"')
