@@ -1,4 +1,4 @@
-"""`basin login | join | download | bundle | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
+"""`basin login | logout | join | download | bundle | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
 acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from pathlib import Path
 
 from . import config
 from .download import download
-from .http import (EXIT_EMPTY_FILE, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, CliError,
-                   Client)
+from .http import (EXIT_AUTH, EXIT_EMPTY_FILE, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE,
+                   CliError, Client)
 from .terminal import clean, number
 
 TERMINAL = ("scored", "failed", "cancelled")
 
 
-EXIT_CODES = ("exit codes: 2 usage, 3 network, 4 token refused, 5 refused by the server, 6 not found, 7 not scored "
-              "(--wait), 8 server error, 9 empty file, 10 identical to an earlier submission (--force sends it), "
-              "11 private leaderboard not revealed yet")
+EXIT_CODES = ("exit codes: 2 usage, 3 network, 4 token refused (expired, revoked or mistyped: basin login), "
+              "5 refused by the server, 6 not found, 7 not scored (--wait), 8 server error, 9 empty file, "
+              "10 identical to an earlier submission (--force sends it), 11 private leaderboard not revealed yet")
 
 
 def global_options() -> argparse.ArgumentParser:
@@ -40,9 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser = functools.partial(sub.add_parser, parents=[global_options()])  # every command takes them too
 
-    login = sub.add_parser("login", help="get an API token and save it with the server address")
-    login.add_argument("--username", help="default: ask")
+    login = sub.add_parser("login", help="log in with your username and password, or check a token from the "
+                                         "homework page (--token TOKEN or BASIN_TOKEN, no password), and save it "
+                                         "with the server address",
+                           description="With --token TOKEN (or BASIN_TOKEN set) and no --username: check that token "
+                                       "with the server and save it, asking for no password (a token created on the "
+                                       "homework page). Otherwise: ask for your username and password and save a "
+                                       "new token. `basin logout` revokes it.")
+    login.add_argument("--username", help="default: ask (with --username, a password login even if BASIN_TOKEN "
+                                          "is set)")
     login.add_argument("--homework", help="homework to use by default in later commands")
+
+    sub.add_parser("logout", help="revoke the saved token on the server and remove it from the config file")
 
     join = sub.add_parser("join", help="join a course with the join code from its staff")
     join.add_argument("code")
@@ -181,6 +190,51 @@ def make_bundle(args) -> int:
     return 0
 
 
+def login(args, settings: config.Settings) -> int:
+    """With a token given (--token, BASIN_TOKEN) and no --username: check it with the server and save
+    it, no password asked. Otherwise: username and password for a new token."""
+    token = None if args.username else config.given_token(args.token)
+    if token:
+        me = Client(settings.url, token).me()
+        expiry = me["token"]["expiry"] if me.get("token") else None
+        how = f"with your token ({f'expires {expiry}' if expiry else 'it does not expire'})"
+    else:
+        client = Client(settings.url)
+        username = args.username or input("username: ")
+        token = client.token(username, getpass.getpass("password: "))
+        me, how = {"username": username}, "with a new token"
+    stored = config.load_file() | {"url": settings.url, "token": token}
+    if args.homework:
+        stored["homework"] = args.homework
+    path = config.save_file(stored)
+    show(args, {"url": settings.url, "username": me["username"], "config": str(path)},
+         f"Logged in to {settings.url} as {me['username']} {how}; saved in {path}")
+    return 0
+
+
+def logout(args, settings: config.Settings) -> int:
+    """Revoke the token on the server, then forget it here, even when the server cannot be reached."""
+    if not settings.token:
+        show(args, {"url": settings.url, "revoked": False, "removed": None}, "Not logged in: no token saved or given.")
+        return 0
+    client = Client(settings.url, settings.token)
+    try:
+        client.logout()
+        revoked, failed = True, None
+    except CliError as e:  # refused: it was dead already; anything else: it may still be live
+        revoked, failed = False, (None if e.exit_code == EXIT_AUTH else e)
+    path = config.forget_token(settings.token)
+    where = (f"removed from {path}" if path else
+             "not in the config file (it came from --token or BASIN_TOKEN: remove it there)")
+    if failed:
+        raise CliError(f"{failed.message} The token is {where}, but it may still be live on the server until it "
+                       "expires; changing your password revokes all your tokens.", failed.exit_code)
+    said = "revoked on the server" if revoked else "already refused by the server (expired or revoked)"
+    show(args, {"url": settings.url, "revoked": revoked, "removed": str(path) if path else None},
+         f"Logged out of {settings.url}: the token was {said} and is {where}.")
+    return 0
+
+
 def run(args) -> int:
     if args.command == "check":  # local: no server, no token
         return check(args)
@@ -188,15 +242,9 @@ def run(args) -> int:
         return make_bundle(args)
     settings = config.resolve(args.url, args.token, getattr(args, "homework", None))
     if args.command == "login":
-        client = Client(settings.url)
-        username = args.username or input("username: ")
-        token = client.token(username, getpass.getpass("password: "))
-        stored = config.load_file() | {"url": settings.url, "token": token}
-        if args.homework:
-            stored["homework"] = args.homework
-        path = config.save_file(stored)
-        show(args, {"url": settings.url, "config": str(path)}, f"Logged in to {settings.url}; token saved in {path}")
-        return 0
+        return login(args, settings)
+    if args.command == "logout":
+        return logout(args, settings)
     client = Client(settings.url, settings.token)
     homework = settings.homework
     if args.command == "join":

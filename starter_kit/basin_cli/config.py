@@ -44,3 +44,18 @@ def resolve(url: str | None = None, token: str | None = None, homework: str | No
         token=token or os.environ.get("BASIN_TOKEN") or stored.get("token"),
         homework=homework or os.environ.get("BASIN_HOMEWORK") or stored.get("homework"),
     )
+
+
+def given_token(flag: str | None) -> str | None:
+    """A token given for this run (the flag, else BASIN_TOKEN), not one saved by an earlier login:
+    `basin login` checks and saves it instead of asking for a password."""
+    return flag or os.environ.get("BASIN_TOKEN") or None
+
+
+def forget_token(token: str) -> Path | None:
+    """Remove `token` from the config file (the address and homework stay); the file's path if it held it."""
+    stored = load_file()
+    if not token or stored.get("token") != token:
+        return None
+    del stored["token"]
+    return save_file(stored)

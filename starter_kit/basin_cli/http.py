@@ -17,6 +17,12 @@ EXIT_EMPTY_FILE, EXIT_DUPLICATE, EXIT_NOT_REVEALED = 9, 10, 11
 EXIT_FOR_ERROR = {"empty_file": EXIT_EMPTY_FILE, "duplicate_submission": EXIT_DUPLICATE,
                   "not_revealed": EXIT_NOT_REVEALED}
 
+# A refused token: the server's own sentence where it says why (expired, revoked by a new password).
+SAYS_WHAT_TO_DO = ("token_expired", "token_revoked")
+REFUSED_TOKEN = ("Your token was refused (mistyped, logged out, or replaced by a newer one from the homework page): "
+                 "run `basin login` for a new one, or create one on the homework page and run `basin login --token "
+                 "TOKEN`.")
+
 
 class CliError(Exception):
     def __init__(self, message: str, exit_code: int):
@@ -73,7 +79,8 @@ class Client:
         error = body.get("error", {}) if isinstance(body, dict) else {}
         message = error.get("message") or f"The server answered {response.status_code} {response.reason}."
         if response.status_code == 401 and "Authorization" in self.session.headers:
-            message += " Your token was refused: run `basin login` for a new one."
+            if error.get("code") not in SAYS_WHAT_TO_DO:  # an unknown token: mistyped, logged out or replaced
+                message = REFUSED_TOKEN
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
                 400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
         if response.status_code < 500:
@@ -82,6 +89,14 @@ class Client:
 
     def token(self, username: str, password: str) -> str:
         return self._request("POST", "/api/auth/token/", data={"username": username, "password": password})["token"]
+
+    def me(self) -> dict:
+        """Who the token belongs to and when it expires: a cheap check that the server takes it."""
+        return self._request("GET", "/api/auth/me/")
+
+    def logout(self) -> dict:
+        """Revoke the token this client sends."""
+        return self._request("POST", "/api/auth/logout/")
 
     def join(self, code: str) -> dict:
         return self._request("POST", "/api/courses/join/", json={"code": code})

@@ -81,11 +81,17 @@ def strategy(operation, real: dict, mode: GenerationMode):
                                                       path_parameters={n: real[n] for n in names}))
 
 
+# Logging out revokes the token every later request sends (tests/platform/test_api_tokens.py tests it).
+NOT_FUZZED = {("POST", "/api/auth/logout/")}
+
+
 def fuzz(schema, base: str, headers: dict, real: dict, deadline: float) -> tuple[int, list[str]]:
     """Every operation in both modes; returns (requests sent, failures)."""
     sent, failures = 0, []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if (operation.method.upper(), operation.path) in NOT_FUZZED:
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             @hypothesis.settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
                                  phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck))
