@@ -219,3 +219,14 @@ def test_a_superuser_lists_and_revokes_tokens_in_the_admin_but_never_sees_or_mak
     row = ApiToken.objects.get(user=people["student"])
     client.post(reverse("admin:accounts_apitoken_delete", args=[row.pk]), {"post": "yes"})
     assert with_token(secret).get("/api/auth/me/").status_code == 401
+
+
+def test_the_homework_page_has_the_token_box_with_its_script_as_a_file(people, homework):
+    page = browser(people["student"]).get(f"/homeworks/{homework.slug}/").content.decode()
+    box = page.split('<div id="token-box"')[1].split("</noscript>")[0]
+    assert 'data-tokens-url="/api/auth/tokens/"' in box and 'name="csrfmiddlewaretoken"' in box
+    assert "Personal API token</strong> — for <code>basin login --token</code> or\n    <code>BASIN_TOKEN</code>" in box
+    assert 'id="token-create"' in box and 'id="token-value" readonly' in box and 'id="token-copy"' in box
+    assert "revokes the previous one made on this page" in box and "Keep it secret." in box
+    assert "style=" not in box and "<script>" not in page  # the page's policy allows neither inline
+    assert '<script src="/static/basin/token_box.js" defer></script>' in page
