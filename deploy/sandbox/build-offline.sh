@@ -18,10 +18,17 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/wheels"
 cp "$here/requirements-cpu.txt" "$ctx/wheels/requirements.txt"
+echo "sandbox: downloading the runtime's wheels (torch CPU, numpy, safetensors)"
 "$python" -m pip download -q --only-binary=:all: -d "$ctx/wheels" -r "$here/requirements-cpu.txt"
+echo "sandbox: building the basin_grader wheel from grader/"
 "$python" -m pip wheel -q --no-deps -w "$ctx/wheels" "$root/grader"
 cp "$here/Dockerfile.offline" "$ctx/Dockerfile"
 label=()
 [ -n "${BASIN_SANDBOX_LABEL:-}" ] && label=(--label "$BASIN_SANDBOX_LABEL")  # which grader sources it holds
-docker build -q --build-arg "BASE=$base" "${label[@]}" -t "$image" "$ctx" >/dev/null
+echo "sandbox: docker build $image"
+if [ -n "${BASIN_BUILD_VERBOSE:-}" ]; then  # its "Step N/M" lines, for the demo's progress line
+  docker build --build-arg "BASE=$base" "${label[@]}" -t "$image" "$ctx"
+else
+  docker build -q --build-arg "BASE=$base" "${label[@]}" -t "$image" "$ctx" >/dev/null
+fi
 echo "sandbox: built $image on $base"
