@@ -8,17 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save as save_safetensors
-
 from basin_grader import dataset_layout as layout
 from basin_grader.convention import to_model_input
+from safetensors.torch import save as save_safetensors
 
 from . import baseline_model
 
 MODEL_SOURCE = Path(baseline_model.__file__)
+EPOCHS = 4
 
 
-def train_baseline(dataset: Path, epochs: int = 4, batch_size: int = 64, seed: int = 0, log=print) -> torch.nn.Module:
+def train_baseline(dataset: Path, epochs: int = EPOCHS, batch_size: int = 64, seed: int = 0, log=print,
+                   status=None) -> torch.nn.Module:
+    """Trains the baseline CNN; `log` gets a line per epoch (its val accuracy), `status` (if given)
+    a short text per batch for a progress line."""
     torch.manual_seed(seed)
     x = torch.from_numpy(to_model_input(np.load(layout.split_file(dataset, "train", layout.IMAGES))))
     y = torch.from_numpy(np.load(layout.split_file(dataset, "train", layout.LABELS)))
@@ -32,7 +35,10 @@ def train_baseline(dataset: Path, epochs: int = 4, batch_size: int = 64, seed: i
     for epoch in range(epochs):
         started = time.perf_counter()
         model.train()
-        for idx in torch.randperm(len(x), generator=generator).split(batch_size):
+        batches = torch.randperm(len(x), generator=generator).split(batch_size)
+        for number, idx in enumerate(batches, 1):
+            if status:
+                status(f"epoch {epoch + 1}/{epochs}, batch {number}/{len(batches)}")
             loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
