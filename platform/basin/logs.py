@@ -63,6 +63,17 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class IndexMissFilter(logging.Filter):
+    """Drops the "Not Found" lines of /simple/<other project>/: pip asks every index for every
+    dependency, so each student's install would log a dozen of them (basin.toolkit)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", None) or (record.args[0] if record.name == "django.server" and record.args
+                                                  and isinstance(record.args[0], str) else "")
+        return not (getattr(record, "status_code", None) == 404 and " /simple/" in f" {path}")
+
+
 def _task_fields() -> dict:
     from celery import current_task
 

@@ -353,10 +353,10 @@ BASIN_LOG_FORMAT = env_choice("BASIN_LOG_FORMAT", "text", ("text", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "basin.logs.ContextFilter"}},
+    "filters": {"context": {"()": "basin.logs.ContextFilter"}, "index_miss": {"()": "basin.logs.IndexMissFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
                    "json": {"()": "basin.logs.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context", "index_miss"],
                              "formatter": "json" if BASIN_LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": env_str("BASIN_LOG_LEVEL", "INFO")},
     # runserver's request lines: through the same handler (Django's default gives them their own).

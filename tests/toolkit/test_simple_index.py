@@ -115,3 +115,22 @@ def test_an_outdated_client_is_told_in_one_line_how_to_upgrade(client, agent, to
     assert response.status_code == 401  # told even when refused: an old client may be why
     assert line == (f"this server's toolkit is {current}, yours is 0.1.0+g0000000000; upgrade with: "
                     f'pip install --extra-index-url http://testserver/simple/ "basin-toolkit=={current}"')
+
+
+def test_pips_questions_about_other_projects_are_not_logged_as_warnings(rf):
+    """pip asks every index for every dependency: a 404 under /simple/ is routine, other 404s are not."""
+    import logging
+
+    from basin.logs import IndexMissFilter
+
+    def record(path: str) -> logging.LogRecord:
+        line = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s", (path,), None)
+        line.status_code, line.request = 404, rf.get(path)
+        return line
+
+    assert not IndexMissFilter().filter(record("/simple/numpy/"))
+    assert IndexMissFilter().filter(record("/api/homeworks/nope/"))
+    server = logging.LogRecord("django.server", logging.WARNING, __file__, 1, '"%s" %s %s',
+                               ("GET /simple/tqdm/ HTTP/1.1", "404", "731"), None)
+    server.status_code = 404
+    assert not IndexMissFilter().filter(server)

@@ -2,6 +2,7 @@
 anyone (pip sends no session), listing only the wheel built from the sources running now."""
 from __future__ import annotations
 
+import logging
 import re
 
 from django.http import (
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from . import wheel as toolkit
 
+logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/vnd.pypi.simple.v1+html"  # PEP 691's name for the HTML form
 
 
@@ -53,5 +55,7 @@ def download(request, name: str, filename: str):
     wheel = toolkit.ensure_built()
     if name != toolkit.DISTRIBUTION or filename != wheel.filename:
         raise Http404(f"No such file. The current toolkit is {wheel.filename}.")
+    # One line per install: how many students fetched which build, with which pip (repr: no log injection).
+    logger.info("student toolkit %s downloaded by %r", wheel.filename, request.headers.get("User-Agent", "")[:80])
     return FileResponse(open(wheel.path, "rb"), as_attachment=True, filename=wheel.filename,
                         content_type="application/octet-stream")
