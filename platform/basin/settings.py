@@ -364,7 +364,9 @@ LOGGING = {
                 # The embedded file broker has no host name, and kombu says so on every connection.
                 "kombu.connection": {"level": "ERROR"},
                 # django-axes: a line per locked-out or repeated failure, not per step of its bookkeeping.
-                "axes": {"level": "WARNING"}},
+                "axes": {"level": "WARNING"},
+                # pypa/build, building the student toolkit (basin.toolkit): its steps are not news.
+                "build": {"level": "WARNING"}},
 }
 
 if PRODUCTION:

@@ -166,6 +166,7 @@ class Command(BaseCommand):
         steps = [
             Phase("Migrating the database", self._estimate_migrate, self._migrate),
             Phase("Building the demo dataset and seeding the course", self._estimate_dataset, self._dataset),
+            Phase("Building the student toolkit served at /simple/", lambda: "about a second", self._toolkit),
             Phase("Building the sandbox's Debian base image with debootstrap", self._estimate_base, self._base_image),
             Phase("Building the sandbox image", self._estimate_image, self._image),
         ]
@@ -250,6 +251,14 @@ class Command(BaseCommand):
             reporter.update(f"generating difficult-MNIST: {counts}")
         demo = self.demo = services.seed(services.ensure_dataset())
         reporter.event(f"course {demo.course.slug}, homework {demo.homework.slug}, TA and student accounts ready")
+        return None
+
+    # the student toolkit: built from the sources this demo runs, so it matches them
+    def _toolkit(self, reporter: Reporter) -> str | None:
+        from basin.toolkit.wheel import ensure_built
+
+        wheel = ensure_built()
+        reporter.event(f"basin-toolkit {wheel.version}")
         return None
 
     # 3, 4. the sandbox images
@@ -427,6 +436,10 @@ class Command(BaseCommand):
         self.say(f"  join code    {demo.course.join_code}  (new students sign up at {url}accounts/signup/)")
         self.say(f"  TA login     {ta[0]} / {ta[1]}")
         self.say(f"  student      {student[0]} / {student[1]}")
+        from basin.toolkit.wheel import DISTRIBUTION, current_version
+
+        self.say(f"  toolkit      pip install --extra-index-url {url}simple/ \"{DISTRIBUTION}[check]=={current_version()}\" "
+                 "(the basin command, DifficultMNIST, basin check)")
         self.say("  submit       curl -H 'Authorization: Token …' -F file=@bundle.zip "
                  f"{url}api/homeworks/{demo.homework.slug}/submissions/")
         self.say("Ctrl-C stops the web server and the grading worker.\n")
