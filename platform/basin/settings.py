@@ -276,6 +276,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Grading --------------------------------------------------------------------------------
 BASIN_DATASETS_DIR = DATA_DIR / "datasets"
+BASIN_TOOLKIT_DIR = DATA_DIR / "toolkit"  # the student toolkit's wheels, built from the sources running (/simple/)
 # Handed out on each homework's page with the site's address and the homework filled in.
 BASIN_STARTER_NOTEBOOK = env_path("BASIN_STARTER_NOTEBOOK",
                                   Path(__file__).resolve().parents[2] / "starter_kit" / "starter.ipynb")
@@ -293,7 +294,6 @@ BASIN_LEASE_MARGIN_SECONDS = env_int("BASIN_LEASE_MARGIN_SECONDS", 60, minimum=1
 
 
 def _instance() -> str:
-BASIN_TOOLKIT_DIR = DATA_DIR / "toolkit"  # the student toolkit's wheels, built from the sources running (/simple/)
     """Which Basin this is, so its watchdog touches only its own sandbox containers on a shared
     Docker engine. Production sets BASIN_INSTANCE alike on every machine; else one per data dir."""
     name = env_str("BASIN_INSTANCE", "")
