@@ -96,6 +96,7 @@ def test_the_notebook_downloaded_over_http_runs_unchanged_in_a_bare_environment(
                           for cell in nbformat.read(executed, as_version=4).cells if cell.cell_type == "code"
                           for out in cell.outputs) if executed.exists() else ""
         assert run.returncode == 0, run.stderr[-4000:] + outputs[-4000:] + live.tails()
+        assert f"Logged in to {live.base} as student with your token" in outputs  # checked before the work
         assert outputs.count("loads as the grader loads it") == 2, outputs  # the bundle and the .pt2
         assert "public accuracy" in outputs  # basin submit --wait printed a scored submission
 
