@@ -100,6 +100,14 @@ def test_the_platform_image_serves_and_grades_a_submission(tmp_path, postgres_da
     page = http.get(f"{base}/homeworks/{HOMEWORK_SLUG}/leaderboard/", timeout=10)
     assert page.status_code == 200 and "difficult-MNIST" in page.text, logs()
     assert http.get(f"{base}/api/docs/", timeout=10).status_code == 200
+    # The student toolkit was built when the web container started, from the sources the image runs.
+    from basin.toolkit.wheel import current_version
+
+    wheel = f"basin_toolkit-{current_version()}-py3-none-any.whl"
+    built = docker("exec", containers[0], "ls", f"{data}/toolkit")  # before any request for it
+    assert built.returncode == 0 and wheel in built.stdout.split(), built.stdout + built.stderr + logs()
+    index = http.get(f"{base}/simple/basin-toolkit/", timeout=10)
+    assert index.status_code == 200 and wheel in index.text, logs()
 
     username, password = LOGINS["student"]
     token = http.post(f"{base}/api/auth/token/", data={"username": username, "password": password},

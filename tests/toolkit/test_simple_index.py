@@ -134,3 +134,15 @@ def test_pips_questions_about_other_projects_are_not_logged_as_warnings(rf):
                                ("GET /simple/tqdm/ HTTP/1.1", "404", "731"), None)
     server.status_code = 404
     assert not IndexMissFilter().filter(server)
+
+
+def test_a_server_that_could_not_build_the_toolkit_says_so_at_start(monkeypatch):
+    import importlib.util
+
+    from basin.toolkit.apps import toolkit_can_be_built
+
+    assert toolkit_can_be_built() == []
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "build" else real(name, *a))
+    (error,) = toolkit_can_be_built()
+    assert error.id == "basin.toolkit.E001" and error.msg.startswith("build not installed")

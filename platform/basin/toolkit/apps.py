@@ -1,6 +1,23 @@
+import importlib.util
+
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ToolkitConfig(AppConfig):
     name = "basin.toolkit"
     verbose_name = "Student toolkit"
+
+    def ready(self):
+        checks.register(toolkit_can_be_built)
+
+
+def toolkit_can_be_built(app_configs=None, **kwargs):
+    """The student toolkit is built at start (or on the first /simple/ request) with pypa/build and
+    setuptools from this environment: without them every student's install would fail later."""
+    missing = [name for name in ("build", "setuptools") if importlib.util.find_spec(name) is None]
+    if not missing:
+        return []
+    return [checks.Error(f"{' and '.join(missing)} not installed: the student toolkit at /simple/ cannot be built",
+                         hint="Install Basin with its dependencies (pip install -e . or the platform image); they "
+                              "pin build and setuptools.", id="basin.toolkit.E001")]
