@@ -78,9 +78,9 @@ class Client:
                 body = None
         error = body.get("error", {}) if isinstance(body, dict) else {}
         message = error.get("message") or f"The server answered {response.status_code} {response.reason}."
-        if response.status_code == 401 and "Authorization" in self.session.headers:
-            if error.get("code") not in SAYS_WHAT_TO_DO:  # an unknown token: mistyped, logged out or replaced
-                message = REFUSED_TOKEN
+        sent_token = "Authorization" in self.session.headers
+        if response.status_code == 401 and sent_token and error.get("code") not in SAYS_WHAT_TO_DO:
+            message = REFUSED_TOKEN  # an unknown token: mistyped, logged out or replaced
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
                 400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
         if response.status_code < 500:
