@@ -93,6 +93,13 @@ MATRIX = {
     # Django's admin: only staff get past its login page; its own per-course rules are in test_admin.py.
     "admin/": [("get", "/admin/", None, expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN))],
     "health/": [("get", "/health/", None, EVERYONE)],
+    # The student toolkit's index: open to anyone (pip sends no session); it holds no course's data.
+    "simple/": [("get", "/simple/", None, EVERYONE)],
+    "simple/<str:name>/": [("get", "/simple/basin-toolkit/", None, EVERYONE),
+                           ("get", "/simple/some-other-project/", None, expect(404, 404, 404, 404, 404, 404))],
+    "simple/<str:name>/<str:filename>": [
+        ("get", "/simple/basin-toolkit/basin_toolkit-0.0.0-py3-none-any.whl", None,
+         expect(404, 404, 404, 404, 404, 404))],
     "favicon.ico": [("get", "/favicon.ico", None, expect(301, 301, 301, 301, 301, 301))],  # to the static icon
 }
 
