@@ -63,4 +63,5 @@ def test_the_get_started_box_names_the_pinned_install_line_and_the_notebook(clie
     assert (f'pip install --extra-index-url http://testserver/simple/ &quot;basin-toolkit[check]=={current_version()}'
             f'&quot;') in box
     assert "/homeworks/hw1/starter.ipynb" in box and "File → Upload notebook" in box and "Run all" in box
-    assert "basin bundle model.py weights.safetensors -o model.zip" in box and "basin_cli.bundle" not in box
+    assert "basin bundle model.py weights.safetensors -o model.zip\nbasin check model.zip" in box
+    assert "basin_cli.bundle" not in box
