@@ -2,24 +2,16 @@
 the server's manifest gives. Files land where dmnist.DifficultMNIST(root=DEST) reads them."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
+from basin_grader import (
+    dataset_layout as layout,  # the toolkit ships it: the layout's one definition
+)
 from tqdm import tqdm
 
-from .http import EXIT_REFUSED, CliError, Client
-
-PUBLIC_FILES = ("images.npy", "labels.npy", "meta.csv")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from .http import EXIT_REFUSED, Client, CliError
 
 
 def download(client: Client, homework: str, splits: list[str], dest: Path, quiet: bool) -> dict:
@@ -29,13 +21,13 @@ def download(client: Client, homework: str, splits: list[str], dest: Path, quiet
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     report = {}
     for split in splits:
-        for name in PUBLIC_FILES:
+        for name in layout.PUBLIC_FILES:
             key = f"{split}/{name}"
             entry = manifest["files"].get(key)
             if entry is None:
                 raise CliError(f"The server's dataset has no {key}.", EXIT_REFUSED)
             target = dest / split / name
-            if target.is_file() and target.stat().st_size == entry["size"] and _sha256(target) == entry["sha256"]:
+            if target.is_file() and target.stat().st_size == entry["size"] and layout.sha256_file(target) == entry["sha256"]:
                 report[key] = "present"
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -48,7 +40,7 @@ def download(client: Client, homework: str, splits: list[str], dest: Path, quiet
                       leave=False) as bar:
                 if have < entry["size"]:
                     client.fetch(entry["url"], partial, have, bar.update)
-            got = _sha256(partial)
+            got = layout.sha256_file(partial)
             if got != entry["sha256"]:
                 partial.unlink()
                 raise CliError(f"{key} failed its checksum (sha256 {got[:12]}…, expected {entry['sha256'][:12]}…); "
