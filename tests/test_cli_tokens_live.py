@@ -109,7 +109,9 @@ def test_logout_without_the_server_forgets_the_token_and_says_it_may_still_be_li
                                                                                    config_file):
     token = web_page_token(people["student"])
     assert basin("--url", live_server.url, "login", "--token", token).returncode == 0
-    done = basin("--url", "http://127.0.0.1:9", "logout")  # nothing listens there
+    saved = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps(saved | {"url": "http://127.0.0.1:9"}))  # the server is down: nothing listens
+    done = basin("logout")
     assert done.returncode == 3
     assert done.stderr == ("basin: Cannot reach http://127.0.0.1:9: is the address right and the server up? The token "
                            f"is removed from {config_file}, but it may still be live on the server until it expires; "
@@ -124,3 +126,36 @@ def test_with_a_username_login_asks_for_the_password_even_with_basin_token_set(b
     assert done.returncode == 0, done.stderr
     assert f"Logged in to {live_server.url} as student with a new token; saved in" in done.stdout
     assert ApiToken.objects.get(user=people["student"]).label == "basin login"
+
+
+def test_a_saved_token_is_sent_only_to_the_server_it_was_saved_for(basin, live_server, homework, people):
+    """Another address (--url, BASIN_URL, a notebook downloaded from elsewhere) gets no saved token:
+    that server could be anyone's, and logging out there must not forget or revoke this one."""
+    import http.server
+    import threading
+
+    seen: list[str | None] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(401)
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        token = web_page_token(people["student"])
+        assert basin("--url", live_server.url, "login", "--token", token).returncode == 0
+        elsewhere = f"http://127.0.0.1:{other.server_address[1]}"
+        assert basin("--url", elsewhere, "submissions", "--homework", homework.slug).returncode == 4
+        assert basin("logout", BASIN_URL=elsewhere).stdout == "Not logged in: no token saved or given.\n"
+        assert seen == [None]  # one request, with no token
+        assert basin("submissions", "--homework", homework.slug).returncode == 0  # still saved, still live
+    finally:
+        other.shutdown()

@@ -37,11 +37,19 @@ class Settings:
     homework: str | None
 
 
+def _address(url: str | None) -> str | None:
+    return (url or "").rstrip("/") or None
+
+
 def resolve(url: str | None = None, token: str | None = None, homework: str | None = None) -> Settings:
+    """A saved token goes only to the server it was saved for: with another address (--url,
+    BASIN_URL) it stays home, and that server needs a token of its own (--token, BASIN_TOKEN)."""
     stored = load_file()
+    address = _address(url or os.environ.get("BASIN_URL") or stored.get("url"))
+    saved_token = stored.get("token") if address == _address(stored.get("url")) else None
     return Settings(
-        url=(url or os.environ.get("BASIN_URL") or stored.get("url") or "").rstrip("/") or None,
-        token=token or os.environ.get("BASIN_TOKEN") or stored.get("token"),
+        url=address,
+        token=token or os.environ.get("BASIN_TOKEN") or saved_token,
         homework=homework or os.environ.get("BASIN_HOMEWORK") or stored.get("homework"),
     )
 
