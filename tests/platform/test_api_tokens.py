@@ -8,6 +8,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from rest_framework import serializers
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
@@ -97,6 +98,21 @@ def test_an_expired_token_is_refused_with_what_to_do_and_deleted(people, course)
     assert error["message"].startswith("This token expired on ")
     assert error["message"].endswith(f"(your course sets how long a token lasts): {GET_A_NEW_TOKEN}.")
     assert not ApiToken.objects.filter(user=people["student"]).exists()
+
+
+def test_a_lifetime_set_or_shortened_later_applies_to_tokens_made_before(people, course):
+    """A course that sets a lifetime after its students logged in (or a token carried over from
+    before expiries) is held to it: the expiry counts from when the token was made."""
+    secret = log_in("student")["token"]
+    assert with_token(secret).get("/api/auth/me/").json()["token"]["expiry"] is None
+    Course.objects.filter(pk=course.pk).update(token_lifetime_days=1)
+    token = ApiToken.objects.get(user=people["student"])
+    assert token.expiry is None  # nothing rewritten: the rule is applied when the token is used
+    me = with_token(secret).get("/api/auth/me/").json()
+    assert me["token"]["expiry"] == serializers.DateTimeField().to_representation(token.created + timedelta(days=1))
+    ApiToken.objects.filter(pk=token.pk).update(created=timezone.now() - timedelta(days=1, minutes=1))
+    refused = with_token(secret).get("/api/homeworks/hw1/")
+    assert refused.status_code == 401 and error_of(refused)["code"] == "token_expired"
 
 
 def test_logout_revokes_the_token_it_is_sent_with_and_no_other(people):

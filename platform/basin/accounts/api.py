@@ -19,7 +19,7 @@ from . import services
 from .authentication import TokenAuthentication
 from .lockout import lockout_response, too_many_tokens
 from .models import ApiToken
-from .selectors import live_tokens
+from .selectors import expires_at, live_tokens
 from .throttles import TokensPerAccount
 
 SHOWN_CHARACTERS = 8  # of a token's secret, so its owner can tell their tokens apart
@@ -46,9 +46,9 @@ LOGGED_OUT = inline_serializer("LoggedOut", {"revoked": TOKEN_INFO})
 
 def describe(token: ApiToken) -> dict:
     """A token without its secret."""
-    when = serializers.DateTimeField()
+    when, expiry = serializers.DateTimeField(), expires_at(token)
     return {"label": token.label, "created": when.to_representation(token.created),
-            "expiry": when.to_representation(token.expiry) if token.expiry else None,
+            "expiry": when.to_representation(expiry) if expiry else None,
             "starts_with": token.token_key[:SHOWN_CHARACTERS]}
 
 

@@ -16,8 +16,8 @@ from knox.settings import CONSTANTS
 from .addresses import email_key
 from .models import ApiToken, ConfirmedEmail
 
-__all__ = ["confirmed_addresses", "email_key", "find_token", "has_confirmed", "live_tokens", "password_state",
-           "token_lifetime", "token_refusal"]
+__all__ = ["confirmed_addresses", "email_key", "expires_at", "find_token", "has_confirmed", "live_tokens",
+           "password_state", "token_lifetime", "token_refusal"]
 
 # What a student with a refused token does; every refusal says it.
 GET_A_NEW_TOKEN = "run `basin login`, or create a new token on the homework page"
@@ -74,11 +74,21 @@ def find_token(key: str) -> ApiToken | None:
     return None
 
 
+def expires_at(token: ApiToken):
+    """When a token stops counting: its own expiry, or sooner where the owner's courses now set a
+    shorter lifetime (a course may shorten it after the token was made, or the owner may join a
+    stricter course; a token carried over from before expiries has none of its own)."""
+    lifetime = token_lifetime(token.user)
+    by_course = None if lifetime is None else token.created + lifetime
+    return min((t for t in (token.expiry, by_course) if t is not None), default=None)
+
+
 def token_refusal(token: ApiToken) -> tuple[str, str] | None:
     """Why a token found by its secret no longer counts, as (error code, a sentence that says what
     to do); None while it counts."""
-    if token.expiry is not None and token.expiry <= timezone.now():
-        when = timezone.localtime(token.expiry).strftime("%Y-%m-%d %H:%M %Z")
+    expiry = expires_at(token)
+    if expiry is not None and expiry <= timezone.now():
+        when = timezone.localtime(expiry).strftime("%Y-%m-%d %H:%M %Z")
         return "token_expired", (f"This token expired on {when} (your course sets how long a token lasts): "
                                  f"{GET_A_NEW_TOKEN}.")
     if not made_under_current_password(token):
@@ -90,4 +100,4 @@ def token_refusal(token: ApiToken) -> tuple[str, str] | None:
 def live_tokens(user) -> list[ApiToken]:
     """The user's tokens that still count, newest first."""
     unexpired = ApiToken.objects.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()), user=user)
-    return [t for t in unexpired.select_related("user").order_by("-created") if made_under_current_password(t)]
+    return [t for t in unexpired.select_related("user").order_by("-created") if token_refusal(t) is None]
