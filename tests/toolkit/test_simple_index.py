@@ -3,12 +3,16 @@ and never holds, and the upgrade notice an outdated `basin` gets."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zipfile
 from email.parser import Parser
+from pathlib import Path
 
 import pytest
 from basin.toolkit import wheel as toolkit
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
 
@@ -44,11 +48,21 @@ def test_names_are_normalized_and_other_projects_are_left_to_the_other_indexes(c
     assert client.post("/simple/").status_code == 405
 
 
-def test_the_version_is_the_commands_own_plus_a_digest_of_the_shipped_files(tmp_path, settings):
+def test_the_version_is_the_commands_own_plus_a_digest_of_the_shipped_files(monkeypatch):
     import basin_cli
 
     version = toolkit.current_version()
     assert re.fullmatch(re.escape(basin_cli.BASE_VERSION) + r"\+g[0-9a-f]{10}", version)  # a local label: not on PyPI
+    shipped = toolkit.shipped_files()
+    changed = [(name, source) for name, source in shipped if name != "basin_cli/terminal.py"] + [
+        ("basin_cli/terminal.py", toolkit.package_dir("basin_cli") / "http.py")]  # one file's bytes differ
+    monkeypatch.setattr(toolkit, "shipped_files", lambda: changed)
+    toolkit.current_version.cache_clear()
+    try:
+        assert toolkit.current_version() != version  # a changed source is a new version
+    finally:
+        monkeypatch.undo()
+        toolkit.current_version.cache_clear()
 
 
 def test_the_wheel_holds_the_students_side_and_never_the_generator_the_sandbox_or_the_platform():
@@ -77,10 +91,37 @@ def test_the_wheel_holds_the_students_side_and_never_the_generator_the_sandbox_o
     assert "basin = basin_cli.__main__:main" in entry_points and built.version in baked
 
 
-def test_builds_are_reproducible_so_every_web_process_serves_the_same_bytes(tmp_path):
-    first = toolkit.ensure_built(tmp_path / "a")
-    second = toolkit.ensure_built(tmp_path / "b")
-    assert first.sha256 == second.sha256 and first.filename == second.filename
+def test_builds_are_reproducible_so_every_web_process_and_machine_serves_the_same_bytes(tmp_path):
+    """`manage.py build_toolkit` in separate processes, with other umasks and at other times, as
+    other machines would: the same bytes (pip checks the index's sha256 against the file it gets)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    digests = set()
+    for umask in (0o022, 0o077, 0o002):
+        data = tmp_path / f"data-{umask:o}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BASIN_")} | {"BASIN_DATA_DIR": str(data)}
+        done = subprocess.run([sys.executable, "manage.py", "build_toolkit"], cwd=ROOT,
+                              env=env, umask=umask, check=False, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        (wheel,) = (data / "toolkit").glob("*.whl")
+        digests.add(hashlib.sha256(wheel.read_bytes()).hexdigest())
+        time.sleep(1.1)  # zip times have a two-second grain: a build that read the clock would differ
+    assert len(digests) == 1, digests
+
+
+def test_older_builds_stay_listed_so_a_notebook_downloaded_before_a_redeploy_still_installs(client, settings):
+    current = toolkit.ensure_built()
+    older = settings.BASIN_TOOLKIT_DIR / toolkit.wheel_name("0.1.0+g0123456789")
+    older.write_bytes(b"an older build")
+    os.utime(older, (1, 1))  # made long ago
+    page = client.get("/simple/basin-toolkit/").content.decode()
+    assert re.findall(r">([^<]+\.whl)</a>", page) == [current.filename, older.name]  # newest first
+    download = client.get(f"/simple/basin-toolkit/{older.name}")
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"an older build"
+    assert client.get("/simple/basin-toolkit/.build.lock").status_code == 404
 
 
 def test_the_toolkits_dmnist_imports_without_the_generator(tmp_path):
@@ -104,6 +145,8 @@ def test_the_toolkits_dmnist_imports_without_the_generator(tmp_path):
     ("basin-toolkit/{current}", False),
     ("basin-toolkit/0.1.0", False),  # Basin's own sources
     ("python-requests/2.34", False),
+    ("basin-toolkit/1+\x1b]0;pwn\x07", False),  # never echoed: not a version a build writes
+    ("basin-toolkit/1+" + "9" * 200, False),
 ])
 def test_an_outdated_client_is_told_in_one_line_how_to_upgrade(client, agent, told):
     current = toolkit.current_version()
@@ -113,8 +156,10 @@ def test_an_outdated_client_is_told_in_one_line_how_to_upgrade(client, agent, to
         assert line is None
         return
     assert response.status_code == 401  # told even when refused: an old client may be why
+    assert "User-Agent" in response["Vary"]
     assert line == (f"this server's toolkit is {current}, yours is 0.1.0+g0000000000; upgrade with: "
-                    f'pip install --extra-index-url http://testserver/simple/ "basin-toolkit=={current}"')
+                    f'pip install --extra-index-url http://testserver/simple/ --trusted-host testserver '
+                    f'"basin-toolkit=={current}"')  # plain http to another machine: pip must be told to trust it
 
 
 def test_pips_questions_about_other_projects_are_not_logged_as_warnings(rf):
@@ -136,13 +181,25 @@ def test_pips_questions_about_other_projects_are_not_logged_as_warnings(rf):
     assert not IndexMissFilter().filter(server)
 
 
-def test_a_server_that_could_not_build_the_toolkit_says_so_at_start(monkeypatch):
-    import importlib.util
+def test_a_server_that_could_not_build_the_toolkit_says_so_at_start(tmp_path, monkeypatch):
+    """Where pypa/build is missing and a stray build/ folder (setuptools leaves one) stands on the
+    path, `import build` finds an empty namespace package: the check imports what it uses."""
+    import sys
 
     from basin.toolkit.apps import toolkit_can_be_built
 
     assert toolkit_can_be_built() == []
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "build" else real(name, *a))
+    (tmp_path / "build").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "build", raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "site-packages" not in p])  # as if not installed
     (error,) = toolkit_can_be_built()
     assert error.id == "basin.toolkit.E001" and error.msg.startswith("build not installed")
+
+
+def test_every_module_of_the_command_is_shipped():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "starter_kit/basin_cli/*.py"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    assert tracked and {Path(p).name for p in tracked} == set(toolkit.SHIPPED["basin_cli"])

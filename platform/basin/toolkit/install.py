@@ -3,23 +3,39 @@ notebook, upgrade notice), and the notice itself: a `basin` whose toolkit differ
 gets, on each API answer, a header with that line, which it prints once."""
 from __future__ import annotations
 
+import ipaddress
 import re
+
+from basin_cli.http import UPGRADE_HEADER  # the client's own name for it
+from django.utils.cache import patch_vary_headers
 
 from .wheel import DISTRIBUTION, current_version
 
-UPGRADE_HEADER = "Basin-Toolkit-Upgrade"  # basin_cli.http reads it
-_CLIENT = re.compile(r"basin-toolkit/(\S+)")
+# Only a version as a toolkit build writes it is echoed back (never control characters, never long).
+_CLIENT = re.compile(r"basin-toolkit/([0-9A-Za-z.+]{1,64})(?:\s|$)")
 
 
-def index_url(request) -> str:
-    return request.build_absolute_uri("/simple/")
+def index_options(request) -> str:
+    """pip's options for this server's index. pip ignores a plain-http index unless it is on the
+    machine itself or trusted by name: a demo reached over a LAN (demo --addr 0.0.0.0:8000) is."""
+    url = request.build_absolute_uri("/simple/")
+    host = request.get_host().rsplit(":", 1)[0].strip("[]")
+    trusted = request.scheme == "http" and not _loopback(host)
+    return f"--extra-index-url {url}" + (f" --trusted-host {host}" if trusted else "")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def install_line(request, extra: str = "") -> str:
     """Pinned to this server's build: its local version label (+g…) exists on no public index, so
     pip can take it from nowhere but here, whatever the other indexes hold."""
     name = f"{DISTRIBUTION}[{extra}]" if extra else DISTRIBUTION
-    return f'pip install --extra-index-url {index_url(request)} "{name}=={current_version()}"'
+    return f'pip install {index_options(request)} "{name}=={current_version()}"'
 
 
 class UpgradeNoticeMiddleware:
@@ -33,4 +49,6 @@ class UpgradeNoticeMiddleware:
         if client and "+" in client[1] and client[1] != current_version():
             response[UPGRADE_HEADER] = (f"this server's toolkit is {current_version()}, yours is {client[1]}; "
                                         f"upgrade with: {install_line(request)}")
+        if request.headers.get("User-Agent", "").startswith("basin-toolkit/"):
+            patch_vary_headers(response, ["User-Agent"])  # a shared cache must not hand one client's notice on
         return response

@@ -13,7 +13,7 @@ from django.http import (
 )
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import wheel as toolkit
 
@@ -32,29 +32,31 @@ def _page(title: str, links) -> HttpResponse:
     return HttpResponse(body, content_type=CONTENT_TYPE)
 
 
-@require_GET
+@require_safe
 def index(request):
     return _page("Simple index", [(reverse("toolkit-project", args=[toolkit.DISTRIBUTION]), "",
                                    toolkit.DISTRIBUTION)])
 
 
-@require_GET
+@require_safe
 def project(request, name: str):
     if normalize(name) != name:
         return HttpResponsePermanentRedirect(reverse("toolkit-project", args=[normalize(name)]))
     if name != toolkit.DISTRIBUTION:
         raise Http404(f"This server serves only {toolkit.DISTRIBUTION}; pip looks for {name} on its other indexes.")
-    wheel = toolkit.ensure_built()
-    href = f"{reverse('toolkit-file', args=[name, wheel.filename])}#sha256={wheel.sha256}"
+    toolkit.ensure_built()
     requires = format_html(' data-requires-python="{}"', toolkit.REQUIRES_PYTHON)
-    return _page(f"Links for {name}", [(href, requires, wheel.filename)])
+    return _page(f"Links for {name}", [
+        (f"{reverse('toolkit-file', args=[name, wheel.filename])}#sha256={wheel.sha256}", requires, wheel.filename)
+        for wheel in toolkit.kept()])
 
 
-@require_GET
+@require_safe
 def download(request, name: str, filename: str):
-    wheel = toolkit.ensure_built()
-    if name != toolkit.DISTRIBUTION or filename != wheel.filename:
-        raise Http404(f"No such file. The current toolkit is {wheel.filename}.")
+    current = toolkit.ensure_built()
+    wheel = next((w for w in toolkit.kept() if w.filename == filename), None)
+    if name != toolkit.DISTRIBUTION or wheel is None:
+        raise Http404(f"No such file. The current toolkit is {current.filename}.")
     # One line per install: how many students fetched which build, with which pip (repr: no log injection).
     logger.info("student toolkit %s downloaded by %r", wheel.filename, request.headers.get("User-Agent", "")[:80])
     return FileResponse(open(wheel.path, "rb"), as_attachment=True, filename=wheel.filename,

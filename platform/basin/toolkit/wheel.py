@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,10 @@ import basin_cli
 from django.conf import settings
 
 DISTRIBUTION = "basin-toolkit"
-# Per import package, the files shipped (relative to the package's folder); None: all its .py files.
-SHIPPED: dict[str, tuple[str, ...] | None] = {
-    "basin_cli": None,
+# Per import package, the files shipped (relative to the package's folder), named one by one: a
+# stray file in a package's folder is never shipped (tests/toolkit checks basin_cli's are all here).
+SHIPPED: dict[str, tuple[str, ...]] = {
+    "basin_cli": ("__init__.py", "__main__.py", "bundle.py", "config.py", "download.py", "http.py", "terminal.py"),
     "dmnist": ("__init__.py", "dataset.py"),
     "basin_grader": ("__init__.py", "archive_reading.py", "convention.py", "dataset_layout.py", "formats.py",
                      "local_check.py", "safetensors_header.py", "verdicts.py",
@@ -60,13 +62,8 @@ def package_dir(package: str) -> Path:
 
 def shipped_files() -> list[tuple[str, Path]]:
     """(path inside the wheel, source file), in a fixed order."""
-    files = []
-    for package, names in SHIPPED.items():
-        root = package_dir(package)
-        chosen = names if names is not None else sorted(
-            str(p.relative_to(root)) for p in root.rglob("*.py") if "__pycache__" not in p.parts)
-        files += [(f"{package}/{name}", root / name) for name in chosen]
-    return files
+    return [(f"{package}/{name}", package_dir(package) / name) for package, names in SHIPPED.items()
+            for name in names]
 
 
 def pyproject(version: str) -> str:
@@ -108,7 +105,12 @@ def wheel_name(version: str) -> str:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return _digest_of(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(path: str, mtime_ns: int) -> str:  # a wheel is never rewritten in place (it lands by rename)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _stage(root: Path, version: str) -> None:
@@ -124,12 +126,24 @@ def _stage(root: Path, version: str) -> None:
 
 def _build(stage: Path, out: Path) -> Path:
     from build import ProjectBuilder
-    from pyproject_hooks import quiet_subprocess_runner
 
     def runner(cmd, cwd=None, extra_environ=None):
-        quiet_subprocess_runner(cmd, cwd, {**(extra_environ or {}), "SOURCE_DATE_EPOCH": FIXED_TIME})
+        # Fixed times and a fixed umask: setuptools' copies take the process's umask as their mode,
+        # and the modes are in the wheel, so another machine would otherwise build other bytes.
+        subprocess.run(cmd, cwd=cwd, env={**os.environ, **(extra_environ or {}), "SOURCE_DATE_EPOCH": FIXED_TIME},
+                       umask=0o022, check=True, capture_output=True)
 
     return Path(ProjectBuilder(stage, runner=runner).build("wheel", out))
+
+
+def kept(directory: Path | None = None) -> list[Wheel]:
+    """Every build this server has made, newest first: a notebook downloaded before a redeploy pins
+    its own build and still installs it (and `basin` then says how to upgrade)."""
+    directory = directory or settings.BASIN_TOOLKIT_DIR
+    prefix = f"{DISTRIBUTION.replace('-', '_')}-"
+    found = [p for p in directory.glob(f"{prefix}*-py3-none-any.whl") if p.is_file()]
+    return [Wheel(p.name[len(prefix):-len("-py3-none-any.whl")], p, _sha256(p))
+            for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
 def ensure_built(directory: Path | None = None) -> Wheel:
