@@ -10,7 +10,6 @@ on how the work is chunked across processes.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os

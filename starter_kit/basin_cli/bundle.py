@@ -10,7 +10,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")  # what the grader accepts beside model.py
+# The grader's own rules for a bundle (the toolkit ships them; no torch needed).
+from basin_grader.formats import WEIGHT_SUFFIXES, inspect_submission
+from basin_grader.verdicts import GradingError
 
 
 class BundleError(ValueError):
@@ -40,10 +42,18 @@ def write_bundle(model_py: str | Path, weights: str | Path, out: str | Path = "s
                           ".safetensors (or with torch.save as .pt).")
     if weights.stat().st_size == 0:
         raise BundleError(f"{weights} is empty (0 bytes): save the weights again.")
+    if out.resolve() in (model_py.resolve(), weights.resolve()):
+        raise BundleError(f"-o {out} would overwrite an input; write the bundle to another file, e.g. submission.zip.")
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(model_py, "model.py")
         zf.write(weights, f"weights{weights.suffix}")
+    try:  # what the server checks first, so a bundle it would refuse is caught here
+        with open(out, "rb") as f:
+            inspect_submission(f, out.name)
+    except GradingError as e:
+        out.unlink()
+        raise BundleError(f"The bundle would be refused: {e.message}") from None
     return out
 
 
