@@ -41,4 +41,6 @@ def test_join_refusals_are_one_line_with_their_exit_code(basin, course):
     assert unknown.returncode == 6 and unknown.stderr.startswith("basin: No course has this join code")
     assert "Traceback" not in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1
     anonymous = basin("join", course.join_code, user=None)
-    assert anonymous.returncode == 4 and "Log in first" in anonymous.stderr
+    assert anonymous.returncode == 4 and anonymous.stderr == (
+        "basin: Not logged in: run `basin login --token TOKEN` with a token from the homework page (Get started), "
+        "or `basin login` with your username and password.\n")

@@ -164,10 +164,14 @@ def check(args) -> int:
         from basin_grader.local_check import check_submission
         from basin_grader.verdicts import GradingError
         import torch  # noqa: F401  (the grader's loading code needs it)
-    except ImportError:
-        raise CliError("`basin check` runs the grader's own loading code, which needs PyTorch and the toolkit's "
-                       "check extra: pip install torch, then the toolkit's install line from the homework page with "
-                       "basin-toolkit[check]. `basin submit` works without them.", EXIT_USAGE) from None
+    except ImportError as missing:
+        what = missing.name or "a package"
+        how = ("install PyTorch for your machine (Colab has it)" if what.split(".")[0] == "torch" else
+               "install the toolkit with its check extra: the install line on the homework page "
+               "(basin-toolkit[check])")
+        raise CliError(f"`basin check` runs the grader's own loading code, which needs PyTorch and the toolkit's "
+                       f"check extra; {what} is not installed here: {how}. `basin submit` works without them.",
+                       EXIT_USAGE) from None
     try:
         report = check_submission(args.file)
     except GradingError as e:
@@ -193,6 +197,9 @@ def make_bundle(args) -> int:
 def login(args, settings: config.Settings) -> int:
     """With a token given (--token, BASIN_TOKEN) and no --username: check it with the server and save
     it, no password asked. Otherwise: username and password for a new token."""
+    if args.token is not None and not args.token.strip():
+        raise CliError("--token is empty: paste the token from the homework page (Get started → Create a token).",
+                       EXIT_USAGE)
     token = None if args.username else config.given_token(args.token)
     if token:
         me = Client(settings.url, token).me()

@@ -9,7 +9,7 @@ import requests
 from . import __version__
 from .terminal import clean
 
-UPGRADE_HEADER = "Basin-Toolkit-Upgrade"  # basin.toolkit.install sets it
+UPGRADE_HEADER = "Basin-Toolkit-Upgrade"  # the server's notice to an outdated client (basin.toolkit.install)
 # Exit codes, one per kind of failure, so scripts can tell them apart.
 EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_SERVER = 2, 3, 4, 5, 6, 7, 8
 EXIT_EMPTY_FILE, EXIT_DUPLICATE, EXIT_NOT_REVEALED = 9, 10, 11
@@ -19,6 +19,8 @@ EXIT_FOR_ERROR = {"empty_file": EXIT_EMPTY_FILE, "duplicate_submission": EXIT_DU
 
 # A refused token: the server's own sentence where it says why (expired, revoked by a new password).
 SAYS_WHAT_TO_DO = ("token_expired", "token_revoked")
+NOT_LOGGED_IN = ("Not logged in: run `basin login --token TOKEN` with a token from the homework page (Get started), "
+                 "or `basin login` with your username and password.")
 REFUSED_TOKEN = ("Your token was refused (mistyped, logged out, or replaced by a newer one from the homework page): "
                  "run `basin login` for a new one, or create one on the homework page and run `basin login --token "
                  "TOKEN`.")
@@ -81,6 +83,8 @@ class Client:
         sent_token = "Authorization" in self.session.headers
         if response.status_code == 401 and sent_token and error.get("code") not in SAYS_WHAT_TO_DO:
             message = REFUSED_TOKEN  # an unknown token: mistyped, logged out or replaced
+        elif response.status_code == 401 and not sent_token:  # the API's words are for HTTP clients
+            message = NOT_LOGGED_IN
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
                 400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
         if response.status_code < 500:
