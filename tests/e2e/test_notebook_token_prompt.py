@@ -58,6 +58,24 @@ def test_with_no_token_configured_the_notebook_asks_for_it_with_getpass(live_ser
     assert saved == {"url": live_server.url, "token": token, "homework": "hw1"}  # basin login --token kept it
 
 
+NO_TOKEN = ("No working token. Create one on the homework page (Get started → Create a token) and run this cell "
+            "again, or set BASIN_TOKEN before starting the notebook.")
+
+
 def test_a_mistyped_token_stops_the_notebook_at_that_cell(live_server, homework, people, tmp_path):
     reply, _, _ = run_token_cell(live_server.url, "not-my-token", tmp_path)
-    assert reply["status"] == "error" and reply["evalue"] == "basin login failed (exit 4)"
+    assert reply["status"] == "error" and reply["evalue"] == NO_TOKEN
+
+
+def test_a_runner_that_cannot_ask_gets_basins_own_message(live_server, homework, tmp_path):
+    """nbconvert or papermill with no BASIN_TOKEN: no prompt can be answered there."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "MPLBACKEND": "Agg",
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    km, kc = start_new_kernel(kernel_name="python3", env=env, startup_timeout=120)
+    try:
+        kc.execute_interactive(f'BASIN_URL = "{live_server.url}"\nHOMEWORK = "hw1"\nSMALL = True', timeout=60)
+        reply = kc.execute_interactive(token_cell(), allow_stdin=False, timeout=120)
+        assert reply["content"]["status"] == "error" and reply["content"]["evalue"] == NO_TOKEN
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

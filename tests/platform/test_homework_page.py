@@ -51,8 +51,8 @@ def test_the_starter_notebook_comes_with_this_site_and_homework_filled_in(client
     setup = "".join(notebook["cells"][1]["source"])
     assert 'BASIN_URL = "http://testserver"' in setup and 'HOMEWORK = "hw1"' in setup and "YOUR-BASIN" not in text
     # installs this server's own toolkit build, pinned, from its index
-    assert (f'%pip install -q --extra-index-url http://testserver/simple/ "basin-toolkit[check]=={current_version()}"'
-            in setup)
+    assert ('%pip install -q --disable-pip-version-check --extra-index-url http://testserver/simple/ --trusted-host '
+            f'testserver "basin-toolkit[check]=={current_version()}" matplotlib') in setup
     assert notebook["nbformat"] == 4
 
 
@@ -60,8 +60,21 @@ def test_the_get_started_box_names_the_pinned_install_line_and_the_notebook(clie
     client.force_login(people["student"])
     html = client.get("/homeworks/hw1/").content.decode()
     box = html.split('<section id="get-started"')[1].split("</section>")[0]
-    assert (f'pip install --extra-index-url http://testserver/simple/ &quot;basin-toolkit[check]=={current_version()}'
-            f'&quot;') in box
+    assert ('pip install --extra-index-url http://testserver/simple/ --trusted-host testserver '
+            f'&quot;basin-toolkit[check]=={current_version()}&quot;') in box  # plain http, not this machine
     assert "/homeworks/hw1/starter.ipynb" in box and "File → Upload notebook" in box and "Run all" in box
     assert "basin bundle model.py weights.safetensors -o model.zip\nbasin check model.zip" in box
     assert "basin_cli.bundle" not in box
+
+
+def test_a_notebook_basin_cannot_pin_is_not_handed_out(client, homework, people, settings, tmp_path):
+    """A course's own notebook without the placeholders would install an unpinned toolkit, which
+    any public index could answer: it is refused, and the log says why."""
+    stored = json.loads(settings.BASIN_STARTER_NOTEBOOK.read_text())
+    for cell in stored["cells"]:
+        cell["source"] = "".join(cell["source"]).replace("==FILLED-IN-BY-YOUR-BASIN", "")
+    custom = tmp_path / "custom.ipynb"
+    custom.write_text(json.dumps(stored))
+    settings.BASIN_STARTER_NOTEBOOK = custom
+    client.force_login(people["student"])
+    assert client.get("/homeworks/hw1/starter.ipynb").status_code == 404

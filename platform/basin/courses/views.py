@@ -4,6 +4,7 @@ REST API as the `basin` command, with the browser's session."""
 from __future__ import annotations
 
 import json
+import logging
 
 from basin_grader import dataset_layout as layout
 from django.conf import settings
@@ -22,6 +23,8 @@ from .api import quota_body
 from .dataset_api import public_manifest
 from .models import Membership
 from .selectors import homework_for_member
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -54,11 +57,19 @@ def starter_notebook(request, slug: str):
     path = settings.BASIN_STARTER_NOTEBOOK
     if not path.is_file():
         raise Http404("This installation has no starter notebook; ask the course staff for it.")
-    filled = {"https://YOUR-BASIN": request.build_absolute_uri("/").rstrip("/"),
+    filled = {"--extra-index-url https://YOUR-BASIN/simple/": install.index_options(request),
+              "https://YOUR-BASIN": request.build_absolute_uri("/").rstrip("/"),
               'HOMEWORK = "HOMEWORK"': f'HOMEWORK = "{homework.slug}"',
-              # pinned to this server's build, which no other index can hold (basin.toolkit.install)
-              '"basin-toolkit[check]"': f'"{toolkit.DISTRIBUTION}[check]=={toolkit.current_version()}"'}
+              # pinned to this server's build, which no other index can hold (basin.toolkit.install);
+              # the stored notebook's placeholder is no version at all, so unfilled it installs nothing
+              f"{toolkit.DISTRIBUTION}[check]==FILLED-IN-BY-YOUR-BASIN":
+                  f"{toolkit.DISTRIBUTION}[check]=={toolkit.current_version()}"}
     notebook = json.loads(path.read_text(encoding="utf-8"))
+    sources = "".join("".join(cell["source"]) for cell in notebook["cells"])
+    missing = [placeholder for placeholder in filled if placeholder not in sources]
+    if missing:  # e.g. a course's own notebook whose install line Basin cannot pin: it is not handed out
+        logger.error("starter notebook %s lacks the placeholders %s", path, ", ".join(missing))
+        raise Http404("This installation's starter notebook is not one Basin can fill in; ask the course staff.")
     for cell in notebook["cells"]:
         source = "".join(cell["source"])
         for placeholder, value in filled.items():
