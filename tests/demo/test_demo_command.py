@@ -18,11 +18,13 @@ from pathlib import Path
 import pytest
 from basin.demo.progress import Phase, Reporter, duration
 from basin.grading.sandbox_image import BuildProgress
+from basin.toolkit.wheel import current_version
 
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]
 PHASES = ["Migrating the database", "Building the demo dataset and seeding the course",
+          "Building the student toolkit served at /simple/",
           "Building the sandbox's Debian base image with debootstrap", "Building the sandbox image"]
 DONE = re.compile(r"^ {6}done in (\d+(\.\d)? s|\d+ min( \d+ s)?)( \((cached|skipped)\))?$")
 
@@ -69,8 +71,9 @@ def test_each_phase_is_announced_with_an_estimate_and_closed_with_its_measured_t
     data, stdout = first_run
     phases = phase_lines(stdout)
     assert [title for title, _, _ in phases] == PHASES, stdout
-    assert [f"[{n}/4]" for n in range(1, 5)] == re.findall(r"^(\[\d/\d\])", stdout, re.MULTILINE)
-    (_, migrations, _), (_, dataset, _), (_, base, base_done), (_, image, image_done) = phases
+    assert [f"[{n}/5]" for n in range(1, 6)] == re.findall(r"^(\[\d/\d\])", stdout, re.MULTILINE)
+    (_, migrations, _), (_, dataset, _), (_, toolkit, _), (_, base, base_done), (_, image, image_done) = phases
+    assert toolkit == "about a second" and f"basin-toolkit {current_version()}" in stdout
     assert re.fullmatch(r"\d+ migrations, (about \d+ s|a few seconds) on 2 cores", migrations), migrations
     assert re.fullmatch(r"4,900 images, (about \d+ s|a few seconds) on 2 cores", dataset), dataset
     for _, _, closing in phases:

@@ -408,8 +408,13 @@ class Command(BaseCommand):
     def _serve(self, reporter: Reporter) -> str | None:
         self._start_worker(reporter)
         where = self.opts["addr"]
+        bound = where.rpartition(":")[0].strip("[]")
+        env = dict(self.env)
+        if bound not in ("127.0.0.1", "localhost", "::1") and "BASIN_ALLOWED_HOSTS" not in env:
+            # Reached from other machines: by any name on all interfaces, else by the name it is bound to.
+            env["BASIN_ALLOWED_HOSTS"] = "*" if bound in ("0.0.0.0", "::", "") else f"{bound},127.0.0.1,localhost"
         self.processes["web"] = web = subprocess.Popen(
-            [sys.executable, "-m", "django", "runserver", "--noreload", "--skip-checks", where], env=self.env)
+            [sys.executable, "-m", "django", "runserver", "--noreload", "--skip-checks", where], env=env)
         host, _, port = where.rpartition(":")
         host = "127.0.0.1" if host.strip("[]") in ("0.0.0.0", "") else host.strip("[]")
         deadline = time.monotonic() + 60
