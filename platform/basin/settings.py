@@ -108,6 +108,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "basin.accounts.password_changes.RevokeTokensOnPasswordChange"},  # counts, refuses nothing
 ]
 
 LANGUAGE_CODE = "en-us"

@@ -8,12 +8,12 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from rest_framework import serializers
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from basin.accounts.models import ApiToken
@@ -191,6 +191,20 @@ def test_a_new_password_revokes_every_token_whatever_set_it(people, how, monkeyp
     assert not ApiToken.objects.filter(user=student).exists()
     assert with_token(other).get("/api/auth/me/").status_code == 200  # another account's are untouched
     assert with_token(log_in("student", new)["token"]).get("/api/auth/me/").status_code == 200
+
+
+def test_a_django_upgrades_rehash_on_login_or_a_rotated_secret_key_revokes_no_token(people, settings):
+    """Neither changes the password: a new default hasher re-hashes it when the user next logs in,
+    and a new SECRET_KEY changes the session hash. Notebooks and CLIs keep working through both."""
+    token = log_in("student")["token"]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+                                 "django.contrib.auth.hashers.MD5PasswordHasher"]  # a newer default
+    User = get_user_model()
+    before = User.objects.get(pk=people["student"].pk).password
+    log_in("student")  # checks the password: Django re-hashes it with the new default
+    assert User.objects.get(pk=people["student"].pk).password.split("$")[0] != before.split("$")[0]
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-rotated-secret-key-" + "x" * 40, []
+    assert with_token(token).get("/api/auth/me/").status_code == 200
 
 
 def test_an_account_makes_a_limited_number_of_tokens_an_hour(people, settings):

@@ -41,6 +41,7 @@ admin.site.register(get_user_model(), BasinUserAdmin)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["user", "label", "starts_with", "created", "expiry"]
     list_filter = ["label"]
+    list_select_related = ["user"]
     search_fields = ["user__username"]
     fields = readonly_fields = ["user", "label", "starts_with", "created", "expiry"]
 

@@ -33,12 +33,25 @@ class ApiToken(AbstractAuthToken):
         WEB_PAGE = "web page", "web page"  # the homework page's box; a new one revokes the old one
 
     label = models.CharField(max_length=16, choices=Label.choices)
-    # A digest of the user's session auth hash when the token was made (Django's own check for
-    # sessions): a new password, set by any path, changes it and so revokes the token.
-    password_state = models.CharField(max_length=64)
+    # How many times the owner's password had been set when the token was made: a new password,
+    # set by any path, raises the count (PasswordChanges) and so revokes the token.
+    password_changes = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["user", "label"], name="api_token_user_label")]
 
     def __str__(self) -> str:
         return f"{self.label} token {self.token_key[:8]}… of {self.user_id}"
+
+
+class PasswordChanges(models.Model):
+    """How many times a user's password was set, by any path that sets one (Django tells every
+    password validator: basin.accounts.password_changes). Not a re-hash on login (a Django upgrade's
+    new hasher) nor a rotated SECRET_KEY: those change no password, so they revoke no token."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="password_changes")
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.count} password changes of {self.user_id}"

@@ -3,7 +3,6 @@ count (found by their secret, unexpired, made under the password the account has
 from __future__ import annotations
 
 import binascii
-import hashlib
 from collections import defaultdict
 from datetime import timedelta
 from hmac import compare_digest
@@ -15,9 +14,10 @@ from knox.settings import CONSTANTS
 
 from .addresses import email_key
 from .models import ApiToken, ConfirmedEmail
+from .password_changes import loaded_password_changes, password_changes_of
 
 __all__ = ["confirmed_addresses", "email_key", "expires_at", "find_token", "has_confirmed", "live_tokens",
-           "password_state", "token_lifetime", "token_refusal"]
+           "made_under_current_password", "password_changes_of", "token_lifetime", "token_refusal"]
 
 # What a student with a refused token does; every refusal says it.
 GET_A_NEW_TOKEN = "run `basin login`, or create a new token on the homework page"
@@ -35,22 +35,9 @@ def confirmed_addresses(user_ids) -> dict[int, set[str]]:
     return found
 
 
-def _digest(session_hash: str) -> str:
-    return hashlib.sha256(session_hash.encode()).hexdigest()
-
-
-def password_state(user) -> str:
-    """A digest of the account's session auth hash (an HMAC of its password hash, as Django keeps in
-    each session): it changes with the password, whatever path set it. A new hasher's re-hash on
-    login (a Django upgrade) changes it too, and logs other sessions out alike."""
-    return _digest(user.get_session_auth_hash())
-
-
 def made_under_current_password(token: ApiToken) -> bool:
-    """Under the password the account has now; a secret key being rotated out still counts
-    (settings.SECRET_KEY_FALLBACKS, as for sessions)."""
-    hashes = [token.user.get_session_auth_hash(), *token.user.get_session_auth_fallback_hash()]
-    return any(compare_digest(token.password_state, _digest(h)) for h in hashes)
+    """Made since the account's password was last set (basin.accounts.password_changes)."""
+    return token.password_changes == loaded_password_changes(token.user)
 
 
 def token_lifetime(user) -> timedelta | None:
@@ -68,7 +55,8 @@ def find_token(key: str) -> ApiToken | None:
         digest = hash_token(key)
     except (TypeError, ValueError, binascii.Error):
         return None
-    for token in ApiToken.objects.filter(token_key=key[:CONSTANTS.TOKEN_KEY_LENGTH]).select_related("user"):
+    for token in ApiToken.objects.filter(token_key=key[:CONSTANTS.TOKEN_KEY_LENGTH]).select_related(
+            "user", "user__password_changes"):
         if compare_digest(digest, token.digest):
             return token
     return None
@@ -100,4 +88,5 @@ def token_refusal(token: ApiToken) -> tuple[str, str] | None:
 def live_tokens(user) -> list[ApiToken]:
     """The user's tokens that still count, newest first."""
     unexpired = ApiToken.objects.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()), user=user)
-    return [t for t in unexpired.select_related("user").order_by("-created") if token_refusal(t) is None]
+    return [t for t in unexpired.select_related("user", "user__password_changes").order_by("-created")
+            if token_refusal(t) is None]

@@ -25,7 +25,7 @@ from basin.errors import ApplicationError
 from .addresses import email_key, normalise_address, validate_ascii_local_part
 from .lockout import wait_in_words
 from .models import ApiToken, ConfirmedEmail
-from .selectors import made_under_current_password, password_state, token_lifetime
+from .selectors import made_under_current_password, password_changes_of, token_lifetime
 from .throttles import ConfirmationEmailsPerDestination
 
 log = logging.getLogger(__name__)
@@ -115,13 +115,13 @@ def create_token(*, user, label: str) -> NewToken:
         get_user_model().objects.select_for_update().filter(pk=user.pk).exists()  # one maker per account at a time
         mine = ApiToken.objects.filter(user=user)
         mine.filter(expiry__lte=timezone.now()).delete()
-        mine.filter(digest__in=[t.digest for t in mine.select_related("user")
+        mine.filter(digest__in=[t.digest for t in mine.select_related("user", "user__password_changes")
                                 if not made_under_current_password(t)]).delete()
         replaced = 0
         if label == ApiToken.Label.WEB_PAGE:
             replaced, _ = mine.filter(label=label).delete()
         token, secret = ApiToken.objects.create(user=user, expiry=token_lifetime(user), label=label,
-                                                password_state=password_state(user))
+                                                password_changes=password_changes_of(user))
         if label == ApiToken.Label.BASIN_LOGIN:
             kept = mine.filter(label=label).order_by("-created").values_list("digest", flat=True)
             mine.filter(digest__in=list(kept[settings.BASIN_LOGIN_TOKENS_KEPT:])).delete()

@@ -21,11 +21,18 @@ class Migration(migrations.Migration):
                 ('created', models.DateTimeField(auto_now_add=True)),
                 ('expiry', models.DateTimeField(blank=True, null=True)),
                 ('label', models.CharField(choices=[('basin login', 'basin login'), ('web page', 'web page')], max_length=16)),
-                ('password_state', models.CharField(max_length=64)),
+                ('password_changes', models.PositiveIntegerField(default=0)),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='auth_token_set', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'indexes': [models.Index(fields=['user', 'label'], name='api_token_user_label')],
             },
+        ),
+        migrations.CreateModel(
+            name='PasswordChanges',
+            fields=[
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='password_changes', serialize=False, to=settings.AUTH_USER_MODEL)),
+                ('count', models.PositiveIntegerField(default=0)),
+            ],
         ),
     ]

@@ -4,24 +4,14 @@ first 15 characters and compares a SHA-512 digest of the whole key, which a 40-c
 has as well as a knox one. The old table, the last place the keys were written in clear, is then
 dropped, and its app's migration records with it (it could be installed again from scratch).
 
-Carried-over tokens keep what they had: no expiry. They are made under the account's password of
-now, so a new password revokes them like any other."""
-import hashlib
-
+Carried-over tokens have no expiry of their own (a course's token lifetime applies to them from
+when they were made), and count as made under the account's password of now (no change counted
+yet), so a new password revokes them like any other."""
 from django.db import migrations
-from django.utils.crypto import salted_hmac
 from knox.crypto import hash_token
 
 OLD_TABLE = "authtoken_token"
 TOKEN_KEY_LENGTH = 15  # knox.settings.CONSTANTS.TOKEN_KEY_LENGTH
-
-
-def password_state(password: str) -> str:
-    """basin.accounts.selectors.password_state for a historical user (which has no methods):
-    Django's AbstractBaseUser.get_session_auth_hash, then SHA-256."""
-    session_hash = salted_hmac("django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash", password,
-                               algorithm="sha256").hexdigest()
-    return hashlib.sha256(session_hash.encode()).hexdigest()
 
 
 def carry_over(apps, schema_editor):
@@ -34,14 +24,14 @@ def carry_over(apps, schema_editor):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {q('key')}, {q('user_id')}, {q('created')} FROM {q(OLD_TABLE)}")
         rows = cursor.fetchall()
-    passwords = dict(User.objects.filter(pk__in=[user_id for _, user_id, _ in rows]).values_list("pk", "password"))
+    users = set(User.objects.filter(pk__in=[user_id for _, user_id, _ in rows]).values_list("pk", flat=True))
     for key, user_id, created in rows:
-        if user_id not in passwords:
+        if user_id not in users:
             continue
         token = ApiToken.objects.create(
             digest=hash_token(key),
             token_key=key[:TOKEN_KEY_LENGTH], user_id=user_id, expiry=None, label="basin login",
-            password_state=password_state(passwords[user_id]))
+            password_changes=0)
         ApiToken.objects.filter(pk=token.pk).update(created=created)  # auto_now_add: set after
     schema_editor.execute(f"DROP TABLE {q(OLD_TABLE)}")
     schema_editor.execute("DELETE FROM django_migrations WHERE app = 'authtoken'")
