@@ -99,3 +99,10 @@ def test_the_private_leaderboard_is_refused_before_the_reveal_and_shown_after(ba
     assert "0.8750" in done.stdout and "0.5000" not in done.stdout
     public = basin("--json", "leaderboard")
     assert json.loads(public.stdout)["part"] == "public"
+
+
+def test_a_mistyped_homework_slug_is_named_with_where_to_find_the_right_one(basin):
+    done = basin("submissions", "--homework", "hw-1")
+    assert (done.returncode, done.stderr) == (6, "basin: No homework 'hw-1' in your courses. The slug is in the "
+                                                 "homework page's address (/homeworks/<slug>/); join its course "
+                                                 "with the code from its staff.\n")

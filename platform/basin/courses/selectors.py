@@ -14,12 +14,17 @@ def role_in(course_id: int, user) -> str | None:
     return Membership.objects.filter(course_id=course_id, user=user).values_list("role", flat=True).first()
 
 
+def no_such_homework(slug: str) -> str:
+    return (f"No homework {slug!r} in your courses. The slug is in the homework page's address "
+            "(/homeworks/<slug>/); join its course with the code from its staff.")
+
+
 def homework_for_member(slug: str, user) -> tuple[Homework, str]:
     """The homework and the user's role in its course; 404 for anyone outside it (existence hidden)."""
     homework = Homework.objects.select_related("course", "dataset").filter(slug=slug).first()
     role = role_in(homework.course_id, user) if homework else None
-    if homework is None or role is None:
-        raise Http404("No such homework.")
+    if homework is None or role is None:  # the same words whether it exists or not
+        raise Http404(no_such_homework(slug))
     return homework, role
 
 
@@ -28,7 +33,7 @@ def homework_for_viewer(slug: str, user) -> Homework:
     to the course's members."""
     homework = Homework.objects.select_related("course", "dataset").filter(slug=slug).first()
     if homework is None or not (homework.leaderboard_is_public or role_in(homework.course_id, user)):
-        raise Http404("No such homework.")
+        raise Http404(no_such_homework(slug))
     return homework
 
 
