@@ -203,3 +203,15 @@ def test_every_module_of_the_command_is_shipped():
     tracked = subprocess.run(["git", "ls-files", "starter_kit/basin_cli/*.py"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout.split()
     assert tracked and {Path(p).name for p in tracked} == set(toolkit.SHIPPED["basin_cli"])
+
+
+@pytest.mark.parametrize("host, trusted", [("127.0.0.1:8000", None), ("[::1]", None), ("localhost:8000", None),
+                                           ("[::1]:8000", None), ("192.0.2.7:8000", "192.0.2.7"),
+                                           ("[2001:db8::7]:8000", "[2001:db8::7]"), ("basin.lan", "basin.lan")])
+def test_pip_is_told_to_trust_a_plain_http_index_only_off_this_machine(rf, settings, host, trusted):
+    from basin.toolkit.install import index_options
+
+    settings.ALLOWED_HOSTS = ["*"]
+    options = index_options(rf.get("/", HTTP_HOST=host))
+    assert options.startswith(f"--extra-index-url http://{host}/simple/")
+    assert options.endswith(f" --trusted-host {trusted}") if trusted else "--trusted-host" not in options

@@ -7,6 +7,7 @@ import ipaddress
 import re
 
 from basin_cli.http import UPGRADE_HEADER  # the client's own name for it
+from django.http.request import split_domain_port
 from django.utils.cache import patch_vary_headers
 
 from .wheel import DISTRIBUTION, current_version
@@ -19,14 +20,14 @@ def index_options(request) -> str:
     """pip's options for this server's index. pip ignores a plain-http index unless it is on the
     machine itself or trusted by name: a demo reached over a LAN (demo --addr 0.0.0.0:8000) is."""
     url = request.build_absolute_uri("/simple/")
-    host = request.get_host().rsplit(":", 1)[0].strip("[]")
+    host = split_domain_port(request.get_host())[0]
     trusted = request.scheme == "http" and not _loopback(host)
     return f"--extra-index-url {url}" + (f" --trusted-host {host}" if trusted else "")
 
 
 def _loopback(host: str) -> bool:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return host == "localhost"
 
