@@ -83,7 +83,7 @@ class Client:
         sent_token = "Authorization" in self.session.headers
         if response.status_code == 401 and sent_token and error.get("code") not in SAYS_WHAT_TO_DO:
             message = REFUSED_TOKEN  # an unknown token: mistyped, logged out or replaced
-        elif response.status_code == 401 and not sent_token:  # the API's words are for HTTP clients
+        elif error.get("code") == "not_authenticated" and not sent_token:  # the API's words are for HTTP clients
             message = NOT_LOGGED_IN
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
                 400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
