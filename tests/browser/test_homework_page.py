@@ -5,6 +5,7 @@ history as queued and turns to scored by itself once the worker has graded it; t
 selection is saved. Screenshots in test-artifacts/."""
 from __future__ import annotations
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -16,8 +17,13 @@ from .conftest import console_errors, csp_violations, screenshot
 
 
 def status_of(browser, submission_id: int) -> str:
-    cells = browser.find_elements(By.CSS_SELECTOR, f"#submissions tr[data-id='{submission_id}'] .status")
-    return cells[0].text if cells else ""
+    """The row's status as shown; "" while it is not there or is being redrawn (each poll redraws
+    the table, so a cell found a moment ago may be gone when read)."""
+    try:
+        cells = browser.find_elements(By.CSS_SELECTOR, f"#submissions tr[data-id='{submission_id}'] .status")
+        return cells[0].text if cells else ""
+    except StaleElementReferenceException:
+        return ""
 
 
 def test_a_student_uploads_and_watches_the_status_turn_to_scored(browser, tmp_path, artifacts):
@@ -58,11 +64,13 @@ def test_a_student_uploads_and_watches_the_status_turn_to_scored(browser, tmp_pa
         WebDriverWait(browser, 120).until(lambda d: status_of(d, submission_id) == "scored")
         scored = live.submission(submission_id, student)
         assert scored["note"] == "first try" and scored["status"] == "scored"
-        row = browser.find_element(By.CSS_SELECTOR, f"#submissions tr[data-id='{submission_id}']").text
-        assert f"{scored['public_score']:.4f}" in row
+        WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: f"{scored['public_score']:.4f}" in d.find_element(
+                By.CSS_SELECTOR, f"#submissions tr[data-id='{submission_id}']").text)
         assert "2 of 3 submissions left" in browser.find_element(By.ID, "quota").text
 
-        browser.find_element(By.CSS_SELECTOR, f"input.final[value='{submission_id}']").click()
+        WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException]).until(  # redrawn: try again
+            lambda d: d.find_element(By.CSS_SELECTOR, f"input.final[value='{submission_id}']").click() or True)
         browser.find_element(By.ID, "save-selection").click()
         WebDriverWait(browser, 30).until(lambda d: "Saved" in d.find_element(By.ID, "selection-status").text)
         assert live.submission(submission_id, student)["selected"] is True
