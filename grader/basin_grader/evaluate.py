@@ -26,7 +26,7 @@ from . import dataset_layout as layout
 from . import run_claims
 from .budgets import DiagnosticsBudget
 from .formats import inspect_submission, submission_filename
-from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SANDBOX_UID, SCORE,
+from .contract import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SANDBOX_UID, SCORE,
                       centre_logits_name, images_name, labels_name, logits_name, output_files)
 from .diagnostics_trust import Known, check, read_centre_logits, storable
 from .sandbox_diagnostics import read_report, subset_sizes, unread_report

@@ -17,11 +17,12 @@ from basin.grading.services import claim, record
 from basin.submissions.models import Submission
 from basin_grader import dataset_layout as layout
 from basin_grader.evaluate import Evaluation, score
-from basin_grader.runtime import logits_name
+from basin_grader.contract import logits_name
 from basin_grader.verdicts import SCORED
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): jsonb refuses NaN and infinity.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 
 def extreme(kind: str, n: int) -> np.ndarray:

@@ -21,15 +21,15 @@ from pathlib import Path
 
 from ..dataset_layout import HIDDEN_SPLITS
 from ..verdicts import RUNTIME_ERROR, GradingError
-from . import (DIAGNOSE, MODES, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE, images_name,
-               logits_name)
+from ..contract import (DIAGNOSE, MODES, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE, RunResult, images_name,
+                        logits_name)
 
 PROBE = 2  # images in the shape check before the real run
 SEED = 0
 BUNDLE_SOURCE = "model.py"  # the only file of a student's own code (a bundle's), named in error locations
 
 
-def _write_result(out: Path, payload: dict) -> None:
+def _write_result(out: Path, payload: RunResult) -> None:
     (out / OUTPUT_RESULT).write_text(json.dumps(payload))
 
 
@@ -48,7 +48,7 @@ def _seed_everything(torch) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) -> dict:
+def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) -> RunResult:
     started = time.monotonic()
     if mode == DIAGNOSE:  # the model runs in a child; this process supervises it and writes the report
         return _diagnose(sub, data, out, started)
@@ -82,7 +82,7 @@ def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) ->
     return {"status": "ok", "device": device, "timings": timings}
 
 
-def _diagnose(sub: Path, data: Path, out: Path, started: float) -> dict:
+def _diagnose(sub: Path, data: Path, out: Path, started: float) -> RunResult:
     from .supervisor import supervise
 
     return supervise(sub, data, out, started)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(args.sub, args.data, args.out, args.batch_size, args.mode)
     except GradingError as e:
-        result = {"status": "error", "verdict": e.verdict, "message": e.message}
+        result: RunResult = {"status": "error", "verdict": e.verdict, "message": e.message}
     except MemoryError:
         traceback.print_exc()
         result = {"status": "error", "verdict": RUNTIME_ERROR, "message": "Your model ran out of memory (MemoryError).",

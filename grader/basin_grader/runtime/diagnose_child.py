@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from ..verdicts import RUNTIME_ERROR, GradingError
-from . import BUDGET
+from ..contract import BUDGET
 from .supervisor import ERROR, LOGITS_TRAIN, LOGITS_VAL, REPORT, frame
 
 

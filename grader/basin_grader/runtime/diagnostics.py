@@ -22,7 +22,7 @@ from torch.func import functional_call
 from ..budgets import PARTS, DiagnosticsBudget, seeds_of
 from ..convention import to_model_input
 from ..landscape_summary import axis
-from . import images_name, labels_name
+from ..contract import images_name, labels_name
 from . import landscape as ls
 from .features import penultimate_features, pca_2d
 from .sharpness import HessianVectorProduct, hutchinson_trace, top_eigenvalue

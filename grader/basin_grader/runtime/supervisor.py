@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import BUDGET, OUTPUT_DIAGNOSTICS, SANDBOX_UID, centre_logits_name
+from ..contract import BUDGET, OUTPUT_DIAGNOSTICS, SANDBOX_UID, centre_logits_name
 
 REPORT, LOGITS_TRAIN, LOGITS_VAL, ERROR = b"R", b"T", b"V", b"E"
 HEADER = struct.Struct(">cI")

@@ -6,7 +6,7 @@ import json
 import time
 from importlib import resources
 
-from ..runtime import SANDBOX_UID
+from ..contract import SANDBOX_UID
 from ..verdicts import InfrastructureError
 from . import RunIdentity, SandboxDirs, SandboxLimits, SandboxRun, sandbox_env
 
