@@ -17,9 +17,11 @@ def pytest_report_header(config):
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only a re-run that will be waited for
 def pytest_collection_modifyitems(session, config, items):
+    from tests import canned_sandbox
     from tests.e2e import test_student_from_a_bare_machine as bare_machine
     from tests.platform import test_on_postgres
 
+    canned_sandbox.cache_folder()  # named now, so that the PostgreSQL re-run shares it
     # Long waits that use little CPU start now and run beside the rest of the suite:
     test_on_postgres.start_if_selected(items)  # the PostgreSQL re-run of tests/platform
     bare_machine.start_if_selected(items)  # a new venv with torch (gigabytes copied)
@@ -28,6 +30,10 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_terminal_summary(terminalreporter):
     parts = " ".join(f"{name}={'yes' if used else 'no'}" for name, used in services.exercised.items())
     terminalreporter.write_line(f"real components: {parts}")
+    from tests.canned_sandbox import replayed
+
+    terminalreporter.write_line(f"canned sandbox (platform tests): {replayed['runs']} real process-sandbox runs, "
+                                f"{replayed['replays']} replayed")
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +114,18 @@ def homework(course, people, registered_dataset):
     return create_homework(actor=people["ta"], course=course, slug="hw1", title="Homework 1",
                            dataset=registered_dataset, opens_at=now - timedelta(days=1),
                            deadline=now + timedelta(days=7), daily_quota=3, time_limit_s=120)
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    """Tasks sent through basin.dispatch, recorded as (task name, submission id, countdown) instead
+    of reaching a broker: for tests of what is sent; the broker and real workers are the end-to-end
+    tests' part."""
+    from basin import dispatch
+
+    sent: list[tuple[str, int, float]] = []
+    monkeypatch.setattr(dispatch, "send", lambda task, pk, countdown=0: sent.append((task, pk, countdown)) or True)
+    return sent
 
 
 @pytest.fixture

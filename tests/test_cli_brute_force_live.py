@@ -3,11 +3,9 @@ server): past the limit, `basin login` and `basin join` stop with a one-line mes
 long to wait, even for the right password or code, and exit 5 (refused)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from tests.cli import run_basin
 from tests.tokens import token_for
 
 
@@ -16,8 +14,7 @@ def basin(live_server, course, people, tmp_path):
     def run(*args, stdin: str = ""):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
                "BASIN_TOKEN": token_for(people["outsider"])}
-        return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
-                              input=stdin, timeout=120, cwd=tmp_path)
+        return run_basin(args, env=env, input=stdin, cwd=tmp_path)
 
     return run
 

@@ -2,23 +2,20 @@
 step checks it; each refusal says what to change, with exit 2 and no traceback."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 
 import pytest
-
 from basin_cli.bundle import save_bundle
 from basin_grader.local_check import check_submission
+
+from tests.cli import run_basin
 from tests.factories import BASELINE_SOURCE, baseline, baseline_state, save_safetensors
 
 
 @pytest.fixture
 def basin(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True,
-                              cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path)},
-                              timeout=120)
+        return run_basin(args, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path)})
 
     (tmp_path / "model.py").write_text(BASELINE_SOURCE)
     (tmp_path / "weights.safetensors").write_bytes(save_safetensors(baseline_state()))

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import torch
 
 from tests import factories
+from tests.cli import run_basin
 
 
 def check(path, *flags):
-    return subprocess.run([sys.executable, "-m", "basin_cli", *flags, "check", str(path)], capture_output=True,
-                          text=True, timeout=300)
+    return run_basin([*flags, "check", path], env={"PATH": "/usr/bin:/bin", "HOME": str(path.parent)})
 
 
 def test_a_good_bundle_and_a_torch_export_program_pass(tmp_path):

@@ -1,13 +1,13 @@
 """The `basin` CLI's one error boundary: one clear line and a distinct exit code, no traceback.
 (Its commands against a live server are exercised in tests/e2e.)"""
 import socket
-import subprocess
-import sys
+
+from tests.cli import run_basin
 
 
 def basin(*args, env_extra=None, tmp_path=None):
     env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env, timeout=60)
+    return run_basin(args, env=env)
 
 
 def closed_port() -> int:

@@ -5,13 +5,12 @@ controls and other control characters never reach the terminal; text mode and --
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.cli import run_basin
 from tests.grader.zipcraft import Entry, build
 
 # Recolour, retitle (OSC 0), plant a hyperlink (OSC 8), clear the screen, move the cursor, rewrite
@@ -64,8 +63,7 @@ def server():
 
 def basin(url: str, *args, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path), "BASIN_TOKEN": "t", "BASIN_HOMEWORK": "hw1"}
-    return subprocess.run([sys.executable, "-m", "basin_cli", "--url", url, *args], capture_output=True,
-                          env=env, timeout=60)
+    return run_basin(["--url", url, *args], env=env)
 
 
 COMMANDS = [("logs", "7"), ("status", "7"), ("submissions",), ("leaderboard",), ("select",), ("status", "9")]
@@ -75,7 +73,7 @@ COMMANDS = [("logs", "7"), ("status", "7"), ("submissions",), ("leaderboard",), 
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_nothing_the_server_sends_can_drive_the_terminal(server, command, as_json, tmp_path):
     done = basin(server, *(("--json",) if as_json else ()), *command, tmp_path=tmp_path)
-    out = (done.stdout + done.stderr).decode("utf-8")
+    out = done.stdout + done.stderr  # written as UTF-8 bytes, as to a pipe (tests/cli.py)
     assert "Traceback" not in out, out
     assert not FORBIDDEN & set(out), sorted(FORBIDDEN & set(out))
     assert "RED" in out or "refused" in out  # the readable text is still shown
@@ -87,7 +85,6 @@ def test_basin_check_answers_a_malformed_zip_with_the_graders_verdict(tmp_path):
     path = tmp_path / "bundle.zip"
     path.write_bytes(build([Entry(b"model.py", b"def build_model():\n    pass\n", flags=1),
                             Entry(b"weights.pt", b"x" * 40, flags=1)]))
-    done = subprocess.run([sys.executable, "-m", "basin_cli", "check", str(path)], capture_output=True, text=True,
-                          timeout=300)
+    done = run_basin(["check", path], env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path)})
     assert done.returncode == 5 and "Traceback" not in done.stderr, done.stderr
     assert "would be refused (invalid_submission)" in done.stderr and "password" in done.stderr

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.cli import run_basin
 from tests.tokens import token_for
 
 
@@ -16,8 +15,7 @@ def basin(live_server, course, people, tmp_path):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url}
         if user:
             env["BASIN_TOKEN"] = token_for(people[user])
-        return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
-                              timeout=120, cwd=tmp_path)
+        return run_basin(args, env=env, cwd=tmp_path)
 
     return run
 

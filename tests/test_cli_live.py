@@ -3,13 +3,12 @@ download (sha256-checked, resumable, into the layout DifficultMNIST reads), logs
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-
 from basin_grader import dataset_layout as layout
+
+from tests.cli import run_basin
 from tests.tokens import token_for
 
 
@@ -20,8 +19,7 @@ def basin(live_server, homework, people, tmp_path):
     def run(*args, token=token):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
                "BASIN_TOKEN": token, "BASIN_HOMEWORK": homework.slug}
-        return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
-                              timeout=120, cwd=tmp_path)
+        return run_basin(args, env=env, cwd=tmp_path)
 
     return run
 
@@ -157,8 +155,7 @@ def test_a_download_cut_off_mid_file_resumes_on_the_next_run(live_server, homewo
     runs = []
     try:
         for _ in range(15):
-            done = subprocess.run([sys.executable, "-m", "basin_cli", "download", "--split", "train"],
-                                  capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+            done = run_basin(["download", "--split", "train"], env=env, cwd=tmp_path)
             runs.append(done)
             assert "Traceback" not in done.stderr, done.stderr
             if done.returncode == 0:
@@ -174,9 +171,8 @@ def test_a_download_cut_off_mid_file_resumes_on_the_next_run(live_server, homewo
 def test_status_without_an_id_shows_the_latest_submission(basin, homework, people):
     from datetime import timedelta
 
-    from django.utils import timezone
-
     from basin.submissions.models import Submission
+    from django.utils import timezone
 
     assert basin("status").returncode == 6  # none yet
     older = Submission.objects.create(homework=homework, user=people["student"], status="scored", size=1,
@@ -228,8 +224,7 @@ def test_login_saves_a_private_config_that_later_commands_use(live_server, homew
     env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config")}
 
     def run(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "basin_cli", *args], input=stdin, capture_output=True, text=True,
-                              env=env, timeout=60)
+        return run_basin(args, input=stdin, env=env)
 
     wrong = run("--url", live_server.url, "login", "--username", "student", stdin="not-the-password\n")
     assert wrong.returncode == 4 and "Wrong username or password" in wrong.stderr
@@ -248,9 +243,9 @@ def test_login_saves_a_private_config_that_later_commands_use(live_server, homew
 def test_every_refusal_is_one_line_with_its_own_exit_code(basin, homework, people, tmp_path, live_server):
     from datetime import timedelta
 
+    from basin.submissions.models import Submission
     from django.utils import timezone
 
-    from basin.submissions.models import Submission
     from tests import factories
 
     good = factories.write(tmp_path / "good.zip", factories.bundle())
@@ -279,7 +274,6 @@ def test_every_refusal_is_one_line_with_its_own_exit_code(basin, homework, peopl
     one_line(basin("submit", str(good)), 5, "The deadline was")  # a passed deadline
     env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "none"), "BASIN_URL": live_server.url,
            "BASIN_TOKEN": "expired0000000000000000000000000000000", "BASIN_HOMEWORK": homework.slug}
-    expired = subprocess.run([sys.executable, "-m", "basin_cli", "submissions"], capture_output=True, text=True,
-                             env=env, timeout=60)
+    expired = run_basin(["submissions"], env=env)
     one_line(expired, 4, "run `basin login` for a new one")  # a bad or expired token
     one_line(basin("status", "999999"), 6, "No such submission")

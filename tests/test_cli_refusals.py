@@ -3,13 +3,12 @@ options that work wherever they are written, against a live Basin over real HTTP
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 
 from tests import factories
+from tests.cli import run_basin
 from tests.tokens import token_for
 
 EXPORT_AGAIN = ("is empty (0 bytes): nothing was saved into it. Export the checkpoint again (in the notebook, run the "
@@ -23,8 +22,7 @@ def basin(live_server, homework, people, tmp_path):
     def run(*args, **env):
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
                "BASIN_TOKEN": token, "BASIN_HOMEWORK": homework.slug, **env}
-        return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
-                              timeout=120, cwd=tmp_path)
+        return run_basin(args, env=env, cwd=tmp_path)
 
     return run
 

@@ -6,16 +6,15 @@ a new password exit 4 with what to do."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
-
 from basin.accounts.models import ApiToken
 from basin.accounts.services import create_token
+from django.utils import timezone
+
 from tests import factories
+from tests.cli import run_basin
 
 GET_A_NEW_TOKEN = "run `basin login`, or create a new token on the homework page"
 REFUSED = ("basin: Your token was refused (mistyped, logged out, or replaced by a newer one from the homework page): "
@@ -27,9 +26,7 @@ def basin(live_server, homework, tmp_path):
     def run(*args, typed: str | None = None, **env):
         """`basin ARGS` with only the environment given; stdin closed unless something is typed."""
         env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), **env}
-        stdin = {"input": typed} if typed is not None else {"stdin": subprocess.DEVNULL}
-        return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
-                              timeout=120, cwd=tmp_path, **stdin)
+        return run_basin(args, env=env, cwd=tmp_path, input=typed)
 
     return run
 

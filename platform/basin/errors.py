@@ -7,23 +7,50 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+# Every code an ApplicationError carries, with the one HTTP status it always answers with. A client
+# (the `basin` command, homework.js) may act on the code; the status follows from it.
+CATALOGUE: dict[str, int] = {
+    # 400: the request itself is wrong; the message says how to fix it
+    "bad_mnist_dir": 400, "confirmation_expired": 400, "confirmation_invalid": 400, "confirmation_outdated": 400,
+    "dataset_exists": 400, "dataset_without_hidden_seed": 400, "email_not_ascii": 400, "empty_file": 400,
+    "empty_roster": 400, "homework_has_submissions": 400, "invalid_deadline": 400,
+    "invalid_diagnostics_budget": 400, "invalid_late_until": 400, "invalid_request": 400, "invalid_roster": 400,
+    "invalid_submission": 400, "missing_join_code": 400, "no_email": 400, "no_such_dataset": 400,
+    "not_scored": 400, "roster_not_utf8": 400, "time_limit_too_long": 400, "too_many_selected": 400, "unknown_dataset": 400,
+    # 401, 403: who is asking may not do this
+    "invalid_credentials": 401,
+    "confirmation_for_another_account": 403, "deadline_passed": 403, "hidden_split": 403,
+    "not_course_staff": 403, "not_enrolled": 403, "not_open": 403, "revealed": 403,
+    "not_revealed": 403,  # the private part: nobody's until the reveal
+    # 404: nothing of that name that this viewer may see
+    "no_such_file": 404, "no_such_submission": 404, "unknown_join_code": 404,
+    # 409: the thing is not in a state that allows it (yet, or any more)
+    "already_baseline": 409, "duplicate_submission": 409, "grades_not_final": 409, "homework_exists": 409, "not_cancellable": 409,
+    "roster_conflict": 409, "still_open": 409, "username_taken": 409,
+    # 413, 429, 503: too big, too often, or a service Basin needs is down
+    "file_too_large": 413, "roster_too_large": 413,
+    "quota_exceeded": 429, "too_many_emails": 429, "total_quota_exceeded": 429,
+    "email_not_sent": 503,
+}
+
+
 class ApplicationError(Exception):
-    """A rule of Basin's that a request broke. Services raise it; the API maps it."""
+    """A rule of Basin's that a request broke. Services raise it; the API maps it, with the status
+    its code has in CATALOGUE."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
-
-    def __init__(self, code: str, message: str, *, status_code: int | None = None, details: dict | None = None):
+    def __init__(self, code: str, message: str, *, details: dict | None = None):
+        if code not in CATALOGUE:
+            raise ValueError(f"unknown error code {code!r}: add it to basin.errors.CATALOGUE with its HTTP status")
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details or {}
-        if status_code is not None:
-            self.status_code = status_code
+        self.status_code = CATALOGUE[code]
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:

@@ -13,6 +13,7 @@ import dj_database_url
 import plotly
 from django.core.exceptions import ImproperlyConfigured
 
+from . import dispatch
 from .env import env_bool, env_choice, env_int, env_list, env_path, env_str
 
 DATA_DIR = env_path("BASIN_DATA_DIR", Path.cwd() / "var")
@@ -289,9 +290,11 @@ BASIN_GPU = env_str("BASIN_GPU", "") or None  # the GPU id this grading worker o
 # grades on (basin_grader.budgets.DEFAULTS; a homework may override it).
 BASIN_DIAGNOSTICS = env_choice("BASIN_DIAGNOSTICS", "gpu" if BASIN_GPU else "cpu", ("off", "cpu", "gpu"))
 BASIN_MAX_ATTEMPTS = env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)  # infrastructure failures retried
-BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60)
+# How long a claimed run is held before the watchdog may re-queue it (basin.leases). Short
+# leases are allowed outside production, where tests wait out a killed worker's lease in seconds.
+BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60 if PRODUCTION else 10)
 # Time kept free between a homework's time limit and the lease: copying, container start, scoring.
-BASIN_LEASE_MARGIN_SECONDS = env_int("BASIN_LEASE_MARGIN_SECONDS", 60, minimum=10)
+BASIN_LEASE_MARGIN_SECONDS = env_int("BASIN_LEASE_MARGIN_SECONDS", 60, minimum=10 if PRODUCTION else 5)
 
 
 def _instance() -> str:
@@ -310,7 +313,7 @@ BASIN_INSTANCE = _instance()
 BASIN_WATCHDOG_SECONDS = env_int("BASIN_WATCHDOG_SECONDS", 60, minimum=1)
 # A queued submission whose message is older than this is sent again (a lost message must not
 # strand it; a duplicate is harmless: only one claim can win).
-BASIN_RESEND_AFTER_SECONDS = env_int("BASIN_RESEND_AFTER_SECONDS", 600, minimum=30)
+BASIN_RESEND_AFTER_SECONDS = env_int("BASIN_RESEND_AFTER_SECONDS", 600, minimum=30 if PRODUCTION else 5)
 
 # --- Celery ---------------------------------------------------------------------------------
 _broker_dir = DATA_DIR / "broker"
@@ -332,18 +335,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_DEFAULT_QUEUE = "basin"
-# Queues, in the order a worker takes them (-Q scoring,basin,diagnostics; Redis: "priority" order):
-# a score never waits behind a diagnostics run, only behind the one already running.
-CELERY_TASK_ROUTES = {"basin.grading.*": {"queue": "scoring"}, "basin.diagnostics.*": {"queue": "diagnostics"}}
-# A worker that runs no diagnostics (BASIN_DIAGNOSTICS=off) does not take their queue either.
-BASIN_WORKER_QUEUES = "scoring,basin" + ("" if BASIN_DIAGNOSTICS == "off" else ",diagnostics")
-CELERY_BEAT_SCHEDULE = {"watchdog": {"task": "basin.watchdog", "schedule": float(BASIN_WATCHDOG_SECONDS),
-                                     "options": {"expires": float(BASIN_WATCHDOG_SECONDS)}}}  # no pile-up
+# Queues and task names are basin.dispatch's: each task is sent to its queue by name, no routes.
+CELERY_TASK_DEFAULT_QUEUE = dispatch.UPKEEP
+# The queues a worker takes, in order; one that runs no diagnostics (BASIN_DIAGNOSTICS=off) does not take theirs.
+BASIN_WORKER_QUEUES = ",".join(queue for queue in dispatch.WORKER_QUEUES
+                               if queue != dispatch.DIAGNOSTICS or BASIN_DIAGNOSTICS != "off")
+CELERY_BEAT_SCHEDULE = {"watchdog": {"task": dispatch.WATCHDOG, "schedule": float(BASIN_WATCHDOG_SECONDS),
+                                     "options": {"queue": dispatch.UPKEEP,
+                                                 "expires": float(BASIN_WATCHDOG_SECONDS)}}}  # no pile-up
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-# Celery stops a task just before its lease ends, so a re-queued attempt never overlaps a live one.
-CELERY_TASK_TIME_LIMIT = BASIN_LEASE_SECONDS - 5
-CELERY_TASK_SOFT_TIME_LIMIT = BASIN_LEASE_SECONDS - 10
+# Celery stops a task just before its lease ends, so a re-queued attempt never overlaps a live one;
+# the soft limit (the task releases its claim) comes after the sandbox's own time limit, which ends
+# BASIN_LEASE_MARGIN_SECONDS before the lease (basin.leases).
+CELERY_TASK_SOFT_TIME_LIMIT = BASIN_LEASE_SECONDS - 3
+CELERY_TASK_TIME_LIMIT = BASIN_LEASE_SECONDS - 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -8,10 +8,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from basin.accounts import email_views
 from basin.accounts import views as account_views
+from basin.courses import join_views
 from basin.accounts.api import LogoutApi, MeApi, TokenApi, TokensApi
 from basin.health import health
 from basin.courses import views as course_views
-from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
+from basin.courses.api import CourseHomeworksApi
 from basin.courses.dataset_api import HomeworkDatasetApi, HomeworkDatasetFileApi
 from basin.courses.enrollment_api import CourseRosterApi, JoinCourseApi
 from basin.grading import views as grading_views
@@ -19,7 +20,8 @@ from basin.leaderboard import views as leaderboard_views
 from basin.leaderboard.api import LeaderboardApi
 from basin.leaderboard.export import grades_csv_view
 from basin.toolkit import views as toolkit_views
-from basin.submissions.api import (HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi,
+from basin.submissions import views as submission_views
+from basin.submissions.api import (HomeworkDetailApi, HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi,
                                    SubmissionDetailApi)
 
 api = [
@@ -53,7 +55,7 @@ plotly_styles = csp_update({"style-src": ["'unsafe-inline'"]})
 
 pages = [
     path("", leaderboard_views.home, name="home"),
-    path("homeworks/<slug:slug>/", course_views.homework, name="homework"),
+    path("homeworks/<slug:slug>/", submission_views.homework, name="homework"),
     path("homeworks/<slug:slug>/starter.ipynb", course_views.starter_notebook, name="starter-notebook"),
     path("homeworks/<slug:slug>/leaderboard/", leaderboard_views.leaderboard, name="leaderboard"),
     path("submissions/<int:submission_id>/diagnostics/", plotly_styles(leaderboard_views.diagnostics),
@@ -62,11 +64,11 @@ pages = [
     path("queue/", grading_views.queue, name="queue"),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
-    path("accounts/signup/", account_views.signup, name="signup"),
+    path("accounts/signup/", join_views.signup, name="signup"),
     path("accounts/set-password/<uidb64>/<token>/", account_views.SetPasswordView.as_view(), name="set-password"),
     path("accounts/email/", email_views.email, name="account-email"),
     path("accounts/confirm-email/<str:token>/", email_views.confirm_email, name="confirm-email"),
-    path("join/", account_views.join, name="join"),
+    path("join/", join_views.join, name="join"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     # The student toolkit's package index (PEP 503), open to pip, which sends no session.

@@ -1,5 +1,6 @@
 """A real headless Chromium driven through its chromedriver (Selenium), and a folder for the
-screenshots each test leaves (test-artifacts/, or $BASIN_TEST_ARTIFACTS)."""
+screenshots each test leaves (test-artifacts/, or $BASIN_TEST_ARTIFACTS). Grading goes through the
+canned sandbox, as in the platform's tests (tests/canned_sandbox.py)."""
 from __future__ import annotations
 
 import os
@@ -7,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests import services
+from tests import canned_sandbox, services
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _canned_sandbox(monkeypatch):
+    canned_sandbox.install(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,6 @@ TEMPLATE = ROOT / "deploy" / "proxy" / "basin.conf.template"
 LOGIN_PATHS = ["/accounts/login/", "/admin/login/", "/api/auth/token/"]
 JOIN_PATHS = ["/join/", "/api/courses/join/", "/accounts/signup/"]
 
-pytestmark = pytest.mark.database_neutral
 
 
 def render(env: dict[str, str]) -> str:

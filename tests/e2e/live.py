@@ -1,16 +1,25 @@
 """A live Basin for end-to-end tests: seeded by `manage.py demo`, a real web server on loopback,
-real Celery worker processes, all with their own data directory."""
+real Celery worker processes, all with their own data directory.
+
+`manage.py demo` runs once per session and database kind (SQLite, PostgreSQL); each live platform
+starts from a copy of what it wrote: the data directory (datasets, toolkit, secret key; not the
+instance id, so each platform's watchdog still sees only its own containers) and, on PostgreSQL, a
+database made from a template database in one statement."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -53,6 +62,44 @@ def base_env(data_dir: Path) -> dict:
     return env | {"BASIN_DATA_DIR": str(data_dir)}
 
 
+# What a copy leaves out: each platform's own identity and its own broker, beat and work files.
+NOT_COPIED = ("instance_id", "broker", "celerybeat-schedule", "work", "basin.sqlite3-journal")
+POSTGRES_ADMIN = "host=127.0.0.1 user=postgres dbname=test"
+
+
+def demo(env: dict) -> None:
+    done = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--no-baseline"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _postgres(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@lru_cache(maxsize=None)
+def seeded(postgres: bool) -> tuple[Path, str | None]:
+    """A data directory seeded by `manage.py demo` once per session, and on PostgreSQL the name
+    of the template database it seeded. Removed when the session ends."""
+    folder = Path(tempfile.mkdtemp(prefix="basin-e2e-seed-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    env = base_env(folder)
+    template = None
+    if postgres:
+        sqlite_seed, _ = seeded(postgres=False)  # the dataset files, built once: the demo registers them
+        shutil.copytree(sqlite_seed / "datasets", folder / "datasets")
+        template = f"basin_e2e_seed_{os.getpid()}"
+        _postgres(f"CREATE DATABASE {template}")
+        atexit.register(_postgres, f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{template}"
+    demo(env)
+    (folder / "instance_id").unlink(missing_ok=True)
+    return folder, template
+
+
 class LivePlatform:
     def __init__(self, env: dict, logs: Path):
         self.env, self.logs = env, logs
@@ -61,9 +108,16 @@ class LivePlatform:
         self.http = requests.Session()
 
     def seed(self) -> None:
-        done = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--no-baseline"],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout + done.stderr
+        """What `manage.py demo --no-serve --no-baseline` makes, copied from the session's seed
+        (see the module's docstring); the database, on PostgreSQL, made anew from its template."""
+        database = self.env.get("DATABASE_URL")
+        source, template = seeded(postgres=bool(database))
+        shutil.copytree(source, self.env["BASIN_DATA_DIR"], ignore=shutil.ignore_patterns(*NOT_COPIED),
+                        dirs_exist_ok=True)
+        if database:
+            name = urlsplit(database).path.lstrip("/")
+            _postgres(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            _postgres(f"CREATE DATABASE {name} TEMPLATE {template}")
 
     def start(self, name: str, cmd: list[str], **env_extra) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")

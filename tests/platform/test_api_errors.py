@@ -7,7 +7,7 @@ from django.test import Client
 from basin.leaderboard import api as leaderboard_api
 
 # The URL patterns and error handlers: the same on SQLite and PostgreSQL; not re-run there.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
+pytestmark = pytest.mark.django_db
 
 REJECTED_PATHS = [
     "/api/nope/",
@@ -82,3 +82,19 @@ def test_pages_keep_their_html_error_pages():
     assert b"There is no page at /no/such/page/" in response.content
     assert Client().get("/apiary/").status_code == 404  # not under /api/: HTML
     assert Client().get("/apiary/")["Content-Type"].startswith("text/html")
+
+
+def test_every_error_code_raised_is_in_the_catalogue_with_one_status():
+    """A code raised anywhere in the platform has its one HTTP status in basin.errors.CATALOGUE (an
+    unknown code would fail at the moment it is raised, in front of a user)."""
+    import re
+    from pathlib import Path
+
+    from basin.errors import CATALOGUE
+
+    root = Path(__file__).resolve().parents[2] / "platform"
+    raised = {code: path for path in root.rglob("*.py")
+              for code in re.findall(r'ApplicationError\(\s*"([^"]+)"', path.read_text())}
+    assert len(raised) > 40  # the scan finds the codes
+    assert not {code: str(path) for code, path in raised.items() if code not in CATALOGUE}
+    assert set(CATALOGUE) == set(raised), set(CATALOGUE) - set(raised)  # no code kept for nothing

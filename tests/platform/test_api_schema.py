@@ -9,7 +9,7 @@ from django.test import Client
 from basin import urls
 
 # Pages and the schema: the same on SQLite and PostgreSQL; not re-run there.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
+pytestmark = pytest.mark.django_db
 
 
 def test_the_schema_covers_every_api_route_and_validates_without_warnings(tmp_path):

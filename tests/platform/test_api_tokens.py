@@ -20,7 +20,8 @@ from basin.accounts.models import ApiToken
 from basin.courses.models import Course
 from basin.courses.roster import set_password_link
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): one token maker per account under a row lock.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 GET_A_NEW_TOKEN = "run `basin login`, or create a new token on the homework page"
 

@@ -1,10 +1,8 @@
 """`check --deploy` refuses the process sandbox and the file broker in production."""
-import pytest
 from django.core.checks import run_checks
 
 
 # Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
-pytestmark = pytest.mark.database_neutral
 
 
 def ids(**kwargs):

@@ -7,11 +7,13 @@ import math
 import pytest
 from django.test import Client
 
+from basin import dispatch
 from basin.grading import diagnostics
 from tests import factories, services as real
 from tests.grader.test_adversarial_diagnostics import forging
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): jsonb refuses NaN and infinity.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 # A model whose runtime claims a GPU and a flat minimum: every number the leaderboard would show.
 LIAR = forging("report['device'], report['precision'] = 'cuda', 'bf16'\n"
@@ -20,7 +22,7 @@ LIAR = forging("report['device'], report['precision'] = 'cuda', 'bf16'\n"
 
 @pytest.fixture
 def quiet(monkeypatch):
-    monkeypatch.setattr(diagnostics, "enqueue_diagnostics", lambda pk, countdown=0: None)
+    monkeypatch.setattr(dispatch, "send", lambda task, pk, countdown=0: True)  # no broker here
 
 
 def diagnosed(scored_submission, source: str):

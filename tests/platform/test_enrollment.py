@@ -16,7 +16,8 @@ from basin.courses.models import Course, Membership
 from basin.courses.roster import import_roster
 from basin.errors import ApplicationError
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): the homework row lock of enrolment.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 User = get_user_model()
 
 # What a spreadsheet in a European locale saves as "CSV UTF-8": a byte-order mark, ';', headers in

@@ -3,12 +3,14 @@ the grader itself fails."""
 import pytest
 from django.core.files.base import ContentFile
 
+from basin.dispatch import GRADE
 from basin.grading import services
 from basin.submissions.models import Submission
 from basin_grader.evaluate import Evaluation
 from tests import factories, services as real
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 
 @pytest.fixture
@@ -65,16 +67,14 @@ def test_a_result_from_an_attempt_that_lost_its_lease_changes_nothing(queued):
     assert submission.public_score == 0.5 and submission.attempts == 2
 
 
-def test_infrastructure_errors_are_retried_then_failed_without_blaming_the_student(queued, settings, monkeypatch):
+def test_infrastructure_errors_are_retried_then_failed_without_blaming_the_student(queued, settings, dispatched):
     settings.BASIN_SANDBOX_BACKEND = "docker"
     settings.BASIN_SANDBOX_IMAGE = "basin-sandbox:does-not-exist"  # no engine, or no such image: the grader's fault
     settings.BASIN_MAX_ATTEMPTS = 2
-    requeued = []
-    monkeypatch.setattr(services, "enqueue_grading", lambda pk, countdown=0: requeued.append((pk, countdown)))
     submission = queued()
     services.grade_submission(submission.pk)
     submission.refresh_from_db()
-    assert submission.status == "queued" and submission.attempts == 1 and requeued == [(submission.pk, 10)]
+    assert submission.status == "queued" and submission.attempts == 1 and dispatched == [(GRADE, submission.pk, 10)]
     services.grade_submission(submission.pk)
     submission.refresh_from_db()
     assert (submission.status, submission.verdict, submission.attempts) == ("failed", "infrastructure_error", 2)

@@ -37,7 +37,6 @@ def hidden(tiny_dataset):
     return HiddenImages(tiny_dataset)
 
 
-pytestmark = pytest.mark.database_neutral  # grading and reading, the same on any database
 # What a student reads is decided in basin_grader.evaluate, whatever the backend: every attack runs
 # on the process sandbox, and those that use the container's own channels (its log, the files it
 # writes) on Docker too.

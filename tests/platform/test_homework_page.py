@@ -5,7 +5,7 @@ import pytest
 from basin.toolkit.wheel import current_version
 
 # Pages and the schema: the same on SQLite and PostgreSQL; not re-run there.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
+pytestmark = pytest.mark.django_db
 
 
 def test_members_see_the_page_with_their_quota_and_history(client, homework, people, scored):

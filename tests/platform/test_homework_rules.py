@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from basin.courses import access
 from basin.courses.models import Course, Homework, Membership
 from basin.courses.services import enroll, reveal_private
 from basin.errors import ApplicationError
@@ -13,7 +14,8 @@ from basin.submissions import services
 from basin.submissions.models import Submission
 from tests.platform.test_submissions_api import upload
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): quotas counted under a row lock.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 
 def close(homework, hours_ago=1):
@@ -131,6 +133,17 @@ def test_disqualified_submissions_are_never_ranked_nor_chosen(api, homework, peo
     assert detail["disqualified"] is True and "copied" in detail["disqualified_reason"]
 
 
+def reveal(homework) -> None:
+    homework.private_revealed_at = timezone.now() - timedelta(seconds=1)
+    homework.save()
+
+
+def test_the_private_leaderboard_refuses_to_rank_before_the_reveal(homework):
+    with pytest.raises(ApplicationError) as refused:
+        private_leaderboard(homework, access.STAFF)
+    assert refused.value.code == "not_revealed" and refused.value.status_code == 403
+
+
 def test_the_private_leaderboard_counts_final_selections_or_else_the_best_public(homework, people, scored):
     # student: best public 0.9 (private 0.6), but selected the 0.8 one (private 0.85).
     scored(people["student"], 0.90, private=0.60, minutes=1)
@@ -139,6 +152,7 @@ def test_the_private_leaderboard_counts_final_selections_or_else_the_best_public
     scored(people["other_student"], 0.88, private=0.70, minutes=3)
     scored(people["other_student"], 0.50, private=0.95, minutes=4)
     scored(people["ta"], 0.75, private=0.72, baseline=True)
+    reveal(homework)
     rows = private_leaderboard(homework)
     assert [(r.rank, r.name, r.private_score, r.public_rank, r.shake_up) for r in rows] == [
         (1, "student", 0.85, 1, 0), (None, "baseline: baseline CNN", 0.72, None, None),
@@ -154,6 +168,7 @@ def test_the_private_leaderboard_counts_final_selections_or_else_the_best_public
 def test_the_shake_up_is_public_rank_minus_private_rank(homework, people, scored):
     scored(people["student"], 0.90, private=0.60)
     scored(people["other_student"], 0.80, private=0.85)
+    reveal(homework)
     rows = private_leaderboard(homework)
     assert [(r.name, r.public_rank, r.rank, r.shake_up) for r in rows] == [
         ("other_student", 2, 1, 1), ("student", 1, 2, -1)]

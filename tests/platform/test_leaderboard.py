@@ -7,7 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from basin.leaderboard.selectors import public_leaderboard
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): ranks are window functions.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 
 def test_each_student_appears_once_with_their_best_public_score(homework, people, scored):

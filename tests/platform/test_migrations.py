@@ -5,7 +5,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): data migrations run differently on each database.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.database_sensitive]
 
 BEFORE = ("submissions", "0009_hidden_pass_log")
 AFTER = ("submissions", "0010_hide_what_was_graded_before_the_rehearsal")

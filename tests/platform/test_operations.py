@@ -28,7 +28,6 @@ from tests import services
 from tests.e2e.live import ROOT, LivePlatform, base_env
 
 # Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
-pytestmark = pytest.mark.database_neutral
 
 
 REDIS = "redis://127.0.0.1:6379/13"  # a db of the tests' own; every name in it is made unique below

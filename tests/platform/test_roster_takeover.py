@@ -18,7 +18,8 @@ from basin.courses.roster import import_roster
 from basin.errors import ApplicationError
 from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): one claim of a roster row under a lock.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 User = get_user_model()
 HEADER = "username,email,first_name,last_name,student_id,role\n"
 ROSTER = HEADER + ("alice,alice@uni.example,Alice,Arnold,s001,\n"

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 # Middleware and headers: the same on SQLite and PostgreSQL; not re-run there.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
+pytestmark = pytest.mark.django_db
 
 
 def policy(response) -> dict[str, list[str]]:

@@ -6,7 +6,6 @@ from basin.env import env_bool, env_choice, env_int, env_list, env_str
 
 
 # Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
-pytestmark = pytest.mark.database_neutral
 
 
 def test_a_bad_boolean_names_the_variable_and_the_accepted_values(monkeypatch):
@@ -73,3 +72,22 @@ def test_a_worker_without_diagnostics_does_not_take_their_queue(tmp_path, diagno
     done = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.BASIN_WORKER_QUEUES)"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == queues, done.stderr
+
+
+@pytest.mark.parametrize("production, accepted", [(False, True), (True, False)])
+def test_leases_shorter_than_a_minute_are_for_tests_and_demos_only(tmp_path, production, accepted):
+    """A chaos test waits out a killed worker's lease in seconds; production keeps at least a minute
+    (a lease shorter than a container start would re-queue healthy runs)."""
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {"BASIN_LEASE_SECONDS": "20", "BASIN_LEASE_MARGIN_SECONDS": "10", "BASIN_DATA_DIR": str(tmp_path),
+                        "BASIN_PRODUCTION": "1" if production else "0", "BASIN_SECRET_KEY": "k" * 50,
+                        "BASIN_ALLOWED_HOSTS": "basin.example", "DJANGO_SETTINGS_MODULE": "basin.settings"}
+    done = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.BASIN_LEASE_SECONDS)"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    if accepted:
+        assert done.stdout.strip() == "20", done.stderr
+    else:
+        assert done.returncode != 0 and "BASIN_LEASE_SECONDS" in done.stderr and "minimum of 60" in done.stderr

@@ -9,7 +9,8 @@ from django.utils import timezone
 from basin.submissions.models import Submission
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): quotas and duplicates decided under a row lock.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 
 _UPLOADS = itertools.count()

@@ -5,20 +5,19 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from basin.dispatch import GRADE
 from basin.grading import services, watchdog
 from basin.submissions.models import Submission
 from tests import services as real
 
-pytestmark = pytest.mark.django_db
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): expired leases read on the database clock.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Messages the watchdog sends, recorded (the broker is exercised by the end-to-end tests)."""
-    messages = []
-    monkeypatch.setattr(services, "enqueue_grading", lambda pk, countdown=0: messages.append(pk))
-    monkeypatch.setattr(watchdog, "enqueue_grading", lambda pk, countdown=0: messages.append(pk))
-    return messages
+def sent(dispatched):
+    """sent(): the submissions whose grading was sent, in order (tests/conftest.py's dispatched)."""
+    return lambda: [pk for task, pk, _ in dispatched if task == GRADE]
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ def test_a_running_submission_whose_lease_expired_is_queued_again(submission, se
     busy = submission("running", attempts=1, lease_in=timedelta(minutes=5))
     assert watchdog.run_watchdog().requeued == 1
     lost.refresh_from_db(), busy.refresh_from_db()
-    assert (lost.status, busy.status) == ("queued", "running") and sent == [lost.pk]
+    assert (lost.status, busy.status) == ("queued", "running") and sent() == [lost.pk]
 
 
 def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_student(submission, sent, settings):
@@ -48,7 +47,7 @@ def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_st
     lost = submission("running", attempts=2, lease_in=-timedelta(seconds=1))
     watchdog.run_watchdog()
     lost.refresh_from_db()
-    assert (lost.status, lost.verdict) == ("failed", "infrastructure_error") and sent == []
+    assert (lost.status, lost.verdict) == ("failed", "infrastructure_error") and sent() == []
 
 
 def test_a_queued_submission_whose_message_was_lost_is_sent_again(submission, sent, settings):
@@ -58,8 +57,8 @@ def test_a_queued_submission_whose_message_was_lost_is_sent_again(submission, se
     fresh = submission(age=timedelta(seconds=5), enqueued_ago=timedelta(seconds=5))
     waiting_but_recently_sent = submission(age=timedelta(hours=1), enqueued_ago=timedelta(minutes=2))
     assert watchdog.run_watchdog().resent == 2
-    assert sorted(sent) == sorted([lost.pk, never_sent.pk])
-    assert fresh.pk not in sent and waiting_but_recently_sent.pk not in sent
+    assert sorted(sent()) == sorted([lost.pk, never_sent.pk])
+    assert fresh.pk not in sent() and waiting_but_recently_sent.pk not in sent()
 
 
 def test_containers_of_attempts_that_are_no_longer_running_are_removed(submission, sent, settings):

@@ -14,7 +14,7 @@ from basin.toolkit import wheel as toolkit
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.django_db, pytest.mark.database_neutral]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

@@ -81,7 +81,7 @@ class TokenApi(APIView):
         if getattr(request._request, "axes_locked_out", False):
             return lockout_response(request._request)
         if user is None:
-            raise ApplicationError("invalid_credentials", "Wrong username or password.", status_code=401)
+            raise ApplicationError("invalid_credentials", "Wrong username or password.")
         if refused := over_the_limit(request, user):
             return refused
         made = services.create_token(user=user, label=ApiToken.Label.BASIN_LOGIN)

@@ -41,10 +41,9 @@ def made_under_current_password(token: ApiToken) -> bool:
 
 
 def token_lifetime(user) -> timedelta | None:
-    """The shortest token lifetime among the courses the user is in (any role); None: no expiry."""
-    from basin.courses.models import Course
-
-    days = Course.objects.filter(memberships__user=user).aggregate(days=Min("token_lifetime_days"))["days"]
+    """The shortest token lifetime among the courses the user is in (any role); None: no expiry. (Read
+    through the user's memberships: accounts sit below courses and import nothing of theirs.)"""
+    days = user.memberships.aggregate(days=Min("course__token_lifetime_days"))["days"]
     return None if days is None else timedelta(days=days)
 
 

@@ -53,7 +53,7 @@ def send_email_confirmation(*, user, base_url: str) -> None:
         seconds = int(mails.wait() or mails.duration) + 1
         raise ApplicationError("too_many_emails", f"Basin sent {mails.num_requests} confirmation links to "
                                f"{user.email} in the last day; open the newest one, or send another in "
-                               f"{wait_in_words(seconds)} from your e-mail page.", status_code=429,
+                               f"{wait_in_words(seconds)} from your e-mail page.",
                                details={"retry_after": seconds})
     days = settings.BASIN_EMAIL_CONFIRM_DAYS
     body = (f"Hello {user.get_username()},\n\n"
@@ -68,7 +68,7 @@ def send_email_confirmation(*, user, base_url: str) -> None:
     except (smtplib.SMTPException, OSError) as e:  # refused, unreachable, timed out
         log.warning("confirmation e-mail to user %s not sent: %s", user.pk, e)
         raise ApplicationError("email_not_sent", "Basin could not send the confirmation e-mail just now; try again in "
-                               "a few minutes from your e-mail page.", status_code=503) from None
+                               "a few minutes from your e-mail page.") from None
 
 
 def confirm_email(*, user, token: str) -> ConfirmedEmail:
@@ -83,8 +83,7 @@ def confirm_email(*, user, token: str) -> ConfirmedEmail:
                                "short by your mail program); send yourself a new one from your e-mail page.") from None
     if claim.get("user") != user.pk:
         raise ApplicationError("confirmation_for_another_account", "This link confirms the address of another "
-                               "account. Log out, log in as the account it was sent for, and open it again.",
-                               status_code=403)
+                               "account. Log out, log in as the account it was sent for, and open it again.")
     if claim.get("email") != email_key(user.email):
         raise ApplicationError("confirmation_outdated", f"This link was sent for {claim.get('email')}, but your "
                                f"account's address is now {user.email}; send a new link from your e-mail page.")

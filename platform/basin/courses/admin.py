@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from basin.errors import ApplicationError
 
 from . import services
+from .access import staff_course_ids
 from .models import Course, DatasetVersion, Homework, Membership, new_join_code
 
 
@@ -25,8 +26,7 @@ def ta_course_ids(request) -> frozenset[int]:
         user = request.user
         cached = frozenset()
         if user.is_authenticated and user.is_active and user.is_staff:
-            cached = frozenset(Membership.objects.filter(user=user, role=Membership.Role.TA)
-                               .values_list("course_id", flat=True))
+            cached = frozenset(staff_course_ids(user))
         request._basin_ta_course_ids = cached
     return cached
 

@@ -1,18 +1,18 @@
-"""Homework endpoints: details for members, creation for the course's TAs."""
+"""Homework endpoints: creation for the course's TAs (a member's view of a homework, with their
+quota, is basin.submissions.api's)."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from basin.errors import ApplicationError
-from basin.submissions.services import quota_of
 from basin.schema import errors
 
 from . import services
-from .models import DatasetVersion, Homework, Membership, validate_budget_overrides
-from .selectors import course_for_staff, homework_for_member
+from .models import DatasetVersion, Homework, validate_budget_overrides
+from .selectors import course_for_staff
 
 
 class HomeworkSerializer(serializers.ModelSerializer):
@@ -29,39 +29,6 @@ class HomeworkSerializer(serializers.ModelSerializer):
 
     closes_at = serializers.DateTimeField(read_only=True, help_text="the deadline, or the end of the late period")
     private_revealed = serializers.BooleanField(source="private_is_revealed", read_only=True)
-
-
-QUOTA = inline_serializer("Quota", {
-    "daily_quota": serializers.IntegerField(), "daily_used": serializers.IntegerField(),
-    "daily_left": serializers.IntegerField(),
-    "resets_at": serializers.DateTimeField(allow_null=True, help_text="when the next counted submission frees up"),
-    "total_quota": serializers.IntegerField(allow_null=True), "total_used": serializers.IntegerField(),
-    "total_left": serializers.IntegerField(allow_null=True), "left": serializers.IntegerField()})
-
-
-def quota_body(quota) -> dict:
-    return {"daily_quota": quota.daily_quota, "daily_used": quota.daily_used, "daily_left": quota.daily_left,
-            "resets_at": quota.resets_at, "total_quota": quota.total_quota, "total_used": quota.total_used,
-            "total_left": quota.total_left, "left": quota.left}
-
-
-class HomeworkForMemberSerializer(HomeworkSerializer):
-    """The schema of what a member reads: the homework, their role, their quota."""
-    role = serializers.ChoiceField(Membership.Role.choices, read_only=True)
-    quota = QUOTA
-
-    class Meta(HomeworkSerializer.Meta):
-        fields = HomeworkSerializer.Meta.fields + ["role", "quota"]
-
-
-class HomeworkDetailApi(APIView):
-    @extend_schema(responses={200: HomeworkForMemberSerializer, **errors(401, 404)},
-                   description="The homework, for its course's members; the body also has your `role` and, for "
-                               "a student, your `quota` (what is left today and in all, and when the next frees up).")
-    def get(self, request, slug: str):
-        homework, role = homework_for_member(slug, request.user)
-        return Response(HomeworkSerializer(homework).data | {"role": role,
-                                                             "quota": quota_body(quota_of(homework, request.user))})
 
 
 class CourseHomeworksApi(APIView):

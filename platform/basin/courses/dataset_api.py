@@ -56,12 +56,12 @@ class HomeworkDatasetFileApi(APIView):
             split = name.split("/")[0]
             if split in layout.HIDDEN_SPLITS:
                 raise ApplicationError("hidden_split", f"The {split} split is hidden: it is what the leaderboard scores. "
-                                       f"Train on {' and '.join(layout.PUBLIC_SPLITS)}.", status_code=403)
+                                       f"Train on {' and '.join(layout.PUBLIC_SPLITS)}.")
             raise ApplicationError("no_such_file", f"{name} is not a public file of this dataset; the dataset's "
-                                   "manifest lists them.", status_code=404)
+                                   "manifest lists them.")
         path = homework.dataset.path / name
         if name not in homework.dataset.manifest.get("files", {}) or not path.is_file():
-            raise ApplicationError("no_such_file", f"This dataset version has no {name}.", status_code=404)
+            raise ApplicationError("no_such_file", f"This dataset version has no {name}.")
         return _ranged_file(request, path, name.replace("/", "-"))
 
 

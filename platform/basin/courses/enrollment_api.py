@@ -66,7 +66,7 @@ class CourseRosterApi(APIView):
         upload = data.validated_data["file"]
         if upload.size > roster.MAX_BYTES:  # before reading it into memory
             raise ApplicationError("roster_too_large", f"A roster CSV is at most {roster.MAX_BYTES >> 20} MB; check "
-                                   "that this is the right file.", status_code=413)
+                                   "that this is the right file.")
         summary = roster.import_roster(course=course, data=upload.read(), dry_run=data.validated_data["dry_run"],
                                        relink=data.validated_data["relink"],
                                        base_url=request.build_absolute_uri("/").rstrip("/"))

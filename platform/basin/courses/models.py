@@ -122,10 +122,11 @@ def validate_budget_overrides(value) -> None:
             resolve_budget(profile, value)
         except BudgetError as e:
             raise ValidationError(str(e)) from e
-    most = settings.BASIN_LEASE_SECONDS - settings.BASIN_LEASE_MARGIN_SECONDS
-    if value.get("time_limit_s", 0) > most:
-        raise ValidationError(f"diagnostics setting time_limit_s can be at most {most} s here "
-                              "(BASIN_LEASE_SECONDS minus BASIN_LEASE_MARGIN_SECONDS).")
+    from basin import leases
+
+    if value.get("time_limit_s", 0) > leases.longest_run_s():
+        raise ValidationError(f"diagnostics setting time_limit_s can be at most {leases.longest_run_s()} s here "
+                              f"{leases.LIMIT_HELP}.")
 
 
 class Homework(models.Model):

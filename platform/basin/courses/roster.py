@@ -64,7 +64,7 @@ def import_roster(*, course: Course, data: bytes, base_url: str = "", dry_run: b
     except IntegrityError:
         # Two imports, or an import and a sign-up, made the same account at once: the next run sees it.
         raise ApplicationError("roster_conflict", "Some of these accounts changed while the roster was imported; "
-                               "nothing was imported. Import the file again.", status_code=409) from None
+                               "nothing was imported. Import the file again.") from None
 
 
 def set_password_link(user, base_url: str = "") -> str:

@@ -133,7 +133,7 @@ def _row_problems(line: int, values: dict[str, str], seen: dict[str, tuple[str, 
 def _read_csv(data: bytes) -> pd.DataFrame:
     if len(data) > MAX_BYTES:
         raise ApplicationError("roster_too_large", f"The roster is {len(data) // 1024} kB; a roster CSV is at most "
-                               f"{MAX_BYTES // 1024 // 1024} MB. Check that this is the right file.", status_code=413)
+                               f"{MAX_BYTES // 1024 // 1024} MB. Check that this is the right file.")
     try:
         text = data.decode("utf-8-sig")  # -sig: Excel's "CSV UTF-8" starts with a byte-order mark
     except UnicodeDecodeError:

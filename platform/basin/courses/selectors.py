@@ -5,13 +5,8 @@ from django.http import Http404
 
 from basin.errors import ApplicationError
 
-from .models import Course, Homework, Membership
-
-
-def role_in(course_id: int, user) -> str | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(course_id=course_id, user=user).values_list("role", flat=True).first()
+from .access import Viewer, is_course_staff, role_in, viewer_of
+from .models import Course, Homework
 
 
 def no_such_homework(slug: str) -> str:
@@ -19,13 +14,13 @@ def no_such_homework(slug: str) -> str:
             "(/homeworks/<slug>/); join its course with the code from its staff.")
 
 
-def homework_for_member(slug: str, user) -> tuple[Homework, str]:
-    """The homework and the user's role in its course; 404 for anyone outside it (existence hidden)."""
+def homework_for_member(slug: str, user) -> tuple[Homework, Viewer]:
+    """The homework and who the user is in its course; 404 for anyone outside it (existence hidden)."""
     homework = Homework.objects.select_related("course", "dataset").filter(slug=slug).first()
-    role = role_in(homework.course_id, user) if homework else None
-    if homework is None or role is None:  # the same words whether it exists or not
+    viewer = viewer_of(homework.course_id, user) if homework else None
+    if homework is None or viewer is None or not viewer.is_member:  # the same words whether it exists or not
         raise Http404(no_such_homework(slug))
-    return homework, role
+    return homework, viewer
 
 
 def homework_for_viewer(slug: str, user) -> Homework:
@@ -39,7 +34,7 @@ def homework_for_viewer(slug: str, user) -> Homework:
 
 def course_for_staff(slug: str, user) -> Course:
     course = Course.objects.filter(slug=slug).first()
-    if course is None or role_in(course.id, user) != Membership.Role.TA:
+    if course is None or not is_course_staff(user, course.id):
         raise Http404("No such course.")
     return course
 
@@ -66,6 +61,5 @@ def course_with_join_code(code: str) -> Course:
         matches = list(Course.objects.filter(join_code__iexact=code).exclude(join_code="")[:2])
         course = matches[0] if len(matches) == 1 else None
     if course is None:
-        raise ApplicationError("unknown_join_code", "No course has this join code; check it with your course staff.",
-                               status_code=404)
+        raise ApplicationError("unknown_join_code", "No course has this join code; check it with your course staff.")
     return course

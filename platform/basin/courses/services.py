@@ -7,12 +7,15 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 
 from basin.errors import ApplicationError
+from basin import leases
 from basin_grader import dataset_layout
 
 from .models import Course, DatasetVersion, Homework, Membership, validate_budget_overrides
+from .access import is_course_staff
 from .selectors import course_with_join_code
 
 
@@ -60,8 +63,8 @@ def enroll(*, course: Course, user, role: str) -> Membership:
 @transaction.atomic
 def create_homework(*, actor, course: Course, slug: str, title: str, dataset: DatasetVersion,
                     opens_at: datetime, deadline: datetime, description: str = "", **options) -> Homework:
-    if not Membership.objects.filter(course=course, user=actor, role=Membership.Role.TA).exists():
-        raise ApplicationError("not_course_staff", "Only the course's TAs can create homeworks.", status_code=403)
+    if not is_course_staff(actor, course.id):
+        raise ApplicationError("not_course_staff", "Only the course's TAs can create homeworks.")
     if deadline <= opens_at:
         raise ApplicationError("invalid_deadline", "The deadline must come after the opening time.")
     if options.get("late_policy") == Homework.LatePolicy.PENALTY and not (
@@ -70,17 +73,15 @@ def create_homework(*, actor, course: Course, slug: str, title: str, dataset: Da
                                "submissions stop being accepted, a time after the deadline.")
     if options.get("late_policy", Homework.LatePolicy.REFUSE) == Homework.LatePolicy.REFUSE:
         options["late_until"] = None  # no late period to keep
-    most = settings.BASIN_LEASE_SECONDS - settings.BASIN_LEASE_MARGIN_SECONDS
-    if options.get("time_limit_s", 0) > most:
-        raise ApplicationError("time_limit_too_long", f"The time limit can be at most {most} s here "
-                               "(BASIN_LEASE_SECONDS minus BASIN_LEASE_MARGIN_SECONDS).")
+    if options.get("time_limit_s", 0) > leases.longest_run_s():
+        raise ApplicationError("time_limit_too_long", f"The time limit can be at most {leases.longest_run_s()} s "
+                               f"here {leases.LIMIT_HELP}.")
     try:
         validate_budget_overrides(options.get("diagnostics_budget", {}))
     except ValidationError as e:
         raise ApplicationError("invalid_diagnostics_budget", " ".join(e.messages)) from e
     if Homework.objects.filter(slug=slug).exists():
-        raise ApplicationError("homework_exists", f"A homework named {slug!r} exists already; choose another slug.",
-                               status_code=409)
+        raise ApplicationError("homework_exists", f"A homework named {slug!r} exists already; choose another slug.")
     return Homework.objects.create(course=course, slug=slug, title=title, description=description,
                                    dataset=dataset, opens_at=opens_at, deadline=deadline, **options)
 
@@ -106,10 +107,23 @@ def reveal_private(*, homework: Homework) -> Homework:
     now = timezone.now()
     if now <= homework.closes_at:
         raise ApplicationError("still_open", f"Submissions close at {homework.closes_at.isoformat()}; the private "
-                               "leaderboard can be revealed after that.", status_code=409)
+                               "leaderboard can be revealed after that.")
     Homework.objects.filter(pk=homework.pk, private_revealed_at__isnull=True).update(private_revealed_at=now)
     homework.refresh_from_db()
     return homework
+
+
+def sign_up(*, username: str, email: str, password: str, code: str) -> tuple:
+    """A new account in the course whose join code this is, as a student: (user, membership). No
+    account is made without its course: a code that stopped working, or a username taken a moment
+    ago, makes nothing (ApplicationError)."""
+    try:
+        with transaction.atomic():
+            user = get_user_model().objects.create_user(username=username, email=email, password=password)
+            membership, _ = join_with_code(user=user, code=code)
+    except IntegrityError:
+        raise ApplicationError("username_taken", "A user with that username already exists.") from None
+    return user, membership
 
 
 def join_with_code(*, user, code: str) -> tuple[Membership, bool]:

@@ -1,53 +1,20 @@
-"""The student's homework page (description, data, starter notebook, upload, history, final
-selection, quota) and the starter notebook download. The page's live parts talk to the same
-REST API as the `basin` command, with the browser's session."""
+"""The starter notebook download, filled in for this site and homework (the homework page itself is
+basin.submissions.views')."""
 from __future__ import annotations
 
 import json
 import logging
 
-from basin_grader import dataset_layout as layout
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
-from django.urls import reverse
 
-from basin.submissions import selectors as submission_selectors
-from basin.submissions.serializers import SubmissionSerializer
-from basin.submissions.services import quota_of
 from basin.toolkit import install
 from basin.toolkit import wheel as toolkit
 
-from .api import quota_body
-from .dataset_api import public_manifest
-from .models import Membership
 from .selectors import homework_for_member
 
 logger = logging.getLogger(__name__)
-
-
-@login_required
-def homework(request, slug: str):
-    homework, role = homework_for_member(slug, request.user)
-    staff = role == Membership.Role.TA
-    submissions = submission_selectors.submissions_of(request.user, homework)
-    return render(request, "courses/homework.html", {
-        "homework": homework, "role": role, "staff": staff,
-        "manifest": public_manifest(homework, request),
-        "has_preview": layout.PREVIEW in homework.dataset.manifest.get("files", {}),
-        "install_line": install.install_line(request, "check"), "server": request.build_absolute_uri("/").rstrip("/"),
-        "page": {  # what homework.js starts from; it then polls the API
-            "slug": homework.slug, "max_upload_bytes": homework.max_upload_mb * 1024 * 1024,
-            "final_selections": homework.final_selections, "closes_at": homework.closes_at.isoformat(),
-            "quota": quota_body(quota_of(homework, request.user)),
-            "submissions": SubmissionSerializer(submissions, many=True, context={"viewer_is_staff": staff}).data,
-            "urls": {"submissions": reverse("api-homework-submissions", kwargs={"slug": slug}),
-                     "selection": reverse("api-homework-selection", kwargs={"slug": slug}),
-                     "homework": reverse("api-homework", kwargs={"slug": slug}),
-                     "diagnostics": reverse("diagnostics", kwargs={"submission_id": 0}),
-                     "cancel": reverse("api-submission-cancel", kwargs={"submission_id": 0})}},
-    })
 
 
 @login_required

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -13,6 +14,7 @@ from basin.courses import services as courses
 from basin.courses.models import Course, DatasetVersion, Homework, Membership
 from basin.submissions import services as submissions
 from basin.submissions.models import Submission
+from basin_grader import dataset_layout
 
 DATASET_SLUG = "dmnist-demo"
 DEMO_COUNTS = {"train": 3000, "val": 600, "test": 1000, "shift": 300}
@@ -29,9 +31,20 @@ class Demo:
     student: object
 
 
+def dataset_files_built() -> bool:
+    """Whether an earlier run built the demo's dataset files (whole: a build appears by a rename)."""
+    return (settings.BASIN_DATASETS_DIR / DATASET_SLUG / dataset_layout.MANIFEST).exists()
+
+
 def ensure_dataset(counts: dict[str, int] = DEMO_COUNTS) -> DatasetVersion:
+    """The demo's dataset version: registered already, or built by an earlier run whose database was
+    since replaced (a new DATABASE_URL, say: the files are reused, not generated again), or built now."""
     existing = DatasetVersion.objects.filter(slug=DATASET_SLUG).first()
-    return existing or courses.build_dataset_version(slug=DATASET_SLUG, seed=0, counts=counts)
+    if existing:
+        return existing
+    if dataset_files_built():
+        return courses.register_dataset_version(slug=DATASET_SLUG)
+    return courses.build_dataset_version(slug=DATASET_SLUG, seed=0, counts=counts)
 
 
 def _user(username: str, password: str, **extra):

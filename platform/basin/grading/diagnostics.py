@@ -23,7 +23,7 @@ from django.db.models import F, Q
 
 from basin.clock import database_now
 from basin.submissions.models import Submission
-from basin.submissions.services import send
+from basin.submissions.services import enqueue_diagnostics
 from basin_grader.budgets import BudgetError, resolve_budget
 from basin_grader.diagnostics_trust import storable, trusted
 from basin_grader.evaluate import diagnose_in_sandbox
@@ -31,20 +31,11 @@ from basin_grader.sandbox import RunIdentity
 from basin_grader.sandbox_diagnostics import add_test_gaps
 from basin_grader.verdicts import InfrastructureError
 
+from basin import leases
 from .services import RETRY_BACKOFF_S, _local_copy, limits_for, sandbox_backend
 
 log = logging.getLogger(__name__)
 Status = Submission.DiagnosticsStatus
-
-
-def wanted(submission: Submission) -> bool:
-    return settings.BASIN_DIAGNOSTICS != "off" and submission.homework.diagnostics_enabled
-
-
-def enqueue_diagnostics(submission_id: int, countdown: float = 0) -> None:
-    from .tasks import run_diagnostics
-
-    send(run_diagnostics, submission_id, countdown, "diagnostics_enqueued_at")
 
 
 def _claim(submission_id: int) -> Submission | None:
@@ -52,7 +43,7 @@ def _claim(submission_id: int) -> Submission | None:
     won = Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORED,
                                     diagnostics_status=Status.QUEUED).update(
         diagnostics_status=Status.RUNNING, diagnostics_attempts=F("diagnostics_attempts") + 1,
-        diagnostics_lease_expires_at=now + timedelta(seconds=settings.BASIN_LEASE_SECONDS))
+        diagnostics_lease_expires_at=now + leases.lease())
     if not won:
         return None
     return Submission.objects.select_related("homework__dataset").get(pk=submission_id)
@@ -116,9 +107,7 @@ def run_diagnostics(submission_id: int) -> None:
     except BudgetError as e:  # an override the admin form would have refused; tell the staff, keep the score
         _record(submission, {"status": "partial", "errors": {"budget": f"the homework's diagnostics budget: {e}"}})
         return
-    # The run must end inside the lease, like scoring's time limit (basin.grading.services.limits_for).
-    limit = min(budget.time_limit_s, settings.BASIN_LEASE_SECONDS - settings.BASIN_LEASE_MARGIN_SECONDS)
-    budget = replace(budget, time_limit_s=limit)
+    budget = replace(budget, time_limit_s=int(leases.clamp(budget.time_limit_s)))
     work_root = Path(settings.BASIN_WORK_DIR)
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"diag-{submission.pk}-", dir=work_root, ignore_cleanup_errors=True) as tmp:

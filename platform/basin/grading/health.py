@@ -19,6 +19,7 @@ from kombu import Connection, Consumer
 from kombu.pidbox import Mailbox
 from kombu.utils.uuid import uuid
 
+from basin import dispatch
 from basin.celery import app
 
 
@@ -80,10 +81,8 @@ def page_timeout() -> float:
 
 
 def known_queues() -> tuple[str, ...]:
-    """Basin's queues, in the order a worker takes them: scoring, basin, diagnostics."""
-    names = [*settings.BASIN_WORKER_QUEUES.split(","), settings.CELERY_TASK_DEFAULT_QUEUE,
-             *(route["queue"] for route in settings.CELERY_TASK_ROUTES.values())]
-    return tuple(dict.fromkeys(name for name in names if name))
+    """Basin's queues, in the order a worker takes them (basin.dispatch): scoring, basin, diagnostics."""
+    return dispatch.WORKER_QUEUES
 
 
 def broker_label(url: str | None = None) -> str:

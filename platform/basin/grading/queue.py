@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min, Q, QuerySet
 
 from basin.clock import database_now
-from basin.courses.models import Membership
+from basin.courses.access import is_course_staff, staff_course_ids
 from basin.submissions.models import Submission
 
 WINDOW = timedelta(hours=24)
@@ -26,7 +26,7 @@ def may_watch(user) -> bool:
     """Superusers, and the TAs of any course (who see their courses' submissions only)."""
     if not (user.is_authenticated and user.is_active):
         return False
-    return user.is_superuser or Membership.objects.filter(user=user, role=Membership.Role.TA).exists()
+    return user.is_superuser or is_course_staff(user)
 
 
 def watched(user) -> QuerySet[Submission]:
@@ -34,8 +34,7 @@ def watched(user) -> QuerySet[Submission]:
     if user.is_superuser:
         return qs
     # A subquery, not a list: the scope costs no query of its own.
-    return qs.filter(homework__course_id__in=Membership.objects.filter(user=user, role=Membership.Role.TA)
-                     .values("course_id"))
+    return qs.filter(homework__course_id__in=staff_course_ids(user))
 
 
 def _age(now: datetime, since: datetime | None) -> timedelta | None:

@@ -12,7 +12,6 @@ import shutil
 import socket
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -20,8 +19,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from basin.clock import database_now
+from basin import leases
 from basin.submissions.models import Submission
-from basin.submissions.services import enqueue_grading
+from basin.submissions.services import enqueue_diagnostics, enqueue_grading
 from basin_grader.evaluate import Evaluation, evaluate
 from basin_grader.sandbox import RunIdentity, SandboxLimits, get_backend
 from basin_grader.verdicts import INFRASTRUCTURE_ERROR, SCORED, InfrastructureError
@@ -50,7 +50,7 @@ def claim(submission_id: int) -> Claim | None:
     now = database_now()
     won = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
         status=Submission.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, worker=worker_name(),
-        lease_expires_at=now + timedelta(seconds=settings.BASIN_LEASE_SECONDS))
+        lease_expires_at=now + leases.lease())
     if not won:
         return None
     submission = Submission.objects.select_related("homework__dataset").get(pk=submission_id)
@@ -61,13 +61,16 @@ def _running(claim: Claim):
     return Submission.objects.filter(pk=claim.submission.pk, status=Submission.Status.RUNNING, attempts=claim.attempt)
 
 
+def wants_diagnostics(submission: Submission) -> bool:
+    """Whether a scored submission gets a diagnostics run: this worker's setting and its homework's."""
+    return settings.BASIN_DIAGNOSTICS != "off" and submission.homework.diagnostics_enabled
+
+
 def record(claim: Claim, evaluation: Evaluation) -> bool:
     """Store a verdict for this attempt; False when the attempt is no longer current. A scored
     submission's diagnostics run is queued with it (basin.grading.diagnostics)."""
-    from .diagnostics import enqueue_diagnostics, wanted
-
     scores = evaluation.scores
-    diagnose = evaluation.verdict == SCORED and wanted(claim.submission)
+    diagnose = evaluation.verdict == SCORED and wants_diagnostics(claim.submission)
     stored = bool(_running(claim).update(
         status=Submission.Status.SCORED if evaluation.verdict == SCORED else Submission.Status.FAILED,
         diagnostics_status=Submission.DiagnosticsStatus.QUEUED if diagnose else Submission.DiagnosticsStatus.NONE,
@@ -115,10 +118,8 @@ def _local_copy(submission: Submission, folder: Path) -> Path:
 
 
 def limits_for(homework) -> SandboxLimits:
-    """The homework's limits, the wall clock clamped to end inside the lease (an admin edit or a
-    shorter lease on this worker must not turn a student's time limit into a retried worker failure)."""
-    wall = min(homework.time_limit_s, settings.BASIN_LEASE_SECONDS - settings.BASIN_LEASE_MARGIN_SECONDS)
-    return SandboxLimits(wall_seconds=wall, memory_mb=homework.memory_limit_mb)
+    """The homework's limits, the wall clock ending inside the lease (basin.leases)."""
+    return SandboxLimits(wall_seconds=leases.clamp(homework.time_limit_s), memory_mb=homework.memory_limit_mb)
 
 
 def run_identity(submission_id: int, attempt: int) -> RunIdentity:

@@ -1,8 +1,11 @@
-"""Celery tasks of the grading worker: thin, they take an id and call a service."""
+"""Celery tasks of the grading worker: thin, they take an id and call a service. Their names and
+queues are basin.dispatch's; nothing imports a task to send it."""
 import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
+
+from basin import dispatch
 
 from . import services
 
@@ -29,14 +32,13 @@ def _sweep_at_start(**kwargs) -> None:
     sweep_this_host()  # a worker without the Docker socket (the general one) finds no engine: nothing to do
 
 
-@shared_task(name="basin.grading.grade_submission", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=dispatch.GRADE, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def grade_submission(submission_id: int) -> None:
     sweep_this_host()
     services.grade_submission(submission_id)
 
 
-# Routed to the "diagnostics" queue, which workers consume after "scoring" and "basin" (see settings).
-@shared_task(name="basin.diagnostics.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=dispatch.DIAGNOSE, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_diagnostics(submission_id: int) -> None:
     from . import diagnostics
 
@@ -44,8 +46,7 @@ def run_diagnostics(submission_id: int) -> None:
     diagnostics.run_diagnostics(submission_id)
 
 
-# Named outside basin.grading.* so it is routed to the general queue, not behind the scoring jobs.
-@shared_task(name="basin.watchdog", ignore_result=True)
+@shared_task(name=dispatch.WATCHDOG, ignore_result=True)
 def watchdog() -> None:
     from .watchdog import run_watchdog
 

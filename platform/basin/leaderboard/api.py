@@ -8,8 +8,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from basin.courses.models import Membership
-from basin.courses.selectors import homework_for_viewer, role_in
+from basin.courses import access
+from basin.courses.selectors import homework_for_viewer
 from basin.errors import ApplicationError
 from basin.schema import LEADERBOARD, errors
 
@@ -25,13 +25,11 @@ class LeaderboardApi(APIView):
                                                             "(the default once revealed)")])
     def get(self, request, slug: str):
         homework = homework_for_viewer(slug, request.user)
-        revealed = homework.private_is_revealed
+        revealed = access.private_part_visible(homework)
         part = request.query_params.get("part") or ("private" if revealed else "public")
         if part not in ("public", "private"):
             raise ApplicationError("invalid_request", "part is public or private.")
-        if part == "private" and not revealed:
-            raise ApplicationError("not_revealed", "The private leaderboard is shown after the course staff reveal "
-                                   "it, once submissions have closed.", status_code=403)
-        staff = role_in(homework.course_id, request.user) == Membership.Role.TA
-        rows = (private_leaderboard if part == "private" else public_leaderboard)(homework, viewer_is_staff=staff)
+        # Before the reveal, private_leaderboard refuses (not_revealed), whoever asks.
+        viewer = access.viewer_of(homework.course_id, request.user)
+        rows = (private_leaderboard if part == "private" else public_leaderboard)(homework, viewer)
         return Response({"homework": homework.slug, "part": part, "rows": [asdict(row) for row in rows]})

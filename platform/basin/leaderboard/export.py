@@ -13,7 +13,7 @@ import pandas as pd
 from django.http import Http404, HttpResponse
 
 from basin.courses.models import Homework, Membership
-from basin.courses.selectors import role_in
+from basin.courses import access
 from basin.errors import ApplicationError
 from basin.spreadsheet import spreadsheet_safe
 from basin.submissions.models import Submission
@@ -24,17 +24,16 @@ COLUMNS = ["student_id", "name", "username", "final_score", "rank", "entries", "
 
 
 def not_revealed(homework: Homework) -> ApplicationError:
-    return ApplicationError("not_revealed", f"The private leaderboard of {homework.slug} is not revealed yet: "
+    return ApplicationError("grades_not_final", f"The private leaderboard of {homework.slug} is not revealed yet: "
                             "reveal it first (admin → Homeworks → select it → action \"Reveal the private "
-                            "leaderboard\", possible once submissions have closed), then export the grades.",
-                            status_code=409)
+                            "leaderboard\", possible once submissions have closed), then export the grades.")
 
 
 def grades_frame(homework: Homework) -> pd.DataFrame:
     """Ranked students first (by rank), then those with nothing scored (by student id, username)."""
-    if not homework.private_is_revealed:
+    if not access.private_part_visible(homework):
         raise not_revealed(homework)
-    rows = [r for r in private_leaderboard(homework, viewer_is_staff=True) if not r.is_baseline]
+    rows = [r for r in private_leaderboard(homework, access.STAFF) if not r.is_baseline]
     owner = dict(Submission.objects.filter(pk__in=[r.submission_id for r in rows]).values_list("id", "user_id"))
     by_user = {owner[r.submission_id]: r for r in rows}
     records = []
@@ -62,11 +61,10 @@ def grades_csv(homework: Homework) -> str:
 
 def grades_csv_view(request, slug: str):
     """The homework's grades as CSV, for its course's TAs (and superusers); 404 for anyone else,
-    409 before the reveal."""
+    409 before the reveal (grades_not_final: the grades do not exist yet)."""
     homework = Homework.objects.filter(slug=slug).first()
     staff = request.user.is_authenticated and request.user.is_active and (
-        request.user.is_superuser or (homework is not None
-                                      and role_in(homework.course_id, request.user) == Membership.Role.TA))
+        request.user.is_superuser or (homework is not None and access.is_course_staff(request.user, homework.course_id)))
     if homework is None or not staff:
         raise Http404("No such homework.")
     try:

@@ -14,8 +14,11 @@ from datetime import datetime
 
 from django.db.models import Count, F, Max, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
+from django.http import Http404
 
 from basin.courses.models import Homework, Membership
+from basin.courses import access
+from basin.errors import ApplicationError
 from basin.submissions.models import Submission
 
 
@@ -44,6 +47,33 @@ PRIVATE = (F("private_score") * (1 - F("late_penalty")))
 BEST_PUBLIC_FIRST = (F("effective").desc(), F("created_at").asc(), F("id").asc())
 
 
+def scored_for_leaderboard_viewer(submission_id: int, user) -> Submission:
+    """A scored submission whose diagnostics page (numbers only, never its file or logs) this
+    user may open: its owner and the course's TAs any of theirs; whoever may see the homework's
+    leaderboard only a submission shown on it (a student's best, a baseline, and after the reveal
+    the final selections), so that stepping through ids tells no one another student's history."""
+    submission = (Submission.objects.select_related("homework__course", "user")
+                  .filter(pk=submission_id, status=Submission.Status.SCORED).first())
+    if submission is None:
+        raise Http404("No such scored submission.")
+    homework = submission.homework
+    viewer = access.viewer_of(homework.course_id, user)
+    if viewer.owns(submission) or viewer.is_staff:
+        return submission
+    if (homework.leaderboard_is_public or viewer.is_member) and not submission.disqualified and (
+            submission.is_baseline or submission.pk == best_public_id(homework, submission.user_id)
+            or (access.private_part_visible(homework) and submission.selected)):
+        return submission
+    raise Http404("No such scored submission.")
+
+
+def best_public_id(homework, user_id: int) -> int | None:
+    """The submission a student's public leaderboard row shows (ties to the earlier one)."""
+    return (Submission.objects.filter(homework=homework, user_id=user_id, status=Submission.Status.SCORED,
+                                      public_score__isnull=False, disqualified=False, is_baseline=False)
+            .annotate(effective=PUBLIC).order_by(*BEST_PUBLIC_FIRST).values_list("id", flat=True).first())
+
+
 def _thumbnail(submission) -> dict:
     return {"landscape": submission.landscape_thumbnail, "sharpness": submission.sharpness}
 
@@ -53,15 +83,9 @@ def _ranked(homework: Homework):
                                      disqualified=False)
 
 
-def shows_pseudonyms(homework: Homework, sees_names: bool) -> bool:
-    """Whether a viewer reads pseudonyms, not usernames: where the homework asks for them, for all
-    but those who see names (the course's TAs; on a diagnostics page also the owner)."""
-    return homework.pseudonymous_leaderboard and not sees_names
-
-
-def _name_of(homework: Homework, viewer_is_staff: bool):
-    """The students' names as this viewer sees them, as a database expression."""
-    if shows_pseudonyms(homework, viewer_is_staff):
+def _name_of(homework: Homework, viewer: access.Viewer):
+    """The students' names as this viewer sees them (access.names_visible), as a database expression."""
+    if not access.names_visible(homework, viewer):
         return Subquery(Membership.objects.filter(course_id=homework.course_id, user_id=OuterRef("user_id"))
                         .values("pseudonym")[:1])
     return F("user__username")
@@ -74,9 +98,9 @@ def _baselines(homework: Homework, revealed: bool) -> list[Row]:
             .annotate(effective=PUBLIC)]
 
 
-def public_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> list[Row]:
+def public_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBODY) -> list[Row]:
     best = (_ranked(homework).filter(is_baseline=False)
-            .annotate(effective=PUBLIC, shown_name=_name_of(homework, viewer_is_staff))
+            .annotate(effective=PUBLIC, shown_name=_name_of(homework, viewer))
             .annotate(place=Window(RowNumber(), partition_by=[F("user_id")],
                                    order_by=list(BEST_PUBLIC_FIRST)),
                       entries=Window(Count("id"), partition_by=[F("user_id")]),
@@ -89,11 +113,15 @@ def public_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> lis
     return sorted(rows + _baselines(homework, False), key=lambda r: (-r.public_score, r.is_baseline, r.rank or 0))
 
 
-def private_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> list[Row]:
-    """The final standings; call only after the reveal (the views check homework.private_is_revealed)."""
+def private_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBODY) -> list[Row]:
+    """The final standings, after the reveal; before it, refused (ApplicationError not_revealed),
+    whoever asks: the private part of the test split is nobody's to rank until then."""
+    if not access.private_part_visible(homework):
+        raise ApplicationError("not_revealed", "The private leaderboard is shown after the course staff reveal it, "
+                               "once submissions have closed.")
     by_student: dict[int, list[dict]] = {}
     for s in (_ranked(homework).filter(is_baseline=False, private_score__isnull=False)
-              .annotate(effective=PUBLIC, effective_private=PRIVATE, shown_name=_name_of(homework, viewer_is_staff))
+              .annotate(effective=PUBLIC, effective_private=PRIVATE, shown_name=_name_of(homework, viewer))
               .values("id", "user_id", "shown_name", "effective", "effective_private", "late_penalty", "selected",
                       "created_at")):
         by_student.setdefault(s["user_id"], []).append(s)

@@ -14,12 +14,13 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from basin.courses.admin import CourseScopedAdmin, is_superuser, plural
-from basin.courses.models import Membership
 from basin.errors import ApplicationError
 
 from . import services
 from .models import Submission
-from .selectors import hidden_log_readable, visible_diagnostics, visible_scores
+from basin.courses import access
+
+from .selectors import visible_diagnostics, visible_scores
 
 HIDDEN = "hidden until the reveal"
 # Stored fields that hold the private part: never displayed raw, never filtered or sorted on.
@@ -112,28 +113,29 @@ class SubmissionAdmin(CourseScopedAdmin):
         return submission.hidden_log
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None or is_superuser(request) or hidden_log_readable(obj, viewer_is_staff=True):
+        if obj is None or is_superuser(request) or access.hidden_log_visible(obj, access.STAFF):
             return self.fieldsets
         return [(title, {**options, "fields": [f for f in options["fields"] if f != "hidden_pass_log"]})
                 for title, options in self.fieldsets]
 
     @admin.display(description="private score")
     def private(self, submission: Submission):
-        if not submission.homework.private_is_revealed:
+        if not access.private_part_visible(submission.homework):
             return HIDDEN
         return "-" if submission.private_score is None else submission.private_score
 
     @admin.display(description="scores")
     def visible_scores(self, submission: Submission):
-        shown = visible_scores(submission, full=True)
-        if not submission.homework.private_is_revealed:
+        shown = visible_scores(submission, access.STAFF)
+        if not access.private_part_visible(submission.homework):
             shown = {**shown, **{key: HIDDEN for key in ("private", "all") if key in (submission.scores or {})}}
         return _pretty(shown)
 
     @admin.display(description="diagnostics (trusted)")
     def visible_diagnostics(self, submission: Submission):
-        shown = {k: v for k, v in visible_diagnostics(submission, full=True).items() if k != "model"}  # model_diagnostics below
-        if not submission.homework.private_is_revealed and "private" in (submission.diagnostics or {}):
+        # model_diagnostics are shown below
+        shown = {k: v for k, v in visible_diagnostics(submission, access.STAFF).items() if k != "model"}
+        if not access.private_part_visible(submission.homework) and "private" in (submission.diagnostics or {}):
             shown["private"] = HIDDEN
         return _pretty(shown)
 
@@ -191,19 +193,13 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     @admin.action(description="Mark as baseline")
     def mark_baseline(self, request, queryset):
-        submissions = list(queryset.order_by("pk"))
-        course_ids = {s.homework.course_id for s in submissions}
-        tas = set(Membership.objects.filter(course_id__in=course_ids, role=Membership.Role.TA)
-                  .values_list("course_id", "user_id"))
         outcome = Outcome()
-        for submission in submissions:
-            if submission.is_baseline:
-                outcome.skip(submission, "already a baseline.")
-            elif (submission.homework.course_id, submission.user_id) not in tas:
-                outcome.skip(submission, "a baseline is a TA's own submission; these are a student's, and marking "
-                                         "them would take them off the ranking.")
-            else:
+        for submission in queryset.select_related("homework").order_by("pk"):
+            try:
                 services.mark_baseline(submission)
+            except ApplicationError as e:  # the rule is the service's; the admin reports it
+                outcome.skip(submission, e.message[0].lower() + e.message[1:])
+            else:
                 outcome.done.append(submission.pk)
                 self._log(request, submission, "Marked as baseline.")
         outcome.report(self, request, "Marked as baseline")

@@ -1,26 +1,66 @@
 """Reads for submissions, with object-level visibility: your own, or any in a course you TA."""
 from __future__ import annotations
 
-from django.http import Http404
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from basin.courses.models import Course, Membership
-from basin.courses.selectors import role_in
+from django.http import Http404
+from django.utils import timezone
+
+from basin.courses import access
+from basin.courses.models import Homework
 
 from .models import Submission
 
+# Submissions that count against a quota: everything but the grader's own failures and cancels.
+NOT_COUNTED_VERDICTS = ("infrastructure_error",)
 
-def hidden_log_readable(submission: Submission, viewer_is_staff: bool) -> bool:
-    """What a submission printed on the hidden test images: never its student's to read (it could
-    carry hidden images out); the course's TAs' where the course lets them, the default."""
-    return viewer_is_staff and submission.homework.course.hidden_log_readers == Course.HiddenLogReaders.TAS
+
+@dataclass(frozen=True)
+class Quota:
+    """Where a student stands against a homework's quotas at `now`."""
+    daily_quota: int
+    daily_used: int
+    resets_at: datetime | None  # when the oldest counted submission of the last 24 hours stops counting
+    total_quota: int | None
+    total_used: int
+
+    @property
+    def daily_left(self) -> int:
+        return max(0, self.daily_quota - self.daily_used)
+
+    @property
+    def total_left(self) -> int | None:
+        return None if self.total_quota is None else max(0, self.total_quota - self.total_used)
+
+    @property
+    def left(self) -> int:
+        return self.daily_left if self.total_left is None else min(self.daily_left, self.total_left)
+
+
+def counted(homework: Homework, user):
+    """A student's submissions that count against the quotas: the grader's own failures and
+    cancelled submissions never do."""
+    return (Submission.objects.filter(homework=homework, user=user, is_baseline=False)
+            .exclude(status=Submission.Status.CANCELLED).exclude(verdict__in=NOT_COUNTED_VERDICTS))
+
+
+def quota_of(homework: Homework, user, now: datetime | None = None) -> Quota:
+    now = now or timezone.now()
+    mine = counted(homework, user)
+    day = sorted(mine.filter(created_at__gt=now - timedelta(days=1)).values_list("created_at", flat=True))
+    return Quota(daily_quota=homework.daily_quota, daily_used=len(day),
+                 # With the quota used (or exceeded, after a TA lowered it), one frees up when the
+                 # submission that many places back ages out of the 24 hours.
+                 resets_at=day[max(0, len(day) - homework.daily_quota)] + timedelta(days=1) if day else None,
+                 total_quota=homework.total_quota, total_used=mine.count())
 
 
 def submission_for(submission_id: int, user) -> Submission:
     submission = Submission.objects.select_related("homework__course", "user").filter(pk=submission_id).first()
     if submission is None or not user.is_authenticated:
         raise Http404("No such submission.")
-    if submission.user_id != user.id and not Membership.objects.filter(
-            course_id=submission.homework.course_id, user=user, role=Membership.Role.TA).exists():
+    if submission.user_id != user.id and not access.is_course_staff(user, submission.homework.course_id):
         raise Http404("No such submission.")
     return submission
 
@@ -28,35 +68,6 @@ def submission_for(submission_id: int, user) -> Submission:
 def submissions_of(user, homework) -> list[Submission]:
     return list(Submission.objects.filter(homework=homework, user=user).select_related("homework__course")
                 .order_by("-created_at"))
-
-
-def scored_for_leaderboard_viewer(submission_id: int, user) -> Submission:
-    """A scored submission whose diagnostics page (numbers only, never its file or logs) this
-    user may open: its owner and the course's TAs any of theirs; whoever may see the homework's
-    leaderboard only a submission shown on it (a student's best, a baseline, and after the reveal
-    the final selections), so that stepping through ids tells no one another student's history."""
-    submission = (Submission.objects.select_related("homework__course", "user")
-                  .filter(pk=submission_id, status=Submission.Status.SCORED).first())
-    if submission is None:
-        raise Http404("No such scored submission.")
-    homework = submission.homework
-    role = role_in(homework.course_id, user)
-    if submission.user_id == getattr(user, "pk", None) or role == Membership.Role.TA:
-        return submission
-    if (homework.leaderboard_is_public or role) and not submission.disqualified and (
-            submission.is_baseline or submission.pk == best_public_id(homework, submission.user_id)
-            or (homework.private_is_revealed and submission.selected)):
-        return submission
-    raise Http404("No such scored submission.")
-
-
-def best_public_id(homework, user_id: int) -> int | None:
-    """The submission a student's public leaderboard row shows (ties to the earlier one)."""
-    from basin.leaderboard.selectors import BEST_PUBLIC_FIRST, PUBLIC
-
-    return (Submission.objects.filter(homework=homework, user_id=user_id, status=Submission.Status.SCORED,
-                                      public_score__isnull=False, disqualified=False, is_baseline=False)
-            .annotate(effective=PUBLIC).order_by(*BEST_PUBLIC_FIRST).values_list("id", flat=True).first())
 
 
 # What of a submission's stored scores and trusted diagnostics anyone may see, by key: an
@@ -94,31 +105,34 @@ def _summary(value, shape):
     return value
 
 
-def _visible(stored: dict, kind: str, revealed: bool, full: bool) -> dict:
-    keys = _BEFORE_REVEAL[kind] + (_AFTER_REVEAL[kind] if revealed else ())
+def _visible(stored: dict, kind: str, homework, viewer: access.Viewer) -> dict:
+    keys = _BEFORE_REVEAL[kind] + (_AFTER_REVEAL[kind] if access.private_part_visible(homework) else ())
     shown = {key: value for key, value in (stored or {}).items() if key in keys}
-    if revealed or full:
+    if access.hidden_split_detail_visible(homework, viewer):
         return shown
     summary = _summary(shown, _SUMMARY[kind])
     return {**summary, DETAIL_AFTER_REVEAL: True} if summary else summary
 
 
-def visible_diagnostics(submission: Submission, full: bool = False) -> dict:
-    """Every diagnostic of a submission its viewer may see now: the trusted ones (the private
-    part's only after the reveal, for everyone; before it, only a summary unless `full`, which is
-    for the course's TAs); under "model", the sandbox's run on public-label subsets (no hidden
-    labels, no hidden images: shown in full)."""
-    diagnostics = _visible(submission.diagnostics, "diagnostics", submission.homework.private_is_revealed, full)
+def visible_diagnostics(submission: Submission, viewer: access.Viewer) -> dict:
+    """Every diagnostic of a submission its viewer may see now (basin.courses.access): the trusted
+    ones (the private part's only after the reveal; before it, for students, only a summary);
+    under "model", the sandbox's run on public-label subsets (no hidden labels, no hidden images:
+    shown in full, but which of the worker's checks it failed only to the course staff)."""
+    diagnostics = _visible(submission.diagnostics, "diagnostics", submission.homework, viewer)
     if submission.model_diagnostics:
         model = submission.model_diagnostics
-        if not full and isinstance(model.get("trust"), dict):  # which checks a report failed: the TAs' only
+        if not access.report_checks_visible(viewer) and isinstance(model.get("trust"), dict):
             model = {**model, "trust": {"trusted": model["trust"].get("trusted") is True}}
         diagnostics["model"] = model
     return diagnostics
 
 
-def visible_scores(submission: Submission, full: bool = False) -> dict:
-    """The scores of the public part and the shift split (before the reveal, a summary unless
-    `full`, which is for the course's TAs); the private part's, and the whole split's, only after
-    the reveal."""
-    return _visible(submission.scores, "scores", submission.homework.private_is_revealed, full)
+def visible_scores(submission: Submission, viewer: access.Viewer) -> dict:
+    """The scores of the public part and the shift split (before the reveal, for students, a
+    summary); the private part's, and the whole split's, only after the reveal."""
+    return _visible(submission.scores, "scores", submission.homework, viewer)
+
+
+def visible_private_score(submission: Submission) -> float | None:
+    return submission.private_score if access.private_part_visible(submission.homework) else None

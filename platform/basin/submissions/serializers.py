@@ -1,12 +1,14 @@
-"""What the API says about a submission. Private-part scores appear only after the reveal."""
+"""What the API says about a submission, to the viewer in its context (context["viewer"], a
+basin.courses.access.Viewer): every field that depends on who reads it asks that policy."""
 from __future__ import annotations
 
+from basin_grader.verdicts import DEFAULT_MESSAGES
 from rest_framework import serializers
 
-from basin_grader.verdicts import DEFAULT_MESSAGES
-
 from .models import Submission
-from .selectors import hidden_log_readable, visible_diagnostics
+from basin.courses import access
+
+from .selectors import visible_diagnostics, visible_private_score
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
@@ -25,16 +27,20 @@ class SubmissionSerializer(serializers.ModelSerializer):
                   "diagnostics_status", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
+    @property
+    def viewer(self) -> access.Viewer:
+        return self.context["viewer"]
+
     def _logs_shown(self, submission: Submission) -> bool:
-        return submission.homework.show_logs_to_students or bool(self.context.get("viewer_is_staff"))
+        return access.logs_visible(submission, self.viewer)
 
     def get_log_tail(self, submission: Submission) -> str | None:
         """None where the homework hides logs from students; the course's TAs always see them."""
         return submission.log_tail if self._logs_shown(submission) else None
 
     def get_hidden_log(self, submission: Submission) -> str | None:
-        """The run on the hidden test images: None for students, always (see selectors.hidden_log_readable)."""
-        return submission.hidden_log if hidden_log_readable(submission, bool(self.context.get("viewer_is_staff"))) else None
+        """The run on the hidden test images: None for students, always (access.hidden_log_visible)."""
+        return submission.hidden_log if access.hidden_log_visible(submission, self.viewer) else None
 
     def get_message(self, submission: Submission) -> str:
         # A verdict's message can carry text the sandbox wrote (an exception's), so it is hidden with the logs.
@@ -43,7 +49,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return DEFAULT_MESSAGES.get(submission.verdict, submission.message)
 
     def get_private_score(self, submission: Submission) -> float | None:
-        return submission.private_score if submission.homework.private_is_revealed else None
+        return visible_private_score(submission)
 
     def get_diagnostics(self, submission: Submission) -> dict:
-        return visible_diagnostics(submission, full=bool(self.context.get("viewer_is_staff")))
+        return visible_diagnostics(submission, self.viewer)

@@ -3,25 +3,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from basin_grader.formats import inspect_submission
+from basin_grader.verdicts import GradingError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from basin import dispatch
 from basin.clock import database_now
+from basin.courses import access
 from basin.courses.models import Homework, Membership
 from basin.errors import ApplicationError
-from basin_grader.formats import inspect_submission
-from basin_grader.verdicts import GradingError
 
 from .models import Submission
+from .selectors import quota_of
 
 log = logging.getLogger(__name__)
 
-# Submissions that count against a quota: everything but the grader's own failures and cancels.
-NOT_COUNTED_VERDICTS = ("infrastructure_error",)
 
 
 def _sha256(upload) -> str:
@@ -36,65 +36,27 @@ def check_upload_size(homework: Homework, size: int) -> None:
     limit = homework.max_upload_mb * 1024 * 1024
     if size > limit:
         raise ApplicationError("file_too_large", f"The file is {size / 1e6:.1f} MB; this homework accepts at most "
-                               f"{homework.max_upload_mb} MB. Make the model smaller or save weights in half precision.",
-                               status_code=413, details={"limit_bytes": limit, "size_bytes": size})
+                               f"{homework.max_upload_mb} MB. Make the model smaller or save weights in half precision.", details={"limit_bytes": limit, "size_bytes": size})
 
 
-def send(task, submission_id: int, countdown: float, stamp: str) -> None:
-    """Send `task` for a submission and stamp when (the `stamp` column), so the watchdog can resend
-    a message that was lost. A broker that is down loses nothing: the row keeps its state."""
-    try:
-        task.apply_async((submission_id,), countdown=countdown)
-    except Exception:
-        log.exception("could not send %s for submission %s; the watchdog will", task.name, submission_id)
-        return
-    Submission.objects.filter(pk=submission_id).update(**{stamp: database_now() + timedelta(seconds=countdown)})
+# Which column stamps when each task was last sent, so the watchdog can resend a message that was lost.
+_SENT_AT = {dispatch.GRADE: "enqueued_at", dispatch.DIAGNOSE: "diagnostics_enqueued_at"}
+
+
+def enqueue(task: str, submission_id: int, countdown: float = 0) -> None:
+    """Send a submission's grading or diagnostics task (basin.dispatch) and stamp when. A broker that
+    is down loses nothing: the row keeps its state, unstamped, and the watchdog sends it later."""
+    if dispatch.send(task, submission_id, countdown):
+        Submission.objects.filter(pk=submission_id).update(
+            **{_SENT_AT[task]: database_now() + timedelta(seconds=countdown)})
 
 
 def enqueue_grading(submission_id: int, countdown: float = 0) -> None:
-    from basin.grading.tasks import grade_submission
-
-    send(grade_submission, submission_id, countdown, "enqueued_at")
+    enqueue(dispatch.GRADE, submission_id, countdown)
 
 
-@dataclass(frozen=True)
-class Quota:
-    """Where a student stands against a homework's quotas at `now`."""
-    daily_quota: int
-    daily_used: int
-    resets_at: datetime | None  # when the oldest counted submission of the last 24 hours stops counting
-    total_quota: int | None
-    total_used: int
-
-    @property
-    def daily_left(self) -> int:
-        return max(0, self.daily_quota - self.daily_used)
-
-    @property
-    def total_left(self) -> int | None:
-        return None if self.total_quota is None else max(0, self.total_quota - self.total_used)
-
-    @property
-    def left(self) -> int:
-        return self.daily_left if self.total_left is None else min(self.daily_left, self.total_left)
-
-
-def counted(homework: Homework, user):
-    """A student's submissions that count against the quotas: the grader's own failures and
-    cancelled submissions never do."""
-    return (Submission.objects.filter(homework=homework, user=user, is_baseline=False)
-            .exclude(status=Submission.Status.CANCELLED).exclude(verdict__in=NOT_COUNTED_VERDICTS))
-
-
-def quota_of(homework: Homework, user, now: datetime | None = None) -> Quota:
-    now = now or timezone.now()
-    mine = counted(homework, user)
-    day = sorted(mine.filter(created_at__gt=now - timedelta(days=1)).values_list("created_at", flat=True))
-    return Quota(daily_quota=homework.daily_quota, daily_used=len(day),
-                 # With the quota used (or exceeded, after a TA lowered it), one frees up when the
-                 # submission that many places back ages out of the 24 hours.
-                 resets_at=day[max(0, len(day) - homework.daily_quota)] + timedelta(days=1) if day else None,
-                 total_quota=homework.total_quota, total_used=mine.count())
+def enqueue_diagnostics(submission_id: int, countdown: float = 0) -> None:
+    enqueue(dispatch.DIAGNOSE, submission_id, countdown)
 
 
 def check_not_empty(upload) -> None:
@@ -116,7 +78,7 @@ def refuse_duplicate(*, homework: Homework, user, digest: str) -> None:
         raise ApplicationError("duplicate_submission", f"This file is identical to your submission #{earlier.pk} "
                                f"({earlier.status}): it would be graded the same, so it was not taken and used "
                                "none of your quota. Submit a changed checkpoint, or send it again with "
-                               "`basin submit --force`.", status_code=409,
+                               "`basin submit --force`.",
                                details={"submission_id": earlier.pk, "status": earlier.status})
 
 
@@ -165,21 +127,20 @@ def _inspect(upload):
 def may_submit(*, homework: Homework, user, is_baseline: bool, now: datetime, membership) -> float:
     """Whether this member may submit now (raises ApplicationError if not); the late penalty."""
     if membership is None:
-        raise ApplicationError("not_enrolled", "You are not enrolled in this course.", status_code=403)
+        raise ApplicationError("not_enrolled", "You are not enrolled in this course.")
     if is_baseline:
-        if membership.role != Membership.Role.TA:
-            raise ApplicationError("not_course_staff", "Only TAs add baseline submissions.", status_code=403)
+        if not access.Viewer(membership.user_id, membership.role).is_staff:
+            raise ApplicationError("not_course_staff", "Only TAs add baseline submissions.")
         return 0.0
     check_open(homework, now)
     quota = quota_of(homework, user, now)
     if quota.total_left == 0:
         raise ApplicationError("total_quota_exceeded", f"You have used all {homework.total_quota} "
-                               "submissions of this homework.", status_code=429,
+                               "submissions of this homework.",
                                details={"total_quota": homework.total_quota})
     if quota.daily_left == 0:
         raise ApplicationError("quota_exceeded", f"You have used all {homework.daily_quota} submissions of "
-                               f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.",
-                               status_code=429, details={"daily_quota": homework.daily_quota,
+                               f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.", details={"daily_quota": homework.daily_quota,
                                                          "resets_at": quota.resets_at.isoformat()})
     return homework.late_penalty_at(now)
 
@@ -187,16 +148,14 @@ def may_submit(*, homework: Homework, user, is_baseline: bool, now: datetime, me
 def check_open(homework: Homework, now: datetime) -> None:
     """Submissions are taken from the opening to the deadline, or to the end of the late period."""
     if now < homework.opens_at:
-        raise ApplicationError("not_open", f"This homework opens at {homework.opens_at.isoformat()}.",
-                               status_code=403)
+        raise ApplicationError("not_open", f"This homework opens at {homework.opens_at.isoformat()}.")
     if homework.private_is_revealed:  # a later submission would be scored against a split everyone sees
-        raise ApplicationError("revealed", "The private leaderboard has been revealed: submissions are closed.",
-                               status_code=403)
+        raise ApplicationError("revealed", "The private leaderboard has been revealed: submissions are closed.")
     if now > homework.closes_at:
         late = (f"; late submissions were taken until {homework.late_until.isoformat()}"
                 if homework.closes_at != homework.deadline else "")
         raise ApplicationError("deadline_passed", f"The deadline was {homework.deadline.isoformat()}{late}: "
-                               "submissions are closed.", status_code=403)
+                               "submissions are closed.")
 
 
 def cancel(*, submission: Submission, actor_is_staff: bool) -> Submission:
@@ -212,7 +171,7 @@ def cancel(*, submission: Submission, actor_is_staff: bool) -> Submission:
     if not done:
         submission.refresh_from_db()
         raise ApplicationError("not_cancellable", f"Submission {submission.pk} is {submission.status}; only a "
-                               "submission still waiting for the grader can be cancelled.", status_code=409)
+                               "submission still waiting for the grader can be cancelled.")
     submission.refresh_from_db()
     return submission
 
@@ -240,7 +199,7 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
                                details={"final_selections": homework.final_selections})
     if timezone.now() > homework.closes_at or homework.private_is_revealed:
         raise ApplicationError("deadline_passed", "The deadline has passed (and any late period): the final "
-                               "selection is closed.", status_code=403)
+                               "selection is closed.")
     with transaction.atomic():
         Membership.objects.select_for_update().filter(course_id=homework.course_id, user=user).first()
         mine = Submission.objects.filter(homework=homework, user=user, is_baseline=False)
@@ -248,7 +207,7 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
         missing = set(ids) - {s.pk for s in chosen}
         if missing:
             raise ApplicationError("no_such_submission", f"You have no submission {', '.join(map(str, sorted(missing)))} "
-                                   "in this homework.", status_code=404)
+                                   "in this homework.")
         unscored = [s.pk for s in chosen if s.status != Submission.Status.SCORED or s.disqualified]
         if unscored:
             raise ApplicationError("not_scored", f"Only scored submissions that are not disqualified can be chosen; "
@@ -265,5 +224,11 @@ def disqualify(submission: Submission, reason: str) -> None:
 
 
 def mark_baseline(submission: Submission) -> None:
-    """A TA's own submission shown on the leaderboard as a reference row, never ranked."""
+    """Show a TA's own submission on the leaderboard as a reference row, never ranked. A student's
+    is refused: marking it would take it off the ranking (ApplicationError)."""
+    if submission.is_baseline:
+        raise ApplicationError("already_baseline", "Already a baseline.")
+    if not access.is_course_staff(submission.user, submission.homework.course_id):
+        raise ApplicationError("not_course_staff", "A baseline is a TA's own submission; this one is a student's, "
+                               "and marking it would take it off the ranking.")
     Submission.objects.filter(pk=submission.pk).update(is_baseline=True, selected=False)

@@ -240,13 +240,15 @@ class Command(BaseCommand):
 
         if DatasetVersion.objects.filter(slug=services.DATASET_SLUG).exists():
             return f"cached: {services.DATASET_SLUG} was built by an earlier run"
+        if services.dataset_files_built():
+            return f"cached: the files of {services.DATASET_SLUG} were built by an earlier run; registering them"
         images = sum(services.DEMO_COUNTS.values())
         return f"{images:,} images, {about(images * MEASURED['dataset_image_s'])} on {MEASURED_ON}"
 
     def _dataset(self, reporter: Reporter) -> str | None:
         from basin.courses.models import DatasetVersion
 
-        if not DatasetVersion.objects.filter(slug=services.DATASET_SLUG).exists():
+        if not (DatasetVersion.objects.filter(slug=services.DATASET_SLUG).exists() or services.dataset_files_built()):
             counts = ", ".join(f"{n:,} {split}" for split, n in services.DEMO_COUNTS.items())
             reporter.update(f"generating difficult-MNIST: {counts}")
         demo = self.demo = services.seed(services.ensure_dataset())
