@@ -136,8 +136,8 @@ def seed(students: int, per_student: int, rng: np.random.Generator) -> int:
     from django.utils import timezone
 
     from basin.courses.models import Course, DatasetVersion, Homework, Membership
-    from basin.submissions.models import Submission
     from basin.grading.diagnostics import leaderboard_fields
+    from basin.submissions.models import Submission
     from basin_grader.formats import BUNDLE
 
     now = timezone.now()

@@ -22,10 +22,21 @@ import numpy as np
 from tqdm import tqdm
 
 from basin_grader import dataset_layout as layout
+
 from .glyphs import GlyphSource, StrokeGlyphs
 from .preview import write_preview
-from .render import (PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, NoiseBank, compose, make_noise_bank,
-                     make_paper, place_glyph)
+from .render import (
+    PAPERS,
+    PEN_STYLES,
+    PENS,
+    SHIFT_PAPER,
+    SHIFT_PEN,
+    NoiseBank,
+    compose,
+    make_noise_bank,
+    make_paper,
+    place_glyph,
+)
 
 GENERATOR_VERSION = "3"  # 2: hidden splits drawn from a secret seed; 3: strokes drawn as polylines (faster)
 DEFAULT_COUNTS = {"train": 50_000, "val": 10_000, "test": 10_000, "shift": 2_000}

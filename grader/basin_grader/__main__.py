@@ -16,10 +16,9 @@ from pathlib import Path
 
 from .budgets import BudgetError, resolve_budget
 from .evaluate import DIAGNOSTICS, diagnose_in_sandbox, evaluate
-from .sandbox_diagnostics import add_test_gaps
-from .verdicts import SCORED
 from .sandbox import BACKENDS, DEFAULT_IMAGE, SandboxLimits, get_backend
-from .verdicts import InfrastructureError
+from .sandbox_diagnostics import add_test_gaps
+from .verdicts import SCORED, InfrastructureError
 
 
 def _json_object(text: str) -> dict:

@@ -25,15 +25,28 @@ import numpy as np
 from . import dataset_layout as layout
 from . import run_claims
 from .budgets import DiagnosticsBudget
-from .formats import inspect_submission, submission_filename
-from .runtime import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SANDBOX_UID, SCORE,
-                      centre_logits_name, images_name, labels_name, logits_name, output_files)
 from .diagnostics_trust import Known, check, read_centre_logits, storable
-from .sandbox_diagnostics import read_report, subset_sizes, unread_report
+from .formats import inspect_submission, submission_filename
+from .runtime import (
+    BUDGET,
+    DIAGNOSE,
+    OUTPUT_DIAGNOSTICS,
+    OUTPUT_RESULT,
+    REHEARSAL,
+    REHEARSE,
+    SANDBOX_UID,
+    SCORE,
+    centre_logits_name,
+    images_name,
+    labels_name,
+    logits_name,
+    output_files,
+)
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
+from .sandbox_diagnostics import read_report, subset_sizes, unread_report
 from .scoring import metrics, read_logits, read_result, score_test
 from .trusted_diagnostics import diagnose, read_groups
-from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, SCORED, GradingError, InfrastructureError, printable)
+from .verdicts import DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, SCORED, GradingError, InfrastructureError, printable
 
 REHEARSAL_IMAGES = 32  # the public val batch every submission is rehearsed on
 DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on

@@ -11,8 +11,16 @@ from pathlib import Path
 
 from .formats import BUNDLE
 from .sandbox import SandboxLimits, SandboxRun
-from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT,
-                       RUNTIME_ERROR, TIME_LIMIT, builtin_exception_names)
+from .verdicts import (
+    DEFAULT_MESSAGES,
+    HIDDEN_PASS_MESSAGES,
+    INVALID_OUTPUT,
+    INVALID_SUBMISSION,
+    MEMORY_LIMIT,
+    RUNTIME_ERROR,
+    TIME_LIMIT,
+    builtin_exception_names,
+)
 
 _REPORTED_TIMINGS = ("load_s", "inference_s")
 # What a run's result.json may claim. Time and memory verdicts come only from what the worker

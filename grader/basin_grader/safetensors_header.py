@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 from .verdicts import INVALID_SUBMISSION, GradingError
 

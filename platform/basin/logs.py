@@ -19,7 +19,7 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
@@ -42,7 +42,7 @@ class JsonFormatter(_JsonFormatter):
                          reserved_attrs=[*RESERVED_ATTRS, "request", "server_time", "taskName"])
 
     def add_fields(self, log_data, record, message_dict):
-        log_data["time"] = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds")
+        log_data["time"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
         super().add_fields(log_data, record, message_dict)
 
 

@@ -1,26 +1,25 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import path
-from csp.decorators import csp_update
-from rest_framework.permissions import AllowAny
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny
 
 from basin.accounts import email_views
 from basin.accounts import views as account_views
 from basin.accounts.api import LogoutApi, MeApi, TokenApi, TokensApi
-from basin.health import health
 from basin.courses import views as course_views
 from basin.courses.api import CourseHomeworksApi, HomeworkDetailApi
 from basin.courses.dataset_api import HomeworkDatasetApi, HomeworkDatasetFileApi
 from basin.courses.enrollment_api import CourseRosterApi, JoinCourseApi
 from basin.grading import views as grading_views
+from basin.health import health
 from basin.leaderboard import views as leaderboard_views
 from basin.leaderboard.api import LeaderboardApi
 from basin.leaderboard.export import grades_csv_view
+from basin.submissions.api import HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi, SubmissionDetailApi
 from basin.toolkit import views as toolkit_views
-from basin.submissions.api import (HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi,
-                                   SubmissionDetailApi)
 
 api = [
     path("api/auth/token/", TokenApi.as_view(), name="api-token"),

@@ -6,9 +6,10 @@ import json
 import os
 from pathlib import Path
 
+from tqdm import tqdm
+
 # The dataset layout's one definition (the student toolkit ships it with the command).
 from basin_grader import dataset_layout as layout
-from tqdm import tqdm
 
 from .http import EXIT_REFUSED, Client, CliError
 

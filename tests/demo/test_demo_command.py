@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+
 from basin.demo.progress import Phase, Reporter, duration
 from basin.grading.sandbox_image import BuildProgress
 from basin.toolkit.wheel import current_version
-
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]

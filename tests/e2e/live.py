@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -114,7 +114,7 @@ class LivePlatform:
         return {"Authorization": f"Token {r.json()['token']}"}
 
     def create_homework(self, slug: str, **options) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         r = self.http.post(f"{self.base}/api/courses/dl101/homeworks/", headers=self.token("ta"), timeout=10, json={
             "slug": slug, "title": f"Homework {slug}", "dataset": "dmnist-demo",
             "opens_at": (now - timedelta(minutes=1)).isoformat(), "deadline": (now + timedelta(days=1)).isoformat(),

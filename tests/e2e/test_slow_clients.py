@@ -17,8 +17,6 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.live import base_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from basin.demo.services import LOGINS
 from basin.toolkit.wheel import current_version
 

@@ -13,7 +13,6 @@ import pytest
 
 from tests import factories, services
 
-
 from .live import LivePlatform, base_env, local_sandbox
 
 

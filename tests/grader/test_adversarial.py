@@ -21,8 +21,7 @@ import torch
 from basin_grader.evaluate import evaluate
 from basin_grader.runtime import output_files
 from basin_grader.sandbox import SandboxLimits, get_backend
-from basin_grader.verdicts import (INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED,
-                                   TIME_LIMIT)
+from basin_grader.verdicts import INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, TIME_LIMIT
 from tests import factories, services
 
 CANARY = "basin-canary-7f3a9c"  # planted in the worker's environment; must never reach the sandbox
@@ -198,7 +197,7 @@ def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend
             while True:
                 try:
                     connections.append(listener.accept())
-                except socket.timeout:
+                except TimeoutError:
                     if stop.is_set():
                         return
         except OSError:

@@ -20,7 +20,6 @@ from basin_grader.sandbox import get_backend
 from basin_grader.sandbox_diagnostics import read_report
 from tests import factories
 
-
 BUDGET = resolve_budget("cpu", factories.SMALL_BUDGET)
 
 

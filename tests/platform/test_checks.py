@@ -2,7 +2,6 @@
 import pytest
 from django.core.checks import run_checks
 
-
 # Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
 pytestmark = pytest.mark.database_neutral
 

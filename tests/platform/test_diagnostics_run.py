@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from basin.grading import diagnostics, services, watchdog
 from basin.submissions.models import Submission
-from tests import factories, services as real
-
+from tests import factories
+from tests import services as real
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 
 from basin.grading import diagnostics
-from tests import factories, services as real
+from tests import factories
+from tests import services as real
 from tests.grader.test_adversarial_diagnostics import forging
 
 pytestmark = pytest.mark.django_db

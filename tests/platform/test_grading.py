@@ -6,7 +6,8 @@ from django.core.files.base import ContentFile
 from basin.grading import services
 from basin.submissions.models import Submission
 from basin_grader.evaluate import Evaluation
-from tests import factories, services as real
+from tests import factories
+from tests import services as real
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from basin.env import env_bool, env_choice, env_int, env_list, env_str
 
-
 # Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
 pytestmark = pytest.mark.database_neutral
 

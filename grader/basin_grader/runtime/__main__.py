@@ -21,8 +21,7 @@ from pathlib import Path
 
 from ..dataset_layout import HIDDEN_SPLITS
 from ..verdicts import RUNTIME_ERROR, GradingError
-from . import (DIAGNOSE, MODES, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE, images_name,
-               logits_name)
+from . import DIAGNOSE, MODES, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE, images_name, logits_name
 
 PROBE = 2  # images in the shape check before the real run
 SEED = 0

@@ -24,7 +24,7 @@ from ..convention import to_model_input
 from ..landscape_summary import axis
 from . import images_name, labels_name
 from . import landscape as ls
-from .features import penultimate_features, pca_2d
+from .features import pca_2d, penultimate_features
 from .sharpness import HessianVectorProduct, hutchinson_trace, top_eigenvalue
 
 

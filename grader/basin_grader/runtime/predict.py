@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ..convention import NUM_CLASSES, to_model_input
 
+from ..convention import NUM_CLASSES, to_model_input
 from ..verdicts import INVALID_OUTPUT, GradingError
 
 

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from basin.errors import ApplicationError
-from basin.submissions.services import quota_of
 from basin.schema import errors
+from basin.submissions.services import quota_of
 
 from . import services
 from .models import DatasetVersion, Homework, Membership, validate_budget_overrides

@@ -24,6 +24,7 @@ from basin.errors import ApplicationError
 from .models import Course, Membership, new_pseudonym
 from .roster_file import MAX_BYTES, RosterRow, problem, read_roster  # noqa: F401  (MAX_BYTES: the API's limit)
 
+
 @dataclass(frozen=True)
 class SetPasswordLink:
     username: str

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 
-from basin_grader import dataset_layout as layout
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -18,6 +17,7 @@ from basin.submissions.serializers import SubmissionSerializer
 from basin.submissions.services import quota_of
 from basin.toolkit import install
 from basin.toolkit import wheel as toolkit
+from basin_grader import dataset_layout as layout
 
 from .api import quota_body
 from .dataset_api import public_manifest

@@ -9,7 +9,6 @@ at each call.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -162,7 +161,7 @@ def _ask(conn: Connection, commands: tuple[str, ...], timeout: float, destinatio
                     break
                 try:
                     conn.drain_events(timeout=left)
-                except socket.timeout:
+                except TimeoutError:
                     break
     finally:
         channel.after_reply_message_received(mailbox.reply_queue.name)

@@ -6,14 +6,12 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from basin_grader import dataset_layout as layout
-from basin_grader.diagnostics_trust import trusted
-
 from basin.courses.models import Homework, Membership
 from basin.courses.selectors import homework_for_viewer, role_in, visible_homeworks
-
 from basin.submissions.models import Submission
 from basin.submissions.selectors import scored_for_leaderboard_viewer, visible_diagnostics, visible_scores
+from basin_grader import dataset_layout as layout
+from basin_grader.diagnostics_trust import trusted
 
 from .selectors import private_leaderboard, public_leaderboard, shows_pseudonyms
 from .table_cache import fresh_or_stale

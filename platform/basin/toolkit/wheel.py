@@ -26,8 +26,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import basin_cli
 from django.conf import settings
+
+import basin_cli
 
 DISTRIBUTION = "basin-toolkit"
 # Per import package, the files shipped (relative to the package's folder), named one by one: a
