@@ -7,7 +7,8 @@ import sys
 
 def basin(*args, env_extra=None, tmp_path=None):
     env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
 
 
 def closed_port() -> int:

@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             result = evaluate(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend, limits,
                               diagnostics=args.diagnostics)
             if budget is not None and result.verdict == SCORED:
-                report = diagnose_in_sandbox(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend, budget,
-                                             limits)
+                report = diagnose_in_sandbox(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend,
+                                             budget, limits)
                 result.diagnostics["model"] = add_test_gaps(report, result.scores)
     except InfrastructureError as e:
         print(f"basin_grader: the grader failed, not the submission: {e}", file=sys.stderr)

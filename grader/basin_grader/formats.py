@@ -177,7 +177,8 @@ def _inspect(f: BinaryIO, filename: str, limits: ArchiveLimits) -> SubmissionInf
         if len(weights) != 1:
             found = ", ".join(w[:100] for w in weights[:5]) or "none"
             raise _reject("A bundle needs exactly one weights file (.safetensors, .pt or .pth) beside model.py "
-                          f"at the top of the zip; found {found}. Put model.py and that one file at the top of the zip.")
+                          f"at the top of the zip; found {found}. "
+                          "Put model.py and that one file at the top of the zip.")
         zf.open("model.py").close()  # its local header must agree with the listing, as the loader's will
         _check_weights(zf, f, weights[0], budget)
         return SubmissionInfo(BUNDLE, weights[0], len(infos), total)

@@ -107,7 +107,8 @@ def _tensor_span(key: str, entry) -> tuple[int, int]:
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_u64(o) for o in offsets)):
         raise _reject(f"The .safetensors entry {shown} needs data_offsets [begin, end].")
     if len(shape) > MAX_DIMENSIONS:  # the product of thousands of sizes is quadratic work
-        raise _reject(f"The .safetensors entry {shown} has {len(shape)} dimensions; at most {MAX_DIMENSIONS} are loaded.")
+        raise _reject(f"The .safetensors entry {shown} has {len(shape)} dimensions; "
+                      f"at most {MAX_DIMENSIONS} are loaded.")
     count = 1
     for d in shape:
         count *= d

@@ -234,7 +234,8 @@ def read_report(path: Path, budget: DiagnosticsBudget) -> dict:
         report["trust"]["failed"]["budget"] = "the report does not echo the budget and seeds the worker sent"
     report["device"] = raw.get("device") if raw.get("device") in ("cpu", "cuda") else "unknown"
     report["precision"] = raw.get("precision") if raw.get("precision") in ("fp32", "bf16") else "unknown"
-    report["memory_format"] = raw.get("memory_format") if raw.get("memory_format") in ("channels_last", "plain") else "unknown"
+    report["memory_format"] = (raw.get("memory_format") if raw.get("memory_format") in ("channels_last", "plain")
+                               else "unknown")
     claimed_partial = raw.get("partial") if isinstance(raw.get("partial"), list) else []
     errors = raw.get("errors") if isinstance(raw.get("errors"), dict) else {}
     timings = raw.get("timings") if isinstance(raw.get("timings"), dict) else {}

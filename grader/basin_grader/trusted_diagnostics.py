@@ -97,7 +97,7 @@ def group_accuracy(correct: np.ndarray, groups: list[tuple[str, str]]) -> dict |
     if not len(correct) or groups is None or len(groups) != len(correct):
         return None
     table: dict[tuple[str, str], list[int]] = {}
-    for (paper, pen), ok in zip(groups, correct.tolist()):
+    for (paper, pen), ok in zip(groups, correct.tolist(), strict=True):
         hits = table.setdefault((paper, pen), [0, 0])
         hits[0] += ok
         hits[1] += 1
@@ -118,7 +118,7 @@ def diagnose(test_logits: np.ndarray, test_labels: np.ndarray, is_private: np.nd
     """Everything the trusted scorer can tell from the logits, by leaderboard part."""
     def pick(mask):
         return test_logits[mask], test_labels[mask], None if test_groups is None else [
-            g for g, m in zip(test_groups, mask.tolist()) if m]
+            g for g, m in zip(test_groups, mask.tolist(), strict=False) if m]
 
     correct = test_logits.argmax(axis=1) == test_labels
     out = {"public": _part(*pick(~is_private)), "private": _part(*pick(is_private))}

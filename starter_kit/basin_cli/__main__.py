@@ -1,5 +1,5 @@
-"""`basin login | logout | join | download | bundle | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
-acting in commands below, HTTP in http.py, and one error boundary in main()."""
+"""`basin login | logout | join | download | bundle | check | submit | status | logs | select | submissions |
+leaderboard`: parsing here, acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
 import argparse

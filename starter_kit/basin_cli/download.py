@@ -27,7 +27,8 @@ def download(client: Client, homework: str, splits: list[str], dest: Path, quiet
             if entry is None:
                 raise CliError(f"The server's dataset has no {key}.", EXIT_REFUSED)
             target = dest / split / name
-            if target.is_file() and target.stat().st_size == entry["size"] and layout.sha256_file(target) == entry["sha256"]:
+            if (target.is_file() and target.stat().st_size == entry["size"]
+                    and layout.sha256_file(target) == entry["sha256"]):
                 report[key] = "present"
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)

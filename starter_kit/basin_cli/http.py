@@ -144,7 +144,8 @@ class Client:
                         f.write(chunk)
                         progress(len(chunk))
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
-            raise CliError(f"The connection to {self.url} broke; run the command again to resume.", EXIT_NETWORK) from None
+            raise CliError(f"The connection to {self.url} broke; run the command again to resume.",
+                           EXIT_NETWORK) from None
         except requests.Timeout:
             raise CliError(f"{self.url} stopped answering; run the command again to resume.", EXIT_NETWORK) from None
         except requests.RequestException as e:

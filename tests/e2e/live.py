@@ -109,7 +109,8 @@ class LivePlatform:
 
     def token(self, persona: str) -> dict:
         username, password = LOGINS[persona]
-        r = self.http.post(f"{self.base}/api/auth/token/", data={"username": username, "password": password}, timeout=10)
+        r = self.http.post(f"{self.base}/api/auth/token/", data={"username": username, "password": password},
+                           timeout=10)
         assert r.status_code == 200, r.text
         return {"Authorization": f"Token {r.json()['token']}"}
 

@@ -9,7 +9,8 @@ from tests import factories
 
 from .live import LivePlatform, base_env, local_sandbox, sandbox_containers
 
-SLOW_START = factories.BASELINE_SOURCE + "\nimport time\n_build = build_model\ndef build_model():\n    time.sleep(8)\n    return _build()\n"
+SLOW_START = (factories.BASELINE_SOURCE + "\nimport time\n_build = build_model\n"
+              "def build_model():\n    time.sleep(8)\n    return _build()\n")
 
 
 def test_a_submission_survives_its_worker_being_killed(tmp_path):
@@ -40,7 +41,8 @@ def test_a_submission_survives_its_worker_being_killed(tmp_path):
         assert done["status"] == "scored", (done, live.tails())
         assert done["attempts"] == 2  # the lost attempt, then the one that finished
         if docker_ok:
-            live.wait_for(lambda: not sandbox_containers(f"basin.submission={submission_id}"), 30, "the orphaned container's removal")
+            live.wait_for(lambda: not sandbox_containers(f"basin.submission={submission_id}"), 30,
+                          "the orphaned container's removal")
     except requests.ConnectionError:
         pytest.fail(live.tails())
     finally:

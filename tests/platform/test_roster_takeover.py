@@ -16,7 +16,6 @@ from django.urls import reverse
 from basin.courses.models import Course, Membership
 from basin.courses.roster import import_roster
 from basin.errors import ApplicationError
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

@@ -163,8 +163,9 @@ class Diagnostics:
 
         def loss_of(params: list[torch.Tensor]) -> torch.Tensor:
             total = 0.0
+            named = dict(zip(names, params, strict=True))
             for b in range(0, len(subset.y), subset.batch_size):
-                logits = functional_call(self.model, dict(zip(names, params)), (subset.x[b:b + subset.batch_size],))
+                logits = functional_call(self.model, named, (subset.x[b:b + subset.batch_size],))
                 total = total + F.cross_entropy(logits.float(), subset.y[b:b + subset.batch_size], reduction="sum")
             return total / len(subset.y)
 

@@ -87,7 +87,8 @@ def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
     sys.path.insert(0, str(folder))
     spec.loader.exec_module(module)  # the student's code: errors surface as runtime errors
     if not callable(getattr(module, "build_model", None)):
-        raise GradingError(INVALID_SUBMISSION, "model.py has no build_model() function; define one that returns your nn.Module.")
+        raise GradingError(INVALID_SUBMISSION,
+                           "model.py has no build_model() function; define one that returns your nn.Module.")
     model = module.build_model()
     if not isinstance(model, torch.nn.Module):
         raise GradingError(INVALID_SUBMISSION, f"build_model() returned {type(model).__name__}, not an nn.Module.")
@@ -137,7 +138,8 @@ def to_eval_mode(module: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 
 def _is_batch_counter(node) -> bool:
-    return isinstance(node, torch.fx.Node) and node.op == "get_attr" and str(node.target).endswith("num_batches_tracked")
+    return (isinstance(node, torch.fx.Node) and node.op == "get_attr"
+            and str(node.target).endswith("num_batches_tracked"))
 
 
 def load_export(path: Path) -> torch.nn.Module:

@@ -26,13 +26,13 @@ class HessianVectorProduct:
         self.grads = torch.autograd.grad(loss, self.params, create_graph=True)
 
     def __call__(self, vector: list[torch.Tensor]) -> list[torch.Tensor]:
-        dot = sum((g * v).sum() for g, v in zip(self.grads, vector))
+        dot = sum((g * v).sum() for g, v in zip(self.grads, vector, strict=True))
         hv = torch.autograd.grad(dot, self.params, retain_graph=True, allow_unused=True)
-        return [torch.zeros_like(p) if h is None else h.detach() for h, p in zip(hv, self.params)]
+        return [torch.zeros_like(p) if h is None else h.detach() for h, p in zip(hv, self.params, strict=True)]
 
 
 def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    return float(sum((x.double() * y.double()).sum() for x, y in zip(a, b)))
+    return float(sum((x.double() * y.double()).sum() for x, y in zip(a, b, strict=True)))
 
 
 def _normalized(v: list[torch.Tensor]) -> list[torch.Tensor]:

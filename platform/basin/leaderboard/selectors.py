@@ -104,7 +104,7 @@ def private_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> li
     public_rank = {uid: rank for rank, uid in enumerate(
         sorted(by_student, key=lambda uid: public_order(min(by_student[uid], key=public_order))), start=1)}
     finals = []
-    for uid, subs in by_student.items():
+    for subs in by_student.values():
         chosen = [s for s in subs if s["selected"]] or [min(subs, key=public_order)]
         final = min(chosen, key=lambda s: (-s["effective_private"], s["created_at"], s["id"]))
         finals.append((final, len(subs), max(s["created_at"] for s in subs)))

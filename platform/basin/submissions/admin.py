@@ -77,8 +77,9 @@ class SubmissionAdmin(CourseScopedAdmin):
         (None, {"fields": ["homework", "user", "original_name", "file", "kind", "size", "sha256", "note",
                            "is_baseline", "selected", "late_penalty", "disqualified", "disqualified_reason"]}),
         ("Grading", {"fields": ["status", "verdict", "message", "public_score", "private", "visible_scores",
-                                "visible_diagnostics", "log_tail", "hidden_pass_log", "attempts", "worker", "backend", "timings",
-                                "enqueued_at", "lease_expires_at", "created_at", "started_at", "finished_at"]}),
+                                "visible_diagnostics", "log_tail", "hidden_pass_log", "attempts", "worker", "backend",
+                                "timings", "enqueued_at", "lease_expires_at", "created_at", "started_at",
+                                "finished_at"]}),
         ("Diagnostics run", {"fields": ["diagnostics_status", "diagnostics_attempts", "diagnostics_enqueued_at",
                                         "diagnostics_lease_expires_at", "model_diagnostics"]}),
     ]
@@ -132,7 +133,8 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     @admin.display(description="diagnostics (trusted)")
     def visible_diagnostics(self, submission: Submission):
-        shown = {k: v for k, v in visible_diagnostics(submission, full=True).items() if k != "model"}  # model_diagnostics below
+        # the model's own diagnostics are model_diagnostics, below
+        shown = {k: v for k, v in visible_diagnostics(submission, full=True).items() if k != "model"}
         if not submission.homework.private_is_revealed and "private" in (submission.diagnostics or {}):
             shown["private"] = HIDDEN
         return _pretty(shown)

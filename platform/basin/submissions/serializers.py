@@ -19,10 +19,10 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected", "status",
-                  "late_penalty", "disqualified", "disqualified_reason",
-                  "verdict", "message", "log_tail", "hidden_log", "attempts", "public_score", "private_score", "diagnostics",
-                  "diagnostics_status", "created_at", "started_at", "finished_at"]
+        fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected",
+                  "status", "late_penalty", "disqualified", "disqualified_reason",
+                  "verdict", "message", "log_tail", "hidden_log", "attempts", "public_score", "private_score",
+                  "diagnostics", "diagnostics_status", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     def _logs_shown(self, submission: Submission) -> bool:
@@ -34,7 +34,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     def get_hidden_log(self, submission: Submission) -> str | None:
         """The run on the hidden test images: None for students, always (see selectors.hidden_log_readable)."""
-        return submission.hidden_log if hidden_log_readable(submission, bool(self.context.get("viewer_is_staff"))) else None
+        readable = hidden_log_readable(submission, bool(self.context.get("viewer_is_staff")))
+        return submission.hidden_log if readable else None
 
     def get_message(self, submission: Submission) -> str:
         # A verdict's message can carry text the sandbox wrote (an exception's), so it is hidden with the logs.

@@ -36,7 +36,8 @@ def check_upload_size(homework: Homework, size: int) -> None:
     limit = homework.max_upload_mb * 1024 * 1024
     if size > limit:
         raise ApplicationError("file_too_large", f"The file is {size / 1e6:.1f} MB; this homework accepts at most "
-                               f"{homework.max_upload_mb} MB. Make the model smaller or save weights in half precision.",
+                               f"{homework.max_upload_mb} MB. "
+                               "Make the model smaller or save weights in half precision.",
                                status_code=413, details={"limit_bytes": limit, "size_bytes": size})
 
 
@@ -221,8 +222,8 @@ def rescore(submission: Submission) -> bool:
     """Grade a finished submission again from its stored file (after a grader fix, say): it goes
     back to the queue with its attempts reset. False for one that is still queued or running."""
     done = (Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
-        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="", hidden_log="",
-        public_score=None,
+        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="",
+        hidden_log="", public_score=None,
         private_score=None, scores={}, diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
         diagnostics_status=Submission.DiagnosticsStatus.NONE, lease_expires_at=None, finished_at=None))
     if done:
@@ -247,8 +248,9 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
         chosen = list(mine.filter(pk__in=ids))
         missing = set(ids) - {s.pk for s in chosen}
         if missing:
-            raise ApplicationError("no_such_submission", f"You have no submission {', '.join(map(str, sorted(missing)))} "
-                                   "in this homework.", status_code=404)
+            raise ApplicationError("no_such_submission",
+                                   f"You have no submission {', '.join(map(str, sorted(missing)))} in this homework.",
+                                   status_code=404)
         unscored = [s.pk for s in chosen if s.status != Submission.Status.SCORED or s.disqualified]
         if unscored:
             raise ApplicationError("not_scored", f"Only scored submissions that are not disqualified can be chosen; "

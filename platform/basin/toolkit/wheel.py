@@ -68,7 +68,9 @@ def shipped_files() -> list[tuple[str, Path]]:
 
 
 def pyproject(version: str) -> str:
-    quoted = lambda items: ", ".join(f'"{item}"' for item in items)
+    def quoted(items):
+        return ", ".join(f'"{item}"' for item in items)
+
     return f'''[build-system]
 requires = ["setuptools>=69"]
 build-backend = "setuptools.build_meta"
