@@ -138,6 +138,7 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
     shutil.copyfile(submission, target)
     os.chmod(target, 0o644)
     if mode == DIAGNOSE:
+        assert budget is not None, "mode diagnose is prepared with its budget"
         _write_public_subsets(dataset, dirs.data, budget)
     if mode == REHEARSE:
         _write_rehearsal_batch(dataset, dirs.data)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Protocol
 
 from .verdicts import INVALID_SUBMISSION, GradingError
 
@@ -36,11 +36,20 @@ def _reject(message: str) -> GradingError:
     return GradingError(INVALID_SUBMISSION, f"{message} {SAVE_HINT}")
 
 
+def first_repeated(names: list[str]) -> str:
+    """The first name that occurs a second time (the caller knows that one does)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    raise ValueError("no name occurs twice")
+
+
 def _unique_object(pairs: list[tuple[str, object]]) -> dict:
     found = dict(pairs)
     if len(found) != len(pairs):
-        seen: set[str] = set()
-        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+        duplicate = first_repeated([k for k, _ in pairs])
         raise _reject(f"The .safetensors header names {duplicate[:80]!r} twice.")
     return found
 
@@ -121,7 +130,13 @@ def _tensor_span(key: str, entry) -> tuple[int, int]:
     return begin, end
 
 
-def check_header(f: BinaryIO, size: int, tick: Callable[[], None] = lambda: None) -> dict:
+class Readable(Protocol):
+    """A file, or an archive member read through a budget (basin_grader.archive_reading.Metered)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+def check_header(f: Readable, size: int, tick: Callable[[], None] = lambda: None) -> dict:
     """Check the safetensors file of `size` bytes read from `f` (at its start); its header.
     `tick` is called now and then, to stop a check that takes too long."""
     head = f.read(8)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def calibration(logits: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) ->
     for b in range(bins):
         members = index == b
         count = int(members.sum())
-        row = {"lower": b / bins, "upper": (b + 1) / bins, "count": count, "confidence": None, "accuracy": None}
+        row: dict[str, Any] = {"lower": b / bins, "upper": (b + 1) / bins, "count": count, "confidence": None,
+                               "accuracy": None}
         if count:
             row["confidence"] = float(confidence[members].mean())
             row["accuracy"] = float(correct[members].mean())
@@ -93,7 +95,7 @@ def read_groups(meta_csv: Path) -> list[tuple[str, str]] | None:
         return None
 
 
-def group_accuracy(correct: np.ndarray, groups: list[tuple[str, str]]) -> dict | None:
+def group_accuracy(correct: np.ndarray, groups: list[tuple[str, str]] | None) -> dict | None:
     if not len(correct) or groups is None or len(groups) != len(correct):
         return None
     table: dict[tuple[str, str], list[int]] = {}
@@ -101,7 +103,7 @@ def group_accuracy(correct: np.ndarray, groups: list[tuple[str, str]]) -> dict |
         hits = table.setdefault((paper, pen), [0, 0])
         hits[0] += ok
         hits[1] += 1
-    rows = [{"paper": paper, "pen": pen, "count": n, "accuracy": hits / n}
+    rows: list[dict[str, Any]] = [{"paper": paper, "pen": pen, "count": n, "accuracy": hits / n}
             for (paper, pen), (hits, n) in sorted(table.items())]
     return {"groups": rows, "worst": min(rows, key=lambda r: (r["accuracy"], -r["count"]))}
 

@@ -15,7 +15,7 @@ from rest_framework.views import exception_handler
 class ApplicationError(Exception):
     """A rule of Basin's that a request broke. Services raise it; the API maps it."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, code: str, message: str, *, status_code: int | None = None, details: dict | None = None):
         super().__init__(message)

@@ -69,8 +69,8 @@ class IndexMissFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
-        path = getattr(request, "path", None) or (record.args[0] if record.name == "django.server" and record.args
-                                                  and isinstance(record.args[0], str) else "")
+        args = record.args if record.name == "django.server" and isinstance(record.args, tuple) else ()
+        path = getattr(request, "path", None) or (args[0] if args and isinstance(args[0], str) else "")
         return not (getattr(record, "status_code", None) == 404 and " /simple/" in f" {path}")
 
 

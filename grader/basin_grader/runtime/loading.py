@@ -80,8 +80,10 @@ def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
         info = inspect_submission(f, path.name)
     folder = scratch / "bundle"
     folder.mkdir(parents=True, exist_ok=True)
+    assert info.weights is not None, "a bundle's inspection names its weights file"
     _extract(path, ("model.py", info.weights), folder)  # only the two files the bundle is made of
     spec = importlib.util.spec_from_file_location("submission_model", folder / "model.py")
+    assert spec is not None and spec.loader is not None, "a .py file always has a loader"
     module = importlib.util.module_from_spec(spec)
     sys.modules["submission_model"] = module
     sys.path.insert(0, str(folder))

@@ -11,13 +11,14 @@ from basin.schema import errors
 from basin.submissions.services import quota_of
 
 from . import services
-from .models import DatasetVersion, Homework, Membership, validate_budget_overrides
+from .models import Course, DatasetVersion, Homework, Membership, validate_budget_overrides
 from .selectors import course_for_staff, homework_for_member
 
 
 class HomeworkSerializer(serializers.ModelSerializer):
-    course = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    course: serializers.SlugRelatedField[Course] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    dataset: serializers.SlugRelatedField[DatasetVersion] = serializers.SlugRelatedField(slug_field="slug",
+                                                                                          read_only=True)
 
     class Meta:
         model = Homework

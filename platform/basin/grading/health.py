@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -265,7 +266,7 @@ def _redis_depths(queues: tuple[str, ...], timeout: float) -> dict[str, int]:
         error = _connect(conn)
         if error:
             raise _Unreachable(error)
-        channel = conn.default_channel
+        channel: Any = conn.default_channel  # kombu.transport.redis.Channel: sep, priority_steps, client
         keys = {queue: [queue if not step else f"{queue}{channel.sep}{step}"
                         for step in sorted(set(channel.priority_steps))] for queue in queues}
         with channel.client.pipeline() as pipe:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.db.models import Count, F, Max, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -118,4 +119,5 @@ def private_leaderboard(homework: Homework, viewer_is_staff: bool = False) -> li
                         private_score=s["effective_private"], public_rank=before, shake_up=before - rank,
                         **thumbnails.get(s["id"], {})))
     baselines = [b for b in _baselines(homework, True) if b.private_score is not None]
-    return sorted(rows + baselines, key=lambda r: (-r.private_score, r.is_baseline, r.rank or 0))
+    # every row has a private score: the students' rows are of submissions that have one, the baselines filtered
+    return sorted(rows + baselines, key=lambda r: (-cast(float, r.private_score), r.is_baseline, r.rank or 0))

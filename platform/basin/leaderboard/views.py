@@ -75,7 +75,7 @@ def _panel(submission: Submission, viewer_is_staff: bool, user) -> dict:
         "waiting": submission.diagnostics_status in (Submission.DiagnosticsStatus.QUEUED,
                                                      Submission.DiagnosticsStatus.RUNNING),
         "diagnostics": diagnostics,
-        "untrusted": bool(model) and "trust" in model and not trusted(model),
+        "untrusted": bool(model and "trust" in model and not trusted(model)),
         "scores": visible_scores(submission, full=viewer_is_staff),
     }
 

@@ -1,6 +1,8 @@
 """What the API says about a submission. Private-part scores appear only after the reveal."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from basin_grader.verdicts import DEFAULT_MESSAGES
@@ -8,9 +10,12 @@ from basin_grader.verdicts import DEFAULT_MESSAGES
 from .models import Submission
 from .selectors import hidden_log_readable, visible_diagnostics
 
+if TYPE_CHECKING:
+    from basin.courses.models import Homework
+
 
 class SubmissionSerializer(serializers.ModelSerializer):
-    homework = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    homework: serializers.SlugRelatedField[Homework] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     private_score = serializers.SerializerMethodField()
     log_tail = serializers.SerializerMethodField()
     hidden_log = serializers.SerializerMethodField()

@@ -178,6 +178,8 @@ def may_submit(*, homework: Homework, user, is_baseline: bool, now: datetime, me
                                "submissions of this homework.", status_code=429,
                                details={"total_quota": homework.total_quota})
     if quota.daily_left == 0:
+        # with a daily quota of at least 1 (the API's minimum), a used-up day holds a submission to age out
+        assert quota.resets_at is not None
         raise ApplicationError("quota_exceeded", f"You have used all {homework.daily_quota} submissions of "
                                f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.",
                                status_code=429, details={"daily_quota": homework.daily_quota,
@@ -194,7 +196,7 @@ def check_open(homework: Homework, now: datetime) -> None:
         raise ApplicationError("revealed", "The private leaderboard has been revealed: submissions are closed.",
                                status_code=403)
     if now > homework.closes_at:
-        late = (f"; late submissions were taken until {homework.late_until.isoformat()}"
+        late = (f"; late submissions were taken until {homework.closes_at.isoformat()}"
                 if homework.closes_at != homework.deadline else "")
         raise ApplicationError("deadline_passed", f"The deadline was {homework.deadline.isoformat()}{late}: "
                                "submissions are closed.", status_code=403)

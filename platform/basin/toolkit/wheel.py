@@ -58,7 +58,9 @@ class Wheel:
 
 
 def package_dir(package: str) -> Path:
-    return Path(importlib.util.find_spec(package).origin).parent
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None, f"{package} is not importable here"
+    return Path(spec.origin).parent
 
 
 def shipped_files() -> list[tuple[str, Path]]:

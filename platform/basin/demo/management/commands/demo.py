@@ -123,7 +123,8 @@ def data_dir_entries() -> tuple[list[Path], list[Path]]:
             path = Path(value).resolve()
             if path != root and path.is_relative_to(root):
                 names.add(path.relative_to(root).parts[0])
-    ours, others = [], []
+    ours: list[Path] = []
+    others: list[Path] = []
     for entry in sorted(root.iterdir()):
         # "basin.sqlite3-wal", "celerybeat-schedule.db": files named after one Basin makes
         (ours if any(entry.name == n or entry.name.startswith((n + "-", n + ".")) for n in names)
@@ -318,7 +319,7 @@ class Command(BaseCommand):
         return f"{why}, {about(MEASURED['sandbox_image_s'])} on {MEASURED_ON}; downloads the CPU torch wheel"
 
     def _image(self, reporter: Reporter) -> str | None:
-        note = "cached"
+        note: str | None = "cached"
         if not self.no_docker and self.image_state not in ("current", "as-is"):
             self._build(reporter,
                         lambda on_line: sandbox_image.build_sandbox_image(settings.BASIN_SANDBOX_IMAGE, on_line))
@@ -335,6 +336,7 @@ class Command(BaseCommand):
             reporter.event(f"grading worker started (pid {self.processes['worker'].pid})")
 
     def _estimate_training(self) -> str:
+        assert self.demo is not None  # the dataset phase seeded it
         self.submission = services.baseline(self.demo.homework)
         if self.submission is not None and self.submission.status != Submission.Status.FAILED:
             return f"cached: the baseline is submission #{self.submission.pk}"
@@ -350,6 +352,7 @@ class Command(BaseCommand):
             return "cached"
         from basin.demo.training import bundle_bytes, train_baseline
 
+        assert self.demo is not None  # the dataset phase seeded it
         model = train_baseline(self.demo.homework.dataset.path, log=lambda line: reporter.event(line.strip()),
                                status=reporter.update)
         self.submission = services.add_baseline(self.demo, bundle_bytes(model))
@@ -358,6 +361,7 @@ class Command(BaseCommand):
     # 6. score and diagnostics
     def _estimate_scoring(self) -> str:
         s = self.submission
+        assert s is not None  # the training phase found or submitted it
         waiting = (Submission.DiagnosticsStatus.QUEUED, Submission.DiagnosticsStatus.RUNNING)
         if s.status in Submission.TERMINAL_STATUSES and s.diagnostics_status not in waiting:
             return f"cached: #{s.pk} is {s.status}"
@@ -367,6 +371,7 @@ class Command(BaseCommand):
 
     def _score(self, reporter: Reporter) -> str | None:
         submission, timeout = self.submission, self.opts["timeout"]
+        assert submission is not None  # the training phase found or submitted it
         deadline = time.monotonic() + timeout
         waiting = (Submission.DiagnosticsStatus.QUEUED, Submission.DiagnosticsStatus.RUNNING)
         seen = None
