@@ -59,7 +59,8 @@ def main() -> int:
     started = time.perf_counter()
     train_x, train_y = load(args.data, "train")
     linear = logistic_regression(train_x, train_y, args.linear_epochs)
-    rows.append((f"logistic regression, raw pixels, {args.linear_epochs} epochs", time.perf_counter() - started, linear))
+    rows.append((f"logistic regression, raw pixels, {args.linear_epochs} epochs", time.perf_counter() - started,
+                 linear))
     del train_x
 
     started = time.perf_counter()
@@ -67,7 +68,8 @@ def main() -> int:
     rows.append((f"small CNN (the demo's baseline), {args.cnn_epochs} epochs", time.perf_counter() - started, cnn))
 
     counts = {s: len(y) for s, (_, y) in splits.items()}
-    print(f"| model (trained on train, CPU, torch {torch.__version__}) | val | test | shift | drop test→shift | training |")
+    print(f"| model (trained on train, CPU, torch {torch.__version__}) "
+          "| val | test | shift | drop test→shift | training |")
     print("|---|---|---|---|---|---|")
     for name, seconds, model in rows:
         acc = {s: accuracy(model, x, y) for s, (x, y) in splits.items()}

@@ -50,13 +50,15 @@ def honest(profile: str) -> dict:
             "landscape": {"alphas": axis(b.line_points), "centre": {"train": metrics, "val": metrics},
                           "lines": [{"train": curve, "val": curve} for _ in range(LINES)],
                           "grid": {"alphas": axis(b.grid), "betas": axis(b.grid),
-                                   "train": {"loss": table, "accuracy": table}, "val": {"loss": table, "accuracy": table}}},
+                                   "train": {"loss": table, "accuracy": table},
+                                   "val": {"loss": table, "accuracy": table}}},
             "sharpness": {"top_eigenvalue": x, "iterations": 1, "converged": False, "trace": x,
                           "trace_standard_error": 0.0, "probes": 1, "samples": 1}}
 
 
 def peak_mb(path: Path, how: str, profile: str) -> float:
-    done = subprocess.run([sys.executable, "-c", READ, str(path), how, profile], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", READ, str(path), how, profile], capture_output=True, text=True,
+                          check=True)
     _, after = map(int, done.stdout.split())
     return after / 1024  # kilobytes on Linux
 

@@ -136,12 +136,14 @@ def main() -> int:
             runs[worker_row].append(platform.run(bundle))
         rows = {name: median_of(r) for name, r in runs.items()}
     base = rows["in-process"]["total_s"]
-    print(f"\nbaseline CNN on {n:,} hidden images, 1 CPU thread, median of {args.repeat} runs, torch {torch.__version__}")
+    print(f"\nbaseline CNN on {n:,} hidden images, 1 CPU thread, median of {args.repeat} runs, "
+          f"torch {torch.__version__}")
     print(f"{'':16}{'rehearsal':>10}{'start-up':>10}{'load':>9}{'inference':>11}{'scoring':>9}{'total':>9}"
           f"{'× in-process':>14}")
     for name, r in rows.items():
-        print(f"{name:16}{r.get('rehearsal_s', 0):>9.2f}s{r.get('startup_s', 0):>9.2f}s{r['load_s']:>8.2f}s{r['inference_s']:>10.2f}s"
-              f"{r.get('scoring_s', 0):>8.3f}s{r['total_s']:>8.2f}s{r['total_s'] / base:>13.2f}×")
+        print(f"{name:16}{r.get('rehearsal_s', 0):>9.2f}s{r.get('startup_s', 0):>9.2f}s{r['load_s']:>8.2f}s"
+              f"{r['inference_s']:>10.2f}s{r.get('scoring_s', 0):>8.3f}s{r['total_s']:>8.2f}s"
+              f"{r['total_s'] / base:>13.2f}×")
     print("worker: queued → scored, as stored by the grading worker's code (claim, copy, sandbox, scoring,")
     print("diagnostics, result write); start-up is the hidden pass's sandbox time outside model load and")
     print("inference; the rehearsal is a whole sandbox run before it (start-up, load, 32 public images)")

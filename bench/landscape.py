@@ -69,8 +69,8 @@ def basin_landscape(model, base, steps, subset: ls.Subset, points_per_call: int,
 
 
 def reference_loop(model, base, directions, coefficients, images: np.ndarray, labels: np.ndarray, device: str) -> float:
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(images), torch.from_numpy(labels)),
-                                         batch_size=128, shuffle=False)
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=False)
     params = dict(model.named_parameters())
     d1, d2 = directions
     _sync(device)

@@ -136,8 +136,8 @@ def seed(students: int, per_student: int, rng: np.random.Generator) -> int:
     from django.utils import timezone
 
     from basin.courses.models import Course, DatasetVersion, Homework, Membership
-    from basin.submissions.models import Submission
     from basin.grading.diagnostics import leaderboard_fields
+    from basin.submissions.models import Submission
     from basin_grader.formats import BUNDLE
 
     now = timezone.now()
@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=positive, default=default_workers(),
                         help="gunicorn workers (gthread, BASIN_WEB_THREADS threads each, as in production)")
     parser.add_argument("--cache-seconds", type=int, default=5,
-                        help="BASIN_LEADERBOARD_CACHE_SECONDS of the server (Basin's default 5; 0 renders every request)")
+                        help="BASIN_LEADERBOARD_CACHE_SECONDS of the server "
+                             "(Basin's default 5; 0 renders every request)")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/15",
                         help="BASIN_CACHE_URL: the Redis the web processes share, as deploy/compose.yaml sets it "
                              "(emptied first); '' for a cache per process")
@@ -383,10 +384,14 @@ def main(argv: list[str] | None = None) -> int:
 
     think = f"0–{2 * args.think:g} s" if args.think else "none"
     return report(args, samples, alone, (
-        f"leaderboard load benchmark · PostgreSQL {version // 10000}.{version % 10000} · gunicorn {args.workers} gthread "
-        f"workers × {os.environ.get('BASIN_WEB_THREADS', 8)} threads · table cache {args.cache_seconds} s in {'Redis' if args.cache_url else 'each process'} · {len(os.sched_getaffinity(0))} CPUs · {args.students} students × {args.per_student} = "
+        f"leaderboard load benchmark · PostgreSQL {version // 10000}.{version % 10000} · "
+        f"gunicorn {args.workers} gthread workers × {os.environ.get('BASIN_WEB_THREADS', 8)} threads · "
+        f"table cache {args.cache_seconds} s in "
+        f"{'Redis' if args.cache_url else 'each process'} · {len(os.sched_getaffinity(0))} CPUs · "
+        f"{args.students} students × {args.per_student} = "
         f"{args.students * args.per_student:,} scored submissions (seeded in {seeded:.0f} s) · page {rows} rows, "
-        f"{size / 1024:.0f} KiB · {args.users} viewers, think {think} · {args.seconds} s measured after {args.warmup} s"))
+        f"{size / 1024:.0f} KiB · {args.users} viewers, think {think} · "
+        f"{args.seconds} s measured after {args.warmup} s"))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from tests import services
+from tests.smtp import smtp_server  # noqa: F401  (a fixture, for every test module that asks for it)
 
 TINY_COUNTS = {"train": 150, "val": 60, "test": 300, "shift": 60}
 HIDDEN_SEED = 0x5EC12E7

@@ -77,6 +77,7 @@ def write(path: Path, data: bytes) -> Path:
 # model.py variants for verdict tests: each defines build_model() over the baseline.
 RAISES_IN_BUILD = "def build_model():\n    raise ValueError('my model is broken')\n"
 SLEEPS_FOREVER = BASELINE_SOURCE + "\nimport time\n_build = build_model\ndef build_model():\n    time.sleep(3600)\n"
-WRONG_SHAPE = BASELINE_SOURCE + "\n_build = build_model\ndef build_model():\n    m = _build()\n    m.head = nn.Linear(64, 7)\n    return m\n"
+WRONG_SHAPE = (BASELINE_SOURCE + "\n_build = build_model\ndef build_model():\n"
+               "    m = _build()\n    m.head = nn.Linear(64, 7)\n    return m\n")
 MEMORY_BOMB = (BASELINE_SOURCE + "\n_build = build_model\ndef build_model():\n"
                "    hog = [bytearray(64 * 1024 * 1024) for _ in range(1000)]\n    return _build()\n")

@@ -3,7 +3,7 @@ it does not; the session's last lines say which were exercised."""
 from __future__ import annotations
 
 import socket
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -20,7 +20,7 @@ def _port_open(port: int) -> bool:
         return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def postgres_answers() -> bool:
     if not _port_open(5432):
         return False
@@ -33,7 +33,7 @@ def postgres_answers() -> bool:
         return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def redis_answers() -> bool:
     if not _port_open(6379):
         return False
@@ -45,7 +45,7 @@ def redis_answers() -> bool:
         return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def docker_sandbox() -> tuple[bool, str]:
     """Whether the Docker sandbox can run: an engine answers and the image exists (built if not)."""
     from basin.grading.sandbox_image import ensure_sandbox_image
@@ -53,7 +53,7 @@ def docker_sandbox() -> tuple[bool, str]:
     return ensure_sandbox_image("basin-sandbox:cpu")
 
 
-@lru_cache(maxsize=None)
+@cache
 def chromium_answers() -> tuple[bool, str]:
     import shutil
 

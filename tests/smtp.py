@@ -1,5 +1,5 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and Django pointed at
-it with its real SMTP backend. Use it as a fixture: `from tests.smtp import smtp_server`."""
+it with its real SMTP backend. A fixture: tests/conftest.py imports it, so any test may ask for `smtp_server`."""
 from __future__ import annotations
 
 import email

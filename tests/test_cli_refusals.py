@@ -68,11 +68,13 @@ def test_global_options_work_after_the_command_too(basin, homework, people, live
 def test_logs_without_an_id_show_the_latest_submission(basin, homework, people):
     from django.utils import timezone
 
-    older = stored(homework).create(homework=homework, user=people["student"], status="failed", size=1, sha256="0" * 64, kind="bundle",
-                                    verdict="runtime_error", message="older", log_tail="older log")
+    older = stored(homework).create(homework=homework, user=people["student"], status="failed", size=1,
+                                    sha256="0" * 64, kind="bundle", verdict="runtime_error", message="older",
+                                    log_tail="older log")
     stored(homework).filter(pk=older.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    latest = stored(homework).create(homework=homework, user=people["student"], status="failed", size=1, sha256="1" * 64,
-                                     kind="bundle", verdict="runtime_error", message="boom", log_tail="newest log")
+    latest = stored(homework).create(homework=homework, user=people["student"], status="failed", size=1,
+                                     sha256="1" * 64, kind="bundle", verdict="runtime_error", message="boom",
+                                     log_tail="newest log")
     done = basin("logs")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"#{latest.pk} failed  runtime_error: boom\n") and "newest log" in done.stdout
@@ -86,8 +88,8 @@ def test_the_private_leaderboard_is_refused_before_the_reveal_and_shown_after(ba
     assert early.returncode == 11, early.stderr
     assert early.stderr == ("basin: The private leaderboard is shown after the course staff reveal it, once "
                             "submissions have closed.\n")
-    stored(homework).create(homework=homework, user=people["student"], status="scored", size=1, sha256="0" * 64, kind="bundle",
-                            public_score=0.5, private_score=0.875)
+    stored(homework).create(homework=homework, user=people["student"], status="scored", size=1, sha256="0" * 64,
+                            kind="bundle", public_score=0.5, private_score=0.875)
     homework.deadline = timezone.now() - timedelta(minutes=1)
     homework.opens_at = homework.deadline - timedelta(days=1)
     homework.private_revealed_at = timezone.now() - timedelta(seconds=1)

@@ -22,10 +22,21 @@ import numpy as np
 from tqdm import tqdm
 
 from basin_grader import dataset_layout as layout
+
 from .glyphs import GlyphSource, StrokeGlyphs
 from .preview import write_preview
-from .render import (PAPERS, PEN_STYLES, PENS, SHIFT_PAPER, SHIFT_PEN, NoiseBank, compose, make_noise_bank,
-                     make_paper, place_glyph)
+from .render import (
+    PAPERS,
+    PEN_STYLES,
+    PENS,
+    SHIFT_PAPER,
+    SHIFT_PEN,
+    NoiseBank,
+    compose,
+    make_noise_bank,
+    make_paper,
+    place_glyph,
+)
 
 GENERATOR_VERSION = "3"  # 2: hidden splits drawn from a secret seed; 3: strokes drawn as polylines (faster)
 DEFAULT_COUNTS = {"train": 50_000, "val": 10_000, "test": 10_000, "shift": 2_000}
@@ -70,7 +81,7 @@ def _render_chunk(args) -> tuple[np.ndarray, list[tuple]]:
     pen_names = PENS + (SHIFT_PEN,)
     images = np.empty((len(labels), 64, 64, 3), np.uint8)
     rows = []
-    for k, (label, paper, pen) in enumerate(zip(labels, papers, pens)):
+    for k, (label, paper, pen) in enumerate(zip(labels, papers, pens, strict=True)):
         index = start + k
         rng = np.random.default_rng([split_seed, _SPLIT_CODE[split], 1, index])
         glyph, glyph_id = glyphs.glyph(int(label), rng, split)
@@ -131,7 +142,7 @@ def build(out: str | Path, seed: int = 0, counts: dict[str, int] | None = None,
             images = np.empty((n, 64, 64, 3), np.uint8)
             rows: list[tuple] = []
             results = pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)
-            for job, (chunk, chunk_rows) in zip(jobs, results):
+            for job, (chunk, chunk_rows) in zip(jobs, results, strict=True):
                 images[job[3]:job[3] + len(chunk)] = chunk
                 rows.extend(chunk_rows)
                 bar.update(len(chunk))

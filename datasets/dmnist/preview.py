@@ -29,7 +29,7 @@ def render_preview(papers: dict[str, np.ndarray], bank: NoiseBank, glyphs: Glyph
             rng = np.random.default_rng([seed, _PREVIEW_STREAM, i, j])
             mask, _ = place_glyph(glyphs.glyph((i * len(cols) + j) % 10, rng, "train")[0], rng)
             sample = Image.fromarray(compose(papers[paper], mask, PEN_STYLES[pen], bank, rng))
-            sheet.paste(sample.resize((cell, cell), Image.NEAREST), (LABEL_W + j * cell, LABEL_H + i * cell))
+            sheet.paste(sample.resize((cell, cell), Image.Resampling.NEAREST), (LABEL_W + j * cell, LABEL_H + i * cell))
     return sheet
 
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from .budgets import BudgetError, resolve_budget
 from .evaluate import DIAGNOSTICS, diagnose_in_sandbox, evaluate
-from .sandbox_diagnostics import add_test_gaps
-from .verdicts import SCORED
 from .sandbox import BACKENDS, DEFAULT_IMAGE, SandboxLimits, get_backend
-from .verdicts import InfrastructureError
+from .sandbox_diagnostics import add_test_gaps
+from .verdicts import SCORED, InfrastructureError
 
 
 def _json_object(text: str) -> dict:
@@ -68,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             result = evaluate(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend, limits,
                               diagnostics=args.diagnostics)
             if budget is not None and result.verdict == SCORED:
-                report = diagnose_in_sandbox(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend, budget,
-                                             limits)
+                report = diagnose_in_sandbox(args.submission.resolve(), args.data.resolve(), workdir.resolve(), backend,
+                                             budget, limits)
                 result.diagnostics["model"] = add_test_gaps(report, result.scores)
     except InfrastructureError as e:
         print(f"basin_grader: the grader failed, not the submission: {e}", file=sys.stderr)

@@ -8,7 +8,7 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 from .verdicts import INVALID_SUBMISSION, GradingError
 
@@ -53,7 +53,7 @@ class Budget:
 class Metered:
     """A member being read, each byte charged to the budget."""
 
-    def __init__(self, member: BinaryIO, budget: Budget):
+    def __init__(self, member: IO[bytes], budget: Budget):
         self.member, self.budget = member, budget
 
     def read(self, n: int = -1) -> bytes:
@@ -99,19 +99,24 @@ class Window:
         return data
 
 
+# zipfile's own reader of the end-of-central-directory record, and that record's layout: private,
+# so typeshed's stubs leave them out.
+_zipfile: Any = zipfile
+
+
 def open_zip(f: BinaryIO, max_entries: int) -> zipfile.ZipFile:
     """zipfile.ZipFile(f), once its central directory is known to hold at most `max_entries`
     entries (zipfile would parse any number of them first, at a few µs each)."""
-    end = zipfile._EndRecData(f)
+    end = _zipfile._EndRecData(f)
     if end is None:
         raise zipfile.BadZipFile("no end of central directory")
-    size, start = end[zipfile._ECD_SIZE], end[zipfile._ECD_LOCATION] - end[zipfile._ECD_SIZE]
-    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
-        start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    size, start = end[_zipfile._ECD_SIZE], end[_zipfile._ECD_LOCATION] - end[_zipfile._ECD_SIZE]
+    if end[_zipfile._ECD_SIGNATURE] == _zipfile.stringEndArchive64:
+        start -= _zipfile.sizeEndCentDir64 + _zipfile.sizeEndCentDir64Locator
     if not 0 <= start or start + size > f.seek(0, 2):  # zipfile would try to read (allocate) `size` bytes
         raise zipfile.BadZipFile("the central directory is larger than the file")
     f.seek(start)
-    entries = f.read(size).count(zipfile.stringCentralDir)  # at least one per entry
+    entries = f.read(size).count(_zipfile.stringCentralDir)  # at least one per entry
     if entries > max_entries:
         raise reject(f"The archive has {entries} entries; at most {max_entries} are accepted. {ONLY}")
     f.seek(0)

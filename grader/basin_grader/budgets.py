@@ -58,7 +58,8 @@ def resolve_budget(profile: str, overrides: dict | None = None) -> DiagnosticsBu
     known = {f.name for f in fields(DiagnosticsBudget)}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise BudgetError(f"unknown diagnostics setting(s) {', '.join(unknown)}; the settings are {', '.join(sorted(known))}")
+        raise BudgetError(f"unknown diagnostics setting(s) {', '.join(unknown)}; "
+                          f"the settings are {', '.join(sorted(known))}")
     for name, value in overrides.items():
         low, high = _BOUNDS[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

@@ -158,9 +158,10 @@ class _Checks:
         value = sharpness["top_eigenvalue"]
         if not sharpness["iterations"] or value is None:
             return
-        if any(_bend(losses) > 1e-3 * (1 + abs(losses[len(losses) // 2])) for losses in lines if _bend(losses) is not None) \
-                and abs(value) <= 1e-6:
-            self.fail("sharpness_zero", f"the landscape lines bend at the centre, yet the top Hessian eigenvalue is {value:g}")
+        if any(_bend(losses) > 1e-3 * (1 + abs(losses[len(losses) // 2]))
+               for losses in lines if _bend(losses) is not None) and abs(value) <= 1e-6:
+            self.fail("sharpness_zero", "the landscape lines bend at the centre, yet the top Hessian eigenvalue is "
+                                        f"{value:g}")
         if lines and all((_bend(losses) or 0) > 0 and _rises(losses) for losses in lines) and value <= 0:
             self.fail("sharpness_sign", "every landscape line curves up at the centre, yet the top Hessian "
                                         f"eigenvalue is {value:g}")

@@ -29,11 +29,27 @@ from .formats import inspect_submission, submission_filename
 from .contract import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SANDBOX_UID, SCORE,
                       centre_logits_name, images_name, labels_name, logits_name, output_files)
 from .diagnostics_trust import Known, check, read_centre_logits, storable
-from .sandbox_diagnostics import read_report, subset_sizes, unread_report
+from .formats import inspect_submission, submission_filename
+from .runtime import (
+    BUDGET,
+    DIAGNOSE,
+    OUTPUT_DIAGNOSTICS,
+    OUTPUT_RESULT,
+    REHEARSAL,
+    REHEARSE,
+    SANDBOX_UID,
+    SCORE,
+    centre_logits_name,
+    images_name,
+    labels_name,
+    logits_name,
+    output_files,
+)
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
+from .sandbox_diagnostics import read_report, subset_sizes, unread_report
 from .scoring import metrics, read_logits, read_result, score_test
 from .trusted_diagnostics import diagnose, read_groups
-from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, SCORED, GradingError, InfrastructureError, printable)
+from .verdicts import DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, SCORED, GradingError, InfrastructureError, printable
 
 REHEARSAL_IMAGES = 32  # the public val batch every submission is rehearsed on
 DIAGNOSTICS = ("off", "cpu", "gpu")  # none; or the budget of the device they run on
@@ -125,6 +141,7 @@ def prepare(workdir: Path, submission: Path, kind: str, dataset: Path, link: boo
     shutil.copyfile(submission, target)
     os.chmod(target, 0o644)
     if mode == DIAGNOSE:
+        assert budget is not None, "mode diagnose is prepared with its budget"
         _write_public_subsets(dataset, dirs.data, budget)
     if mode == REHEARSE:
         _write_rehearsal_batch(dataset, dirs.data)
@@ -175,12 +192,13 @@ def score(out: Path, dataset: Path, diagnostics: str = "off") -> tuple[dict, dic
 
 
 def evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
-             limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity(),
+             limits: SandboxLimits = SandboxLimits(), identity: RunIdentity | None = None,
              diagnostics: str = "off") -> Evaluation:
     """Evaluate one submission file. A student's failure is a verdict; the grader's raises
     basin_grader.verdicts.InfrastructureError, for the caller to retry."""
     if diagnostics not in DIAGNOSTICS:
         raise ValueError(f"diagnostics must be one of {', '.join(DIAGNOSTICS)}, not {diagnostics!r}")
+    identity = RunIdentity() if identity is None else identity  # a unique name per call, not one per process
     result = _evaluate(submission, dataset, workdir, backend, limits, identity, diagnostics)
     result.message, result.log_tail = printable(result.message), printable(result.log_tail)
     result.hidden_log = printable(result.hidden_log)
@@ -227,7 +245,8 @@ def _evaluate(submission: Path, dataset: Path, workdir: Path, backend: SandboxBa
     failure = run_claims.observed_failure(run, limits, "for the rehearsal and the hidden test images together")
     if failure is None and run.exit_code != 0:
         verdict, own_message = run_claims.claimed_failure(reported)
-        failure = (verdict, run_claims.hidden_pass_message(verdict, reported, run_claims.source_lines(submission, info.kind)))
+        failure = (verdict, run_claims.hidden_pass_message(verdict, reported,
+                                                            run_claims.source_lines(submission, info.kind)))
         result.hidden_log = f"{own_message}\n{run.log_tail}"
     if failure is None:
         started = time.perf_counter()
@@ -258,8 +277,9 @@ def _rehearsal_size(dataset: Path) -> int:
     raise InfrastructureError(f"the dataset version at {dataset} has no public images to rehearse on")
 
 
-def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend, budget: DiagnosticsBudget,
-             limits: SandboxLimits = SandboxLimits(), identity: RunIdentity = RunIdentity()) -> dict:
+def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend: SandboxBackend,
+                        budget: DiagnosticsBudget, limits: SandboxLimits = SandboxLimits(),
+                        identity: RunIdentity | None = None) -> dict:
     """The sandbox's diagnostics of an already scored submission, checked (basin_grader.sandbox_diagnostics)
     and cross-checked against what the worker knows (basin_grader.diagnostics_trust): report["trust"].
     Its own wall clock is the budget's; running out of it makes the report partial, never a failure.
@@ -269,6 +289,7 @@ def diagnose_in_sandbox(submission: Path, dataset: Path, workdir: Path, backend:
     dirs = prepare(workdir, submission, info.kind, dataset, link=backend.name == "docker", mode=DIAGNOSE, budget=budget)
     known = Known(budget, _device_given(backend), public_subset_labels(dataset, budget))
     limits = SandboxLimits(**{**asdict(limits), "wall_seconds": float(budget.time_limit_s)})
+    identity = RunIdentity() if identity is None else identity  # a unique name per call, not one per process
     run = backend.run(dirs, limits, identity, mode=DIAGNOSE)
     # Only a supervisor that finished wrote the report after ending every process of the run; a run
     # it did not finish (stopped, killed, out of time) leaves files the model may have written.

@@ -16,10 +16,11 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from .archive_reading import ONLY, ArchiveLimits, Budget, Metered, member_file, open_zip, reject
 from .safetensors_header import check_header as _check_safetensors
+from .safetensors_header import first_repeated
 from .verdicts import GradingError
 
 BUNDLE = "bundle"  # zip: model.py with build_model() + weights (.safetensors or a state_dict .pt)
@@ -59,8 +60,7 @@ def _check_listing(zf: zipfile.ZipFile, limits: ArchiveLimits, max_entries: int)
         raise _reject(f"The archive has {len(infos)} entries; at most {max_entries} are accepted. {ONLY}")
     names = [i.filename for i in infos]
     if len(set(names)) != len(names):
-        seen: set[str] = set()
-        twice = next(n for n in names if n in seen or seen.add(n))
+        twice = first_repeated(names)
         raise _reject(f"The archive holds two entries named {twice[:200]!r}. {REZIP}")
     total = 0
     for info in infos:
@@ -98,9 +98,9 @@ def pickle_globals(data: bytes, budget: Budget, name: str) -> set[str]:
                     raise _reject(f"{name} holds more than {budget.limits.max_pickle_ops:,} pickle operations; "
                                   "a state_dict of a homework model needs far fewer. Save model.state_dict().")
             if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
-                strings.append(arg)
+                strings.append(cast(str, arg))  # these opcodes' argument is the string
             elif op.name == "GLOBAL":
-                found.add(arg.replace(" ", "."))
+                found.add(cast(str, arg).replace(" ", "."))  # "module name"
             elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
                 found.add(f"{strings[-2]}.{strings[-1]}")
     except (ValueError, UnicodeDecodeError, struct.error):  # what genops raises on a damaged pickle
@@ -177,7 +177,8 @@ def _inspect(f: BinaryIO, filename: str, limits: ArchiveLimits) -> SubmissionInf
         if len(weights) != 1:
             found = ", ".join(w[:100] for w in weights[:5]) or "none"
             raise _reject("A bundle needs exactly one weights file (.safetensors, .pt or .pth) beside model.py "
-                          f"at the top of the zip; found {found}. Put model.py and that one file at the top of the zip.")
+                          f"at the top of the zip; found {found}. "
+                          "Put model.py and that one file at the top of the zip.")
         zf.open("model.py").close()  # its local header must agree with the listing, as the loader's will
         _check_weights(zf, f, weights[0], budget)
         return SubmissionInfo(BUNDLE, weights[0], len(infos), total)

@@ -29,8 +29,8 @@ def flat_radius(alphas: list[float], losses: list[float | None], rise: float = R
     best = None
     for step in (1, -1):
         previous, i = 0.0, centre + step
-        while 0 <= i < len(alphas) and losses[i] is not None:
-            risen = losses[i] - base
+        while 0 <= i < len(alphas) and (loss := losses[i]) is not None:
+            risen = loss - base
             if risen >= rise:
                 inner, outer = abs(alphas[i - step]), abs(alphas[i])
                 found = inner if risen == math.inf else inner + (rise - previous) / (risen - previous) * (outer - inner)

@@ -11,8 +11,16 @@ from pathlib import Path
 
 from .formats import BUNDLE
 from .sandbox import SandboxLimits, SandboxRun
-from .verdicts import (DEFAULT_MESSAGES, HIDDEN_PASS_MESSAGES, INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT,
-                       RUNTIME_ERROR, TIME_LIMIT, builtin_exception_names)
+from .verdicts import (
+    DEFAULT_MESSAGES,
+    HIDDEN_PASS_MESSAGES,
+    INVALID_OUTPUT,
+    INVALID_SUBMISSION,
+    MEMORY_LIMIT,
+    RUNTIME_ERROR,
+    TIME_LIMIT,
+    builtin_exception_names,
+)
 
 _REPORTED_TIMINGS = ("load_s", "inference_s")
 # What a run's result.json may claim. Time and memory verdicts come only from what the worker
@@ -26,7 +34,7 @@ def reported_timings(reported: dict, observed_s: float) -> dict:
     """The run's own timings, within what the worker saw it take and to a tenth of a second: a
     hidden pass's numbers are the model's word, and at full precision each could carry hidden image
     bytes to whoever reads them."""
-    timings = reported.get("timings") if isinstance(reported.get("timings"), dict) else {}
+    timings = given if isinstance(given := reported.get("timings"), dict) else {}
     out = {}
     for key in _REPORTED_TIMINGS:
         value = timings.get(key)
@@ -49,7 +57,8 @@ def observed_failure(run: SandboxRun, limits: SandboxLimits, where: str) -> tupl
 def claimed_failure(reported: dict) -> tuple[str, str]:
     """(verdict, message) of a run that exited non-zero, from its result.json: only verdicts a run
     can know of itself; its message as it wrote it (shown only where the run saw public data)."""
-    verdict = reported.get("verdict") if reported.get("verdict") in _CLAIMABLE else RUNTIME_ERROR
+    claimed = reported.get("verdict")
+    verdict = claimed if isinstance(claimed, str) and claimed in _CLAIMABLE else RUNTIME_ERROR
     message = reported.get("message")
     return verdict, (message[:2000] if isinstance(message, str) and message else DEFAULT_MESSAGES[verdict])
 

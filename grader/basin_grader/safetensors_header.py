@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import Protocol
 
 from .verdicts import INVALID_SUBMISSION, GradingError
 
@@ -35,11 +36,20 @@ def _reject(message: str) -> GradingError:
     return GradingError(INVALID_SUBMISSION, f"{message} {SAVE_HINT}")
 
 
+def first_repeated(names: list[str]) -> str:
+    """The first name that occurs a second time (the caller knows that one does)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    raise ValueError("no name occurs twice")
+
+
 def _unique_object(pairs: list[tuple[str, object]]) -> dict:
     found = dict(pairs)
     if len(found) != len(pairs):
-        seen: set[str] = set()
-        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+        duplicate = first_repeated([k for k, _ in pairs])
         raise _reject(f"The .safetensors header names {duplicate[:80]!r} twice.")
     return found
 
@@ -106,7 +116,8 @@ def _tensor_span(key: str, entry) -> tuple[int, int]:
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_u64(o) for o in offsets)):
         raise _reject(f"The .safetensors entry {shown} needs data_offsets [begin, end].")
     if len(shape) > MAX_DIMENSIONS:  # the product of thousands of sizes is quadratic work
-        raise _reject(f"The .safetensors entry {shown} has {len(shape)} dimensions; at most {MAX_DIMENSIONS} are loaded.")
+        raise _reject(f"The .safetensors entry {shown} has {len(shape)} dimensions; "
+                      f"at most {MAX_DIMENSIONS} are loaded.")
     count = 1
     for d in shape:
         count *= d
@@ -119,7 +130,13 @@ def _tensor_span(key: str, entry) -> tuple[int, int]:
     return begin, end
 
 
-def check_header(f: BinaryIO, size: int, tick: Callable[[], None] = lambda: None) -> dict:
+class Readable(Protocol):
+    """A file, or an archive member read through a budget (basin_grader.archive_reading.Metered)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+def check_header(f: Readable, size: int, tick: Callable[[], None] = lambda: None) -> dict:
     """Check the safetensors file of `size` bytes read from `f` (at its start); its header.
     `tick` is called now and then, to stop a check that takes too long."""
     head = f.read(8)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from .budgets import LINES, PARTS, DiagnosticsBudget, seeds_of
 from .landscape_summary import DIVERGED, RISE, axis, basin_area, flat_radius
@@ -159,7 +160,7 @@ def _grid(raw: dict, budget: DiagnosticsBudget) -> dict:
     grid: dict = {"alphas": coefficients, "betas": coefficients}
     for split in SPLITS:
         values = _dict(found.get(split))
-        tables = {key: values.get(key) for key in ("loss", "accuracy")}
+        tables: dict[str, Any] = {key: values.get(key) for key in ("loss", "accuracy")}
         if not all(isinstance(t, list) and len(t) == side for t in tables.values()):
             raise Invalid(f"expected a {side}×{side} grid")
         losses = [_losses(row, side) for row in tables["loss"]]
@@ -234,10 +235,11 @@ def read_report(path: Path, budget: DiagnosticsBudget) -> dict:
         report["trust"]["failed"]["budget"] = "the report does not echo the budget and seeds the worker sent"
     report["device"] = raw.get("device") if raw.get("device") in ("cpu", "cuda") else "unknown"
     report["precision"] = raw.get("precision") if raw.get("precision") in ("fp32", "bf16") else "unknown"
-    report["memory_format"] = raw.get("memory_format") if raw.get("memory_format") in ("channels_last", "plain") else "unknown"
-    claimed_partial = raw.get("partial") if isinstance(raw.get("partial"), list) else []
-    errors = raw.get("errors") if isinstance(raw.get("errors"), dict) else {}
-    timings = raw.get("timings") if isinstance(raw.get("timings"), dict) else {}
+    report["memory_format"] = (raw.get("memory_format") if raw.get("memory_format") in ("channels_last", "plain")
+                               else "unknown")
+    claimed_partial = partial if isinstance(partial := raw.get("partial"), list) else []
+    errors = errors_given if isinstance(errors_given := raw.get("errors"), dict) else {}
+    timings = timings_given if isinstance(timings_given := raw.get("timings"), dict) else {}
     report["timings"] = {f"{part}_s": t for part in PARTS
                          if isinstance(t := timings.get(f"{part}_s"), (int, float)) and not isinstance(t, bool)
                          and math.isfinite(t) and t >= 0}

@@ -57,7 +57,8 @@ def read_logits(path: Path, n: int, num_classes: int = 10) -> np.ndarray:
     except (ValueError, OSError, EOFError) as e:
         raise GradingError(INVALID_OUTPUT, f"{path.name} is not a valid .npy array: {e}") from e
     if logits.shape != (n, num_classes) or logits.dtype.kind != "f":
-        raise GradingError(INVALID_OUTPUT, f"Expected {n}×{num_classes} float logits, got {logits.dtype} {logits.shape}.")
+        raise GradingError(INVALID_OUTPUT,
+                           f"Expected {n}×{num_classes} float logits, got {logits.dtype} {logits.shape}.")
     logits = logits.astype(np.float64)
     if not np.isfinite(logits).all():
         bad = int((~np.isfinite(logits)).any(axis=1).sum())
@@ -85,8 +86,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 def metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict:
     """Accuracy, mean negative log-likelihood (natural log, at most NLL_CAP per image), macro-F1,
-    per-class accuracy and the confusion matrix (rows: true class, columns: predicted). None where a set is empty (a tiny test
-    split may have no sample in one part) and, per class, where the class does not occur."""
+    per-class accuracy and the confusion matrix (rows: true class, columns: predicted). None where a set
+    is empty (a tiny test split may have no sample in one part) and, per class, where the class does not
+    occur."""
     if len(labels) == 0:
         return {"accuracy": None, "nll": None, "macro_f1": None, "per_class_accuracy": [None] * num_classes,
                 "confusion": [[0] * num_classes for _ in range(num_classes)], "count": 0}
@@ -103,7 +105,8 @@ def metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> di
         "accuracy": float((predicted == labels).mean()),
         "nll": float(-log_probs[np.arange(len(labels)), labels].mean()),
         "macro_f1": float(f1.mean()),
-        "per_class_accuracy": [float(true_positive[c] / support[c]) if support[c] else None for c in range(num_classes)],
+        "per_class_accuracy": [float(true_positive[c] / support[c]) if support[c] else None
+                               for c in range(num_classes)],
         "confusion": confusion.tolist(),
         "count": int(len(labels)),
     }

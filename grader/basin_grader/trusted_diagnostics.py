@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def calibration(logits: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) ->
     for b in range(bins):
         members = index == b
         count = int(members.sum())
-        row = {"lower": b / bins, "upper": (b + 1) / bins, "count": count, "confidence": None, "accuracy": None}
+        row: dict[str, Any] = {"lower": b / bins, "upper": (b + 1) / bins, "count": count, "confidence": None,
+                               "accuracy": None}
         if count:
             row["confidence"] = float(confidence[members].mean())
             row["accuracy"] = float(correct[members].mean())
@@ -93,15 +95,15 @@ def read_groups(meta_csv: Path) -> list[tuple[str, str]] | None:
         return None
 
 
-def group_accuracy(correct: np.ndarray, groups: list[tuple[str, str]]) -> dict | None:
+def group_accuracy(correct: np.ndarray, groups: list[tuple[str, str]] | None) -> dict | None:
     if not len(correct) or groups is None or len(groups) != len(correct):
         return None
     table: dict[tuple[str, str], list[int]] = {}
-    for (paper, pen), ok in zip(groups, correct.tolist()):
+    for (paper, pen), ok in zip(groups, correct.tolist(), strict=True):
         hits = table.setdefault((paper, pen), [0, 0])
         hits[0] += ok
         hits[1] += 1
-    rows = [{"paper": paper, "pen": pen, "count": n, "accuracy": hits / n}
+    rows: list[dict[str, Any]] = [{"paper": paper, "pen": pen, "count": n, "accuracy": hits / n}
             for (paper, pen), (hits, n) in sorted(table.items())]
     return {"groups": rows, "worst": min(rows, key=lambda r: (r["accuracy"], -r["count"]))}
 
@@ -118,7 +120,7 @@ def diagnose(test_logits: np.ndarray, test_labels: np.ndarray, is_private: np.nd
     """Everything the trusted scorer can tell from the logits, by leaderboard part."""
     def pick(mask):
         return test_logits[mask], test_labels[mask], None if test_groups is None else [
-            g for g, m in zip(test_groups, mask.tolist()) if m]
+            g for g, m in zip(test_groups, mask.tolist(), strict=False) if m]
 
     correct = test_logits.argmax(axis=1) == test_labels
     out = {"public": _part(*pick(~is_private)), "private": _part(*pick(is_private))}

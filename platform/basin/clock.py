@@ -6,7 +6,7 @@ attempt or keep a dead one. Every machine of a deployment shares the database, s
 the one they agree on. SQLite is never shared by several machines: there it is this one's."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.utils import timezone
@@ -18,4 +18,4 @@ def database_now() -> datetime:
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement_timestamp()")  # CURRENT_TIMESTAMP stands still inside a transaction
         value = cursor.fetchone()[0]
-    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)

@@ -19,7 +19,7 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
@@ -42,7 +42,7 @@ class JsonFormatter(_JsonFormatter):
                          reserved_attrs=[*RESERVED_ATTRS, "request", "server_time", "taskName"])
 
     def add_fields(self, log_data, record, message_dict):
-        log_data["time"] = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds")
+        log_data["time"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
         super().add_fields(log_data, record, message_dict)
 
 
@@ -69,8 +69,8 @@ class IndexMissFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
-        path = getattr(request, "path", None) or (record.args[0] if record.name == "django.server" and record.args
-                                                  and isinstance(record.args[0], str) else "")
+        args = record.args if record.name == "django.server" and isinstance(record.args, tuple) else ()
+        path = getattr(request, "path", None) or (args[0] if args and isinstance(args[0], str) else "")
         return not (getattr(record, "status_code", None) == 404 and " /simple/" in f" {path}")
 
 

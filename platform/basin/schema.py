@@ -29,7 +29,8 @@ LEADERBOARD = inline_serializer("Leaderboard", {
     "homework": serializers.CharField(), "part": serializers.ChoiceField(["public", "private"]),
     "rows": inline_serializer("LeaderboardRow", {
         "rank": serializers.IntegerField(allow_null=True, help_text="null for baselines: shown, not ranked"),
-        "name": serializers.CharField(), "public_score": serializers.FloatField(), "entries": serializers.IntegerField(),
+        "name": serializers.CharField(), "public_score": serializers.FloatField(),
+        "entries": serializers.IntegerField(),
         "last_submission_at": serializers.DateTimeField(), "submission_id": serializers.IntegerField(),
         "is_baseline": serializers.BooleanField(),
         "landscape": serializers.ListField(child=serializers.FloatField(allow_null=True), allow_null=True,

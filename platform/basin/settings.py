@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import plotly
@@ -98,7 +99,7 @@ if _database_url:
 else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "basin.sqlite3",
+        "NAME": DATA_DIR / "basin.sqlite3",  # type: ignore[typeddict-item]  # Django takes a Path; the stubs say str
         # IMMEDIATE: a transaction takes the write lock at its start, so quota checks serialize;
         # WAL lets the web and the worker read while the other writes.
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
@@ -321,7 +322,7 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     for _folder in ("queue", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_broker_dir / "queue"),
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"data_folder_in": str(_broker_dir / "queue"),
                                        "data_folder_out": str(_broker_dir / "queue"),
                                        "control_folder": str(_broker_dir / "control"),  # else relative to cwd
                                        "store_processed": False}

@@ -1,5 +1,5 @@
-"""`basin login | logout | join | download | bundle | check | submit | status | logs | select | submissions | leaderboard`: parsing here,
-acting in commands below, HTTP in http.py, and one error boundary in main()."""
+"""`basin login | logout | join | download | bundle | check | submit | status | logs | select | submissions |
+leaderboard`: parsing here, acting in commands below, HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +12,17 @@ from pathlib import Path
 
 from . import config
 from .download import download
-from .http import (EXIT_AUTH, EXIT_EMPTY_FILE, EXIT_NOT_FOUND, EXIT_NOT_SCORED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE,
-                   CliError, Client)
+from .http import (
+    EXIT_AUTH,
+    EXIT_EMPTY_FILE,
+    EXIT_NOT_FOUND,
+    EXIT_NOT_SCORED,
+    EXIT_REFUSED,
+    EXIT_SERVER,
+    EXIT_USAGE,
+    Client,
+    CliError,
+)
 from .terminal import clean, number
 
 TERMINAL = ("scored", "failed", "cancelled")
@@ -38,44 +47,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="basin", description="Submit to a Basin course competition.",
                                      parents=[global_options()], epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser = functools.partial(sub.add_parser, parents=[global_options()])  # every command takes them too
+    command = functools.partial(sub.add_parser, parents=[global_options()])  # every command takes them too
 
-    login = sub.add_parser("login", help="log in with your username and password, or check a token from the "
-                                         "homework page (--token TOKEN or BASIN_TOKEN, no password), and save it "
-                                         "with the server address",
-                           description="With --token TOKEN (or BASIN_TOKEN set) and no --username: check that token "
-                                       "with the server and save it, asking for no password (a token created on the "
-                                       "homework page). Otherwise: ask for your username and password and save a "
-                                       "new token. `basin logout` revokes it.")
+    login = command("login", help="log in with your username and password, or check a token from the "
+                                  "homework page (--token TOKEN or BASIN_TOKEN, no password), and save it "
+                                  "with the server address",
+                    description="With --token TOKEN (or BASIN_TOKEN set) and no --username: check that token "
+                                "with the server and save it, asking for no password (a token created on the "
+                                "homework page). Otherwise: ask for your username and password and save a "
+                                "new token. `basin logout` revokes it.")
     login.add_argument("--username", help="default: ask (with --username, a password login even if BASIN_TOKEN "
                                           "is set)")
     login.add_argument("--homework", help="homework to use by default in later commands")
 
-    sub.add_parser("logout", help="revoke the saved token on the server and remove it from the config file")
+    command("logout", help="revoke the saved token on the server and remove it from the config file")
 
-    join = sub.add_parser("join", help="join a course with the join code from its staff")
+    join = command("join", help="join a course with the join code from its staff")
     join.add_argument("code")
 
-    download = sub.add_parser("download", help="download the homework's public data (sha256 checked, resumable)")
+    download = command("download", help="download the homework's public data (sha256 checked, resumable)")
     download.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
     download.add_argument("--split", choices=("train", "val"), action="append",
                           help="a public split (repeatable; default: both)")
     download.add_argument("--dest", type=Path, default=Path("data"),
                           help="directory for dmnist.DifficultMNIST(root=DEST) (default: ./data)")
 
-    check = sub.add_parser("check", help="load a checkpoint as the grader does and run a probe batch, locally "
-                                         "(needs PyTorch and basin-grader)")
+    check = command("check", help="load a checkpoint as the grader does and run a probe batch, locally "
+                                  "(needs PyTorch and basin-grader)")
     check.add_argument("file", type=Path)
 
-    bundle = sub.add_parser("bundle", help="zip model.py and the weights into a submission bundle, locally "
-                                           "(in Python: basin_cli.bundle.save_bundle(model))")
+    bundle = command("bundle", help="zip model.py and the weights into a submission bundle, locally "
+                                    "(in Python: basin_cli.bundle.save_bundle(model))")
     bundle.add_argument("model_py", type=Path, metavar="MODEL_PY", help="model.py, with build_model()")
     bundle.add_argument("weights", type=Path, metavar="WEIGHTS",
                         help="model.state_dict() saved as .safetensors (or .pt with torch.save)")
     bundle.add_argument("-o", "--output", type=Path, default=Path("submission.zip"),
                         help="the bundle to write (default: submission.zip)")
 
-    submit = sub.add_parser("submit", help="upload a checkpoint (bundle .zip or .pt2)")
+    submit = command("submit", help="upload a checkpoint (bundle .zip or .pt2)")
     submit.add_argument("file", type=Path)
     submit.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
     submit.add_argument("-m", "--message", default="", help="a note to remember this submission by")
@@ -83,23 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--force", action="store_true", help="send it even if it is identical to one of your "
                                                              "submissions already scored or waiting")
 
-    status = sub.add_parser("status", help="a submission's status and verdict (default: your latest)")
+    status = command("status", help="a submission's status and verdict (default: your latest)")
     status.add_argument("id", type=int, nargs="?", help="submission id (default: your latest in the homework)")
     status.add_argument("--homework", help="homework slug, for the latest (env BASIN_HOMEWORK; saved by login)")
     status.add_argument("--wait", action="store_true", help="wait until graded")
 
-    logs = sub.add_parser("logs", help="a submission's verdict and the tail of its log (default: your latest)")
+    logs = command("logs", help="a submission's verdict and the tail of its log (default: your latest)")
     logs.add_argument("id", type=int, nargs="?", help="submission id (default: your latest in the homework)")
     logs.add_argument("--homework", help="homework slug, for the latest (env BASIN_HOMEWORK; saved by login)")
 
-    select = sub.add_parser("select", help="choose the submissions that count on the private leaderboard "
-                                           "(no ids: show the current choice)")
+    select = command("select", help="choose the submissions that count on the private leaderboard "
+                                    "(no ids: show the current choice)")
     select.add_argument("ids", type=int, nargs="*", metavar="ID")
     select.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
     select.add_argument("--clear", action="store_true", help="choose none")
 
     for name, text in (("submissions", "your submissions"), ("leaderboard", "the public leaderboard")):
-        p = sub.add_parser(name, help=text)
+        p = command(name, help=text)
         p.add_argument("--homework", help="homework slug (env BASIN_HOMEWORK; saved by login)")
     p.add_argument("--private", action="store_true", help="the private leaderboard (after the course staff "
                                                           "reveal it)")
@@ -163,7 +172,9 @@ def check(args) -> int:
     try:
         from basin_grader.local_check import check_submission
         from basin_grader.verdicts import GradingError
-        import torch  # noqa: F401  (the grader's loading code needs it)
+        # kept last (isort: skip): with neither torch nor the check extra installed, the message names the
+        # extra's numpy (tests/test_cli_from_the_toolkit_index.py)
+        import torch  # noqa: F401  (the grader's loading code needs it)  # isort: skip
     except ImportError as missing:
         what = missing.name or "a package"
         how = ("install PyTorch for your machine (Colab has it)" if what.split(".")[0] == "torch" else
@@ -253,7 +264,7 @@ def run(args) -> int:
     if args.command == "logout":
         return logout(args, settings)
     client = Client(settings.url, settings.token)
-    homework = settings.homework
+    homework = settings.homework or ""  # as None: no homework named
     if args.command == "join":
         body = client.join(args.code)
         course = f"{body['title']} ({body['course']})"

@@ -6,9 +6,10 @@ import json
 import os
 from pathlib import Path
 
+from tqdm import tqdm
+
 # The dataset layout's one definition (the student toolkit ships it with the command).
 from basin_grader import dataset_layout as layout
-from tqdm import tqdm
 
 from .http import EXIT_REFUSED, Client, CliError
 
@@ -26,7 +27,8 @@ def download(client: Client, homework: str, splits: list[str], dest: Path, quiet
             if entry is None:
                 raise CliError(f"The server's dataset has no {key}.", EXIT_REFUSED)
             target = dest / split / name
-            if target.is_file() and target.stat().st_size == entry["size"] and layout.sha256_file(target) == entry["sha256"]:
+            if (target.is_file() and target.stat().st_size == entry["size"]
+                    and layout.sha256_file(target) == entry["sha256"]):
                 report[key] = "present"
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 import requests
 
@@ -43,7 +44,7 @@ class Client:
         if token:
             self.session.headers["Authorization"] = f"Token {token}"
 
-    def _request(self, method: str, path: str, **kwargs) -> dict | list:
+    def _request(self, method: str, path: str, **kwargs) -> Any:  # the JSON body: an object, or a list
         try:
             response = self.session.request(method, f"{self.url}{path}", timeout=kwargs.pop("timeout", self.timeout),
                                             **kwargs)
@@ -72,7 +73,7 @@ class Client:
             self.upgrade_told = True
             print(f"basin: {clean(line)}", file=sys.stderr)
 
-    def _raise_for(self, response, body=None):
+    def _raise_for(self, response, body=None) -> NoReturn:
         if body is None:
             try:
                 body = response.json()
@@ -87,8 +88,8 @@ class Client:
             message = NOT_LOGGED_IN
         code = {401: EXIT_AUTH, 403: EXIT_REFUSED, 404: EXIT_NOT_FOUND, 413: EXIT_REFUSED, 429: EXIT_REFUSED,
                 400: EXIT_REFUSED, 409: EXIT_REFUSED}.get(response.status_code, EXIT_SERVER)
-        if response.status_code < 500:
-            code = EXIT_FOR_ERROR.get(error.get("code"), code)
+        if response.status_code < 500 and isinstance(name := error.get("code"), str):
+            code = EXIT_FOR_ERROR.get(name, code)
         raise CliError(message, code)
 
     def token(self, username: str, password: str) -> str:
@@ -144,7 +145,8 @@ class Client:
                         f.write(chunk)
                         progress(len(chunk))
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
-            raise CliError(f"The connection to {self.url} broke; run the command again to resume.", EXIT_NETWORK) from None
+            raise CliError(f"The connection to {self.url} broke; run the command again to resume.",
+                           EXIT_NETWORK) from None
         except requests.Timeout:
             raise CliError(f"{self.url} stopped answering; run the command again to resume.", EXIT_NETWORK) from None
         except requests.RequestException as e:

@@ -32,7 +32,8 @@ def visit(browser, url: str, ready: str, name: str, artifacts, status: int = 200
     screenshot(browser, artifacts / f"csp-{name}.png")
     assert browser.execute_script("return document.readyState") == "complete"
     assert csp_violations(browser) == [], url
-    expected = [] if status == 200 else [f"{url} - Failed to load resource: the server responded with a status of {status}"]
+    expected = ([] if status == 200 else
+                [f"{url} - Failed to load resource: the server responded with a status of {status}"])
     assert [e["message"].split(" (")[0] for e in console_errors(browser)] == expected, url
 
 
@@ -81,5 +82,6 @@ def test_every_kind_of_page_works_under_the_content_security_policy(browser, liv
     # The admin's scripts ran: the actions bar counts the rows a click selects.
     browser.get(f"{base}/admin/courses/homework/")
     browser.find_element(By.CSS_SELECTOR, "#result_list input.action-select").click()
-    WebDriverWait(browser, 10).until(lambda d: "1 of 1 selected" in d.find_element(By.CSS_SELECTOR, ".action-counter").text)
+    WebDriverWait(browser, 10).until(
+        lambda d: "1 of 1 selected" in d.find_element(By.CSS_SELECTOR, ".action-counter").text)
     assert csp_violations(browser) == [] and console_errors(browser) == []

@@ -64,5 +64,6 @@ def test_a_student_creates_copies_and_replaces_a_token_on_the_homework_page(brow
     second = browser.find_element(By.ID, "token-value").get_attribute("value")
     assert second != first and me(first).status_code == 401
     assert me(second).status_code == 200 and me(cli).status_code == 200
-    WebDriverWait(browser, 10).until(lambda d: text("token-others") == "You have 1 other live token (from basin login).")
+    WebDriverWait(browser, 10).until(
+        lambda d: text("token-others") == "You have 1 other live token (from basin login).")
     assert csp_violations(browser) == [] and console_errors(browser) == []

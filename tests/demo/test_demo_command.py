@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+
 from basin.demo.progress import Phase, Reporter, duration
 from basin.grading.sandbox_image import BuildProgress
 from basin.toolkit.wheel import current_version
-
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,8 @@ def test_each_phase_is_announced_with_an_estimate_and_closed_with_its_measured_t
     assert "      0:" in stdout and "course dl101, homework dmnist, TA and student accounts ready" in stdout
     if docker_ready:
         assert base == "not needed: basin-sandbox:cpu is built" and base_done.endswith("(cached)")
-        assert image == "cached: basin-sandbox:cpu is built from these grader sources" and image_done.endswith("(cached)")
+        assert image == "cached: basin-sandbox:cpu is built from these grader sources"
+        assert image_done.endswith("(cached)")
         assert re.search(r"^ {6}\d:\d\d sandbox: Docker, basin-sandbox:cpu$", stdout, re.MULTILINE), stdout
     else:
         assert base.startswith("skipped: no Docker engine answers") and base_done.endswith("(skipped)")
@@ -112,7 +113,8 @@ def test_fresh_lists_what_it_removes_keeps_what_is_not_basins_and_seeds_again(fi
         assert re.search(rf"^  {re.escape(entry)}  \(\d+(\.\d)? [kM]B\)$", listing, re.MULTILINE), (entry, listing)
     assert "  keeping what Basin did not make: notes.txt\n" in listing
     assert ("  keeping the Docker images basin-base:bookworm and basin-sandbox:cpu: slow to build and named by what "
-            "they are built from, so a rebuild would make the same ones (docker rmi them yourself to force it)") in listing
+            "they are built from, so a rebuild would make the same ones (docker rmi them yourself to force it)"
+            ) in listing
     assert not upload.exists() and (data / "notes.txt").read_text() == "mine, not Basin's"
     assert (data / "instance_id").read_text() != instance  # a new Basin, made by the restarted command
     # ... which migrated an empty database and built and seeded everything again.

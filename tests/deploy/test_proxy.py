@@ -176,7 +176,8 @@ def test_nginx_answers_429_once_a_client_passes_the_burst_on_a_login_path(nginx_
             refused = answers[-1]  # the API's JSON error shape, nginx's own 429 included
             assert refused.headers["Content-Type"] == "application/json" and refused.headers["Retry-After"] == "60"
             assert refused.json()["error"]["code"] == "too_many_attempts"
-            assert http.post(f"{base}/admin/login/", verify=False, timeout=5).status_code == 429  # one zone for all logins
+            # one zone for all logins
+            assert http.post(f"{base}/admin/login/", verify=False, timeout=5).status_code == 429
             assert http.post(f"{base}/api/courses/join/", verify=False, timeout=5).status_code == 200  # its own zone
             assert [http.get(f"{base}/homeworks/hw1/", verify=False, timeout=5).status_code for _ in range(40)] \
                 == [200] * 40

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from basin_grader import dataset_layout as layout
-from tests.conftest import HIDDEN_SEED
 from dmnist import build
 from dmnist.build import PRIVATE_FRACTION
 from dmnist.render import MAX_HEIGHT, MIN_HEIGHT, PAPERS, PENS, SHIFT_PAPER, SHIFT_PEN
+from tests.conftest import HIDDEN_SEED
 
 COUNTS = {"train": 150, "val": 60, "test": 300, "shift": 60}
 

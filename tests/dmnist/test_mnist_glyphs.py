@@ -55,7 +55,7 @@ def test_public_splits_draw_from_mnist_train_and_hidden_ones_from_t10k(tmp_path)
     for split in layout.SPLITS:
         labels = np.load(layout.split_file(tmp_path / "v", split, layout.LABELS))
         expected_part = "t10k" if split in layout.HIDDEN_SPLITS else "train"
-        for row, label in zip(meta(tmp_path / "v", split), labels):
+        for row, label in zip(meta(tmp_path / "v", split), labels, strict=True):
             source, part, index = row["glyph_id"].split(":")
             assert (source, part) == ("mnist", expected_part)
             assert labels_of[part][int(index)] == label  # the digit drawn is the digit labelled
@@ -65,7 +65,8 @@ def test_public_splits_draw_from_mnist_train_and_hidden_ones_from_t10k(tmp_path)
     # Worker processes get the source by pickle: the directory, not 50 MB of digits; the same glyphs.
     shipped = pickle.dumps(glyphs)
     assert len(shipped) < 1000
-    assert pickle.loads(shipped).glyph(3, np.random.default_rng(9), "val")[1] == glyphs.glyph(3, np.random.default_rng(9), "val")[1]
+    assert (pickle.loads(shipped).glyph(3, np.random.default_rng(9), "val")[1]
+            == glyphs.glyph(3, np.random.default_rng(9), "val")[1])
 
 
 def test_torchvisions_layout_and_a_training_set_alone_are_accepted(tmp_path):
@@ -102,7 +103,8 @@ def test_the_command_builds_a_version_from_mnist_and_gives_it_to_a_homework(tmp_
     mnist.mkdir()
     write_mnist(mnist, {"train": 3, "t10k": 2})
     sizes = [f"--{split}={n}" for split, n in COUNTS.items()]
-    call_command("build_dataset", "--slug", "from-mnist", "--mnist-dir", str(mnist), "--homework", homework.slug, *sizes)
+    call_command("build_dataset", "--slug", "from-mnist", "--mnist-dir", str(mnist), "--homework", homework.slug,
+                 *sizes)
     homework.refresh_from_db()
     assert homework.dataset.slug == "from-mnist" and homework.dataset.manifest["glyph_source"].startswith("mnist:")
     Submission.objects.create(homework=homework, user=homework.course.memberships.first().user, status="scored",

@@ -163,12 +163,13 @@ class LivePlatform:
 
     def token(self, persona: str) -> dict:
         username, password = LOGINS[persona]
-        r = self.http.post(f"{self.base}/api/auth/token/", data={"username": username, "password": password}, timeout=10)
+        r = self.http.post(f"{self.base}/api/auth/token/", data={"username": username, "password": password},
+                           timeout=10)
         assert r.status_code == 200, r.text
         return {"Authorization": f"Token {r.json()['token']}"}
 
     def create_homework(self, slug: str, **options) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         r = self.http.post(f"{self.base}/api/courses/dl101/homeworks/", headers=self.token("ta"), timeout=10, json={
             "slug": slug, "title": f"Homework {slug}", "dataset": "dmnist-demo",
             "opens_at": (now - timedelta(minutes=1)).isoformat(), "deadline": (now + timedelta(days=1)).isoformat(),

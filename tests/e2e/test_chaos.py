@@ -148,7 +148,8 @@ def test_forty_submissions_survive_killed_workers_and_a_broker_restart(tmp_path,
         assert retried, f"no kill landed on a running submission: {events}"
         assert all(row["attempts"] <= 3 for row in final)
 
-        live.wait_for(lambda: not sandbox_containers(f"basin.instance={live.instance()}"), 60, "orphaned containers to be removed")
+        live.wait_for(lambda: not sandbox_containers(f"basin.instance={live.instance()}"), 60,
+                      "orphaned containers to be removed")
         for name, process in live.processes.items():
             assert process.poll() is None, f"{name} died\n{live.tails()}"
         print(f"chaos: {events}; {len(retried)} submissions graded again after a lost attempt")

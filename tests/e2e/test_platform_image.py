@@ -79,8 +79,8 @@ def test_the_platform_image_serves_and_grades_a_submission(tmp_path, postgres_da
     http.headers.update({"Host": "basin.test", "X-Forwarded-Proto": "https"})
 
     def logs() -> str:
-        return "\n".join(f"--- {n} ---\n{docker('logs', '--tail', '60', n).stdout}{docker('logs', '--tail', '60', n).stderr}"
-                         for n in containers)
+        return "\n".join(f"--- {n} ---\n{docker('logs', '--tail', '60', n).stdout}"
+                         f"{docker('logs', '--tail', '60', n).stderr}" for n in containers)
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

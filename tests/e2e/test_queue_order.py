@@ -6,8 +6,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from tests import services
 
 from .live import ROOT, LivePlatform, base_env

@@ -18,8 +18,11 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests import factories, services
 from tests.e2e.live import LivePlatform, base_env
@@ -96,7 +99,7 @@ def fuzz(schema, base: str, headers: dict, real: dict, deadline: float) -> tuple
             @hypothesis.settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
                                  phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck))
             @hypothesis.given(case=strategy(operation, real, mode))
-            def one(case):
+            def one(case, mode):
                 nonlocal sent
                 if time.monotonic() > deadline:
                     return
@@ -108,7 +111,7 @@ def fuzz(schema, base: str, headers: dict, real: dict, deadline: float) -> tuple
                     failures.append(f"{case.method} {case.formatted_path} [{mode.value}] → {response.status_code}: "
                                     f"{str(e)[:600]}\n  {case.as_curl_command(headers=headers)}")
             try:
-                one()
+                one(mode=mode)  # passed, not closed over: the loop's own mode
             except hypothesis.errors.Unsatisfiable:  # nothing in the operation can be made invalid
                 assert mode is GenerationMode.NEGATIVE, operation.label
     return sent, failures

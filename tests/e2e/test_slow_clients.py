@@ -17,8 +17,6 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.live import base_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,8 +31,8 @@ def gunicorn(tmp_path: Path, *extra: str):
     log = open(tmp_path / "gunicorn.log", "wb")
     env = base_env(tmp_path / "data") | {"BASIN_WEB_WORKERS": str(WORKERS)}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:basin.gunicorn_conf", "basin.wsgi",
-                               "--bind", f"127.0.0.1:{port}", "--no-control-socket", *extra], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+                               "--bind", f"127.0.0.1:{port}", "--no-control-socket", *extra], cwd=ROOT, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -109,6 +107,7 @@ def test_health_answers_at_once_while_slow_clients_hold_connections(tmp_path):
 
 def test_two_sync_workers_would_not_survive_the_same_slow_clients(tmp_path):
     """The incident, reproduced: the test's load is what took the sync workers down."""
-    with gunicorn(tmp_path, "--worker-class", "sync", "--threads", "1") as (port, base):  # threads > 1 would mean gthread
+    # threads > 1 would mean gthread
+    with gunicorn(tmp_path, "--worker-class", "sync", "--threads", "1") as (port, base):
         times = health_while_slow_clients_dribble(port, base)
     assert None in times, times

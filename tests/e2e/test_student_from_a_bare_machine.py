@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from basin.demo.services import LOGINS
 from basin.toolkit.wheel import current_version
 
@@ -104,8 +105,8 @@ def test_the_notebook_downloaded_over_http_runs_unchanged_in_a_bare_environment(
         # can hold), fetched from /simple/, and installed into the bare environment.
         wheel = f"basin_toolkit-{current_version()}-py3-none-any.whl"
         web_log = (tmp_path / "web.log").read_text(errors="replace")
-        assert re.search(rf"INFO basin.toolkit.views: student toolkit {re.escape(wheel)} downloaded by 'pip/", web_log), (
-            web_log[-3000:])
+        assert re.search(rf"INFO basin.toolkit.views: student toolkit {re.escape(wheel)} downloaded by 'pip/",
+                         web_log), web_log[-3000:]
         where = machine.python("import basin_cli, dmnist; print(basin_cli.__version__); print(basin_cli.__file__); "
                                "print(dmnist.__file__)").stdout.split()
         assert where[0] == current_version() and all(str(machine.root / "venv") in path for path in where[1:])

@@ -13,7 +13,6 @@ import pytest
 
 from tests import factories, services
 
-
 from .live import LivePlatform, base_env, local_sandbox
 
 
@@ -47,8 +46,8 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
         state = factories.baseline_state(seed=11)
         checkpoint = factories.write(tmp_path / "my-model.zip", factories.bundle(state=state))
         cli_env = platform_env | {"BASIN_TOKEN": student["Authorization"].split()[1], "XDG_CONFIG_HOME": str(tmp_path)}
-        cli = subprocess.run([sys.executable, "-m", "basin_cli", "--url", live.base, "--json", "submit", str(checkpoint),
-                              "--homework", "e2e", "-m", "e2e", "--wait"],
+        cli = subprocess.run([sys.executable, "-m", "basin_cli", "--url", live.base, "--json", "submit",
+                              str(checkpoint), "--homework", "e2e", "-m", "e2e", "--wait"],
                              env=cli_env, capture_output=True, text=True, timeout=300)
         assert cli.returncode == 0, cli.stdout + cli.stderr + live.tails()
         result = json.loads(cli.stdout)
@@ -67,11 +66,15 @@ def test_a_checkpoint_submitted_over_http_is_scored_by_a_separate_worker(platfor
         assert page.status_code == 200 and f"{result['public_score']:.4f}" in page.text
 
         # Then the same worker takes the diagnostics run from its lower-priority queue.
-        done = live.wait_for(lambda: (lambda s: s if s["diagnostics_status"] in ("complete", "partial", "failed") else None)(
-            live.submission(result["id"], student)), 180, "the diagnostics run")
+        def diagnosed():
+            s = live.submission(result["id"], student)
+            return s if s["diagnostics_status"] in ("complete", "partial", "failed") else None
+
+        done = live.wait_for(diagnosed, 180, "the diagnostics run")
         assert done["diagnostics_status"] == "complete", done["diagnostics"].get("model")
         model = done["diagnostics"]["model"]
-        assert len(model["landscape"]["lines"]) == 3 and model["sharpness"]["probes"] == factories.SMALL_BUDGET["hutchinson_probes"]
+        assert len(model["landscape"]["lines"]) == 3
+        assert model["sharpness"]["probes"] == factories.SMALL_BUDGET["hutchinson_probes"]
         assert done["public_score"] == result["public_score"]
         for name, process in live.processes.items():
             assert process.poll() is None, f"{name} died\n{live.tails()}"

@@ -42,7 +42,8 @@ def test_a_submission_survives_its_worker_being_killed(tmp_path):
         assert done["status"] == "scored", (done, live.tails())
         assert done["attempts"] == 2  # the lost attempt, then the one that finished
         if docker_ok:
-            live.wait_for(lambda: not sandbox_containers(f"basin.submission={submission_id}"), 30, "the orphaned container's removal")
+            live.wait_for(lambda: not sandbox_containers(f"basin.submission={submission_id}"), 30,
+                          "the orphaned container's removal")
     except requests.ConnectionError:
         pytest.fail(live.tails())
     finally:

@@ -21,8 +21,7 @@ import torch
 from basin_grader.evaluate import evaluate
 from basin_grader.contract import output_files
 from basin_grader.sandbox import SandboxLimits, get_backend
-from basin_grader.verdicts import (INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED,
-                                   TIME_LIMIT)
+from basin_grader.verdicts import INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, TIME_LIMIT
 from tests import factories, services
 
 CANARY = "basin-canary-7f3a9c"  # planted in the worker's environment; must never reach the sandbox
@@ -110,12 +109,14 @@ CASES = [
     Case("memory bomb", before_build("hog = [bytearray(64 << 20) for _ in range(1000)]"), MEMORY_LIMIT,
          limits={"memory_mb": 1024}),
     Case("fill /dev/shm", before_build("for i in range(1000):  # many files: the shm cap, not the file-size cap\n"
-                                       "    with open(f'/dev/shm/fill{i}', 'wb') as f:\n        f.write(b'x' * (32 << 20))"),
+                                       "    with open(f'/dev/shm/fill{i}', 'wb') as f:\n"
+                                       "        f.write(b'x' * (32 << 20))"),
          (RUNTIME_ERROR, MEMORY_LIMIT), docker_only=True, in_log=("No space left on device",)),
     Case("fill /tmp", before_build("import tempfile\nwith open(tempfile.gettempdir() + '/fill', 'wb') as f:\n"
                                    "    while True:\n        f.write(b'x' * (8 << 20))"),
          (RUNTIME_ERROR, MEMORY_LIMIT), limits={"tmp_mb": 64, "file_mb": 64}),
-    Case("huge stdout", before_build("import sys\nfor _ in range(200):\n    sys.stdout.write('spam' * 250_000 + '\\n')"),
+    Case("huge stdout", before_build("import sys\nfor _ in range(200):\n"
+                                     "    sys.stdout.write('spam' * 250_000 + '\\n')"),
          SCORED),
     Case("huge output file", after_run(OUT + "with open(out + '/test_logits.npy', 'wb') as f:\n"
                                        "    f.write(b'\\x93NUMPY' + b'x' * (300 << 20))"),
@@ -131,13 +132,15 @@ CASES = [
                                               "os.symlink('/etc/passwd', out + '/test_logits.npy')"),
          SCORED, in_log=("Permission denied",),
          on_process={"verdict": INVALID_OUTPUT, "in_log": (), "in_message": ("not a regular file",)}),
-    Case("FIFO planted in /out", after_run(OUT + "os.remove(out + '/test_logits.npy')\nos.mkfifo(out + '/test_logits.npy')"),
+    Case("FIFO planted in /out", after_run(OUT + "os.remove(out + '/test_logits.npy')\n"
+                                           "os.mkfifo(out + '/test_logits.npy')"),
          SCORED, in_log=("Permission denied",),
          on_process={"verdict": INVALID_OUTPUT, "in_log": (), "in_message": ("not a regular file",)}),
     Case("many files in /out", after_run(OUT + "for i in range(10_000):\n"
                                          "    open(f'{out}/extra{i}.npy', 'wb').write(b'x' * (1 << 20))"),
          SCORED, docker_only=True, in_log=("Permission denied",)),
-    Case("only loopback exists", before_build("import socket\nprint('interfaces:', sorted(n for _, n in socket.if_nameindex()))"),
+    Case("only loopback exists", before_build("import socket\n"
+                                              "print('interfaces:', sorted(n for _, n in socket.if_nameindex()))"),
          SCORED, in_log=("interfaces: ['lo']",), process_needs_root=True),
     Case("environment secrets", before_build("import os\nprint(dict(os.environ))"), SCORED, not_in_output=(CANARY,)),
     Case("PID 1's environment", before_build("print(open('/proc/1/environ', 'rb').read())"), (SCORED, RUNTIME_ERROR),
@@ -145,19 +148,23 @@ CASES = [
     Case("search the filesystem for labels", before_build(
          "import os\nfor root, dirs, files in os.walk('/'):\n    if root.startswith(('/proc', '/sys')):\n"
          "        dirs[:] = []\n        continue\n    for f in files:\n"
-         "        if f in ('labels.npy', 'is_private.npy', 'hidden.json'):\n            print('FOUND', os.path.join(root, f))"),
+         "        if f in ('labels.npy', 'is_private.npy', 'hidden.json'):\n"
+         "            print('FOUND', os.path.join(root, f))"),
          SCORED, docker_only=True, not_in_output=("FOUND",)),
     Case("write to the image", before_build("import sysconfig\ntry:\n"
                                             "    open(sysconfig.get_paths()['purelib'] + '/evil.py', 'w').write('x')\n"
-                                            "    print('IMAGE WRITTEN')\nexcept OSError as e:\n    print('write refused:', e)"),
+                                            "    print('IMAGE WRITTEN')\n"
+                                            "except OSError as e:\n    print('write refused:', e)"),
          SCORED, docker_only=True, in_log=("Read-only file system",), not_in_output=("IMAGE WRITTEN",)),
-    Case("privilege escalation", before_build("import os\nprint([l for l in open('/proc/self/status') if l.startswith(('Uid', 'CapEff', 'NoNewPrivs'))])\n"
-                                              "try:\n    os.setuid(0)\n    print('BECAME ROOT')\nexcept PermissionError as e:\n"
-                                              "    print('setuid refused')"),
+    Case("privilege escalation", before_build("import os\nprint([l for l in open('/proc/self/status') "
+                                              "if l.startswith(('Uid', 'CapEff', 'NoNewPrivs'))])\n"
+                                              "try:\n    os.setuid(0)\n    print('BECAME ROOT')\n"
+                                              "except PermissionError as e:\n    print('setuid refused')"),
          SCORED, docker_only=True, in_log=("setuid refused", "CapEff:\\t0000000000000000", "NoNewPrivs:\\t1"),
          not_in_output=("BECAME ROOT",)),
     Case("pickle payload in a .pt", pickled_payload_bundle, INVALID_SUBMISSION),
-    Case("whole pickled module", lambda: saved(torch.nn.Linear(2, 2)), INVALID_SUBMISSION, in_message=("torch.save(model)",)),
+    Case("whole pickled module", lambda: saved(torch.nn.Linear(2, 2)), INVALID_SUBMISSION,
+         in_message=("torch.save(model)",)),
     Case("TorchScript", torchscript, INVALID_SUBMISSION, in_message=("TorchScript",)),
     Case("bad safetensors header", lambda: zipped({"model.py": b"", "weights.safetensors": b"\xff" * 64}),
          INVALID_SUBMISSION),
@@ -168,7 +175,8 @@ CASES = [
     Case("missing state_dict keys", lambda: factories.bundle(state={k: v for k, v in factories.baseline_state().items()
                                                                       if k != "head.bias"}),
          INVALID_SUBMISSION, in_message=("missing: head.bias",)),
-    Case("unexpected state_dict keys", unexpected_keys_bundle, INVALID_SUBMISSION, in_message=("unexpected: extra.weight",)),
+    Case("unexpected state_dict keys", unexpected_keys_bundle, INVALID_SUBMISSION,
+         in_message=("unexpected: extra.weight",)),
     Case("exception in build_model", factories.RAISES_IN_BUILD, RUNTIME_ERROR, in_message=("my model is broken",)),
 ]
 
@@ -181,7 +189,8 @@ def backend_name(request):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend_name, tmp_path, tiny_dataset, monkeypatch):
+def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend_name, tmp_path, tiny_dataset,
+                                                                   monkeypatch):
     if case.docker_only and backend_name == "process":
         pytest.skip(f"'{case.name}' relies on a container's isolation; the process backend does not claim it")
     if case.process_needs_root and backend_name == "process" and os.geteuid() != 0:
@@ -198,7 +207,7 @@ def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend
             while True:
                 try:
                     connections.append(listener.accept())
-                except socket.timeout:
+                except TimeoutError:
                     if stop.is_set():
                         return
         except OSError:
@@ -207,10 +216,13 @@ def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend
     stop = threading.Event()
     watcher = threading.Thread(target=watch)
     watcher.start()
-    probe = f"\nimport socket as _s\ntry:\n    _s.create_connection(('127.0.0.1', {listener.getsockname()[1]}), timeout=2)\nexcept OSError:\n    pass\n"
+    probe = ("\nimport socket as _s\ntry:\n"
+             f"    _s.create_connection(('127.0.0.1', {listener.getsockname()[1]}), timeout=2)\n"
+             "except OSError:\n    pass\n")
     try:
         # Every model.py also tries the worker's loopback service at import.
-        data = factories.bundle(model_source=case.submission + probe) if isinstance(case.submission, str) else case.data()
+        data = (factories.bundle(model_source=case.submission + probe) if isinstance(case.submission, str)
+                else case.data())
         path = factories.write(tmp_path / "submission.zip", data)
         limits = SandboxLimits(**{"wall_seconds": 60, "memory_mb": 1536, **case.limits})
         result = evaluate(path, tiny_dataset, tmp_path / "attempt", get_backend(backend_name), limits)
@@ -219,7 +231,8 @@ def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend
         watcher.join()
         listener.close()
     expected = case.verdict if isinstance(case.verdict, tuple) else (case.verdict,)
-    assert result.verdict in expected, (result.verdict, result.message, result.log_tail[-2000:], result.hidden_log[-2000:])
+    assert result.verdict in expected, (result.verdict, result.message, result.log_tail[-2000:],
+                                        result.hidden_log[-2000:])
     # Most cases act in both sandbox runs (the rehearsal's log is the student's, the hidden pass's
     # the TAs'); the worker's own word on the hidden pass's output is the TAs' too.
     logs = result.log_tail + result.hidden_log

@@ -26,10 +26,12 @@ MARK = "forged-by-the-model"
 
 # Where the run's /out is: the container's, or beside --data in a process-backend run.
 OUT = ("import os, sys\n"
-       "out = '/out' if os.path.isdir('/out') else os.path.join(os.path.dirname(sys.argv[sys.argv.index('--data') + 1]), 'out')\n")
+       "out = '/out' if os.path.isdir('/out') else "
+       "os.path.join(os.path.dirname(sys.argv[sys.argv.index('--data') + 1]), 'out')\n")
 
 # A report as a forger would like it: complete, on a GPU, flat as a pancake.
-FORGED = json.dumps({"device": "cuda", "precision": "bf16", "memory_format": "plain", "partial": [], "errors": {MARK: MARK},
+FORGED = json.dumps({"device": "cuda", "precision": "bf16", "memory_format": "plain", "partial": [],
+                     "errors": {MARK: MARK},
                      "sharpness": {"top_eigenvalue": 0.0, "iterations": 1, "converged": True, "trace": 0.0,
                                    "trace_standard_error": 0.0, "probes": 1, "samples": 1, "split": "train"}})
 WRITE_FORGED = OUT + f"for name in ('diagnostics.json', 'result.json'):\n" \
@@ -40,15 +42,18 @@ WRITE_FORGED = OUT + f"for name in ('diagnostics.json', 'result.json'):\n" \
 def forging(body: str) -> str:
     """model.py whose build_model() changes every report the runtime sends, with `body` on `report`."""
     return before_build("import basin_grader.runtime.diagnostics as _d\n_finite = _d._finite\n"
-                        "def _forge(value):\n    value = _finite(value)\n    if isinstance(value, dict) and 'seeds' in value:\n"
+                        "def _forge(value):\n    value = _finite(value)\n"
+                        "    if isinstance(value, dict) and 'seeds' in value:\n"
                         "        report = value\n" + textwrap.indent(textwrap.dedent(body), "        ")
                         + "\n    return value\n_d._finite = _forge")
 
 
-AT_EXIT = before_build("import atexit\ndef _late():\n" + textwrap.indent(WRITE_FORGED, "    ") + "\natexit.register(_late)")
+AT_EXIT = before_build("import atexit\ndef _late():\n" + textwrap.indent(WRITE_FORGED, "    ")
+                       + "\natexit.register(_late)")
 # A daemon that leaves the model's process and session and rewrites the report again and again.
 DAEMON = before_build("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-                      "        open(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'daemon.pid'), 'w').write(str(os.getpid()))\n"
+                      "        open(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'daemon.pid'), 'w')"
+                      ".write(str(os.getpid()))\n"
                       "        while True:\n" + textwrap.indent(WRITE_FORGED, "            ")
                       + "\n            time.sleep(0.005)\n    os._exit(0)\nos.wait()")
 STOP_SUPERVISOR = before_build(WRITE_FORGED + "import signal\nos.kill(os.getppid(), signal.SIGSTOP)\nos._exit(0)")
@@ -123,7 +128,8 @@ LIES = [
 
 
 @pytest.mark.parametrize("lie, body, failed", LIES, ids=[lie[0] for lie in LIES])
-def test_a_report_that_lies_through_the_runtime_fails_its_checks(backend_name, lie, body, failed, tmp_path, tiny_dataset):
+def test_a_report_that_lies_through_the_runtime_fails_its_checks(backend_name, lie, body, failed, tmp_path,
+                                                                  tiny_dataset):
     report = run(backend_name, forging(body), tmp_path, tiny_dataset)
     assert not report["trust"]["trusted"] and failed <= set(report["trust"]["failed"]), report["trust"]
     assert report["status"] == "untrusted"
@@ -187,7 +193,8 @@ def test_the_model_cannot_read_or_trace_its_supervisor(backend_name, tmp_path, t
     if backend_name == "process" and os.geteuid() == 0:
         pytest.skip("the process backend runs the model as the worker's user; as root it keeps CAP_SYS_PTRACE")
     probe = before_build(
-        "import ctypes, os\nfound = []\ntry:\n    open(f'/proc/{os.getppid()}/mem', 'rb').close()\n    found.append('mem open')\n"
+        "import ctypes, os\nfound = []\ntry:\n    open(f'/proc/{os.getppid()}/mem', 'rb').close()\n"
+        "    found.append('mem open')\n"
         "except OSError as e:\n    found.append(f'mem refused {e.errno}')\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "found.append('ptrace attached' if libc.ptrace(16, os.getppid(), 0, 0) == 0 else 'ptrace refused')\n"

@@ -14,9 +14,11 @@ import zipfile
 
 import pytest
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 
-from basin_grader.formats import ArchiveLimits, inspect_submission
+from basin_grader.archive_reading import ArchiveLimits
+from basin_grader.formats import inspect_submission
 from basin_grader.safetensors_header import check_header
 from basin_grader.verdicts import INVALID_SUBMISSION, GradingError
 from tests import factories
@@ -78,10 +80,12 @@ CRASHES = {
                                        Entry(b"weights.pt", saved({}), method=8, compress_size=20)]),
     "deflate garbage": build([Entry(b"model.py", MODEL), Entry(b"weights.pt", b"\xff" * 64, method=8,
                                                                 compress_size=None)]),
-    "damaged pickle in the weights": zipped({"model.py": MODEL, "weights.pt": zipped({"a/data.pkl": b"\x80\x02}q\x00(X"})}),
+    "damaged pickle in the weights": zipped({"model.py": MODEL,
+                                             "weights.pt": zipped({"a/data.pkl": b"\x80\x02}q\x00(X"})}),
     "duplicate model.py": build([Entry(b"model.py", MODEL), Entry(b"model.py", b"import os"),
                                  Entry(b"weights.safetensors", safetensors(b"{}"))]),
-    "weights that are a directory": build([Entry(b"model.py", MODEL), Entry(b"weights.pt/", external_attr=0o40755 << 16)]),
+    "weights that are a directory": build([Entry(b"model.py", MODEL),
+                                           Entry(b"weights.pt/", external_attr=0o40755 << 16)]),
     "symlink weights": build([Entry(b"model.py", MODEL), Entry(b"weights.pt", b"/etc/passwd",
                                                               external_attr=0o120777 << 16)]),
 }
@@ -179,7 +183,8 @@ def stored(entries: dict[str, bytes]) -> bytes:
 
 
 def test_inflation_is_metered_against_the_limit():
-    inner = stored({"w/data.pkl": pickle.dumps({}), "w/data/0": random.Random(2).randbytes(1 << 20) + b"\0" * (20 << 20)})
+    inner = stored({"w/data.pkl": pickle.dumps({}),
+                    "w/data/0": random.Random(2).randbytes(1 << 20) + b"\0" * (20 << 20)})
     data = zipped({"model.py": MODEL, "weights.pt": inner})
     assert "uncompressed" in refused(data, limits=ArchiveLimits(max_inflated=8 << 20))
     assert inspect_submission(io.BytesIO(factories.bundle(weights_name="weights.pt")), "s.zip").weights == "weights.pt"
@@ -256,8 +261,8 @@ def test_the_safetensors_check_refuses_whatever_the_real_loader_refuses():
 def test_real_safetensors_files_pass_the_check(dtype):
     from safetensors.torch import save
 
-    blob = save({"w": torch.ones(2, 3, dtype=dtype), "empty": torch.zeros(0, dtype=dtype), "s": torch.ones((), dtype=dtype)},
-                metadata={"format": "pt"})
+    blob = save({"w": torch.ones(2, 3, dtype=dtype), "empty": torch.zeros(0, dtype=dtype),
+                 "s": torch.ones((), dtype=dtype)}, metadata={"format": "pt"})
     assert set(check_header(io.BytesIO(blob), len(blob))) == {"w", "empty", "s", "__metadata__"}
 
 
@@ -273,7 +278,7 @@ def test_a_header_the_loader_refuses_never_reaches_the_sandbox():
     header[last]["data_offsets"] = [header[last]["data_offsets"][0] + 4, header[last]["data_offsets"][1] + 4]
     raw = json.dumps(header).encode()
     weights = struct.pack("<Q", len(raw)) + raw + bytes(blob[8 + n:]) + b"\0" * 4
-    with pytest.raises(Exception):
+    with pytest.raises(SafetensorError):
         safetensors_load(weights)
     assert "gaps" in refused(zipped({"model.py": factories.BASELINE_SOURCE.encode(), "weights.safetensors": weights}))
 

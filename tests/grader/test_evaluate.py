@@ -97,7 +97,8 @@ def test_a_refused_format_never_reaches_the_sandbox(tmp_path, tiny_dataset):
 
 
 def test_nul_bytes_and_lone_surrogates_in_the_output_are_made_storable(tmp_path, tiny_dataset):
-    source = "import sys\ndef build_model():\n    sys.stderr.write('bad\\x00bytes\\udcff\\n')\n    raise ValueError('x\\x00y')\n"
+    source = ("import sys\ndef build_model():\n    sys.stderr.write('bad\\x00bytes\\udcff\\n')\n"
+              "    raise ValueError('x\\x00y')\n")
     result = run(get_backend("process"), tmp_path, tiny_dataset, factories.bundle(model_source=source))
     assert result.verdict == RUNTIME_ERROR
     assert "\x00" not in result.message + result.log_tail
@@ -138,7 +139,8 @@ def test_the_command_line_prints_one_json_result_with_diagnostics(tmp_path, tiny
     model = result["diagnostics"]["model"]  # the sandbox's own run, on public-label subsets
     assert model["status"] == "complete", model
     assert {"generalization", "features", "landscape", "sharpness"} <= set(model)
-    assert model["landscape"]["grid"]["train"]["loss"][2][2] == pytest.approx(model["landscape"]["centre"]["train"]["loss"])
+    assert (model["landscape"]["grid"]["train"]["loss"][2][2]
+            == pytest.approx(model["landscape"]["centre"]["train"]["loss"]))
     assert model["budget"]["grid"] == 5 and model["seeds"]["directions"] == [1, 2, 3]
     assert result["verdict"] == SCORED and set(result) >= {"message", "scores", "diagnostics", "timings", "log_tail"}
     assert result["diagnostics"]["profile"] == "cpu"

@@ -20,7 +20,6 @@ from basin_grader.sandbox import get_backend
 from basin_grader.sandbox_diagnostics import read_report
 from tests import factories
 
-
 BUDGET = resolve_budget("cpu", factories.SMALL_BUDGET)
 
 
@@ -153,17 +152,18 @@ def test_stacked_points_under_vmap_equal_the_plain_loop(data):
     base = ls.parameters_of(model)
     d1, d2 = ls.directions(base, [1, 2])
     steps = [[(a, d1), (b, d2)] for a in (-1.0, 0.0, 0.5) for b in (-0.5, 1.0)]
-    subset = ls.Subset(torch.from_numpy(factories.model_input(data["val"][0][:24])), torch.from_numpy(data["val"][1][:24]), 16)
+    subset = ls.Subset(torch.from_numpy(factories.model_input(data["val"][0][:24])),
+                       torch.from_numpy(data["val"][1][:24]), 16)
     looped = ls.run_points(model, base, steps, {"val": subset}, points_per_call=1)["val"]
     stacked = ls.run_points(model, base, steps, {"val": subset}, points_per_call=4)["val"]
-    for (l1, a1), (l2, a2) in zip(looped, stacked):
+    for (l1, a1), (l2, a2) in zip(looped, stacked, strict=True):
         assert l1 == pytest.approx(l2, rel=1e-4) and a1 == a2
 
 
 def _quadratic(a_blocks):
     """loss(p) = ½ Σ pᵢᵀ Aᵢ pᵢ over two parameter tensors: its Hessian is block-diag(A₁, A₂) everywhere."""
     def loss_of(params):
-        return sum(0.5 * p.flatten() @ a @ p.flatten() for p, a in zip(params, a_blocks))
+        return sum(0.5 * p.flatten() @ a @ p.flatten() for p, a in zip(params, a_blocks, strict=True))
     return loss_of
 
 
@@ -254,7 +254,8 @@ def test_a_model_that_cannot_be_differentiated_loses_only_that_part(data):
 def test_flat_radius_interpolates_between_points_and_looks_both_ways():
     alphas = axis(5)  # -1, -0.5, 0, 0.5, 1
     assert flat_radius(alphas, [1.0, 1.0, 1.0, 1.05, 1.2]) == pytest.approx(0.5 + 0.5 * (0.05 / 0.15))
-    assert flat_radius(alphas, [1.3, 1.2, 1.0, 1.0, 1.0]) == pytest.approx(0.25)  # rises on the left only: 0.2 by |α|=0.5
+    # rises on the left only: 0.2 by |α|=0.5
+    assert flat_radius(alphas, [1.3, 1.2, 1.0, 1.0, 1.0]) == pytest.approx(0.25)
     assert flat_radius(alphas, [1.0, 1.0, 1.0, 1.0, 1.0]) is None  # flat in the whole range
     assert flat_radius(alphas, [None, None, 1.0, None, None]) is None
     assert flat_radius(alphas, [1.0, 1.0, 1.0, 1.01, math.inf]) == pytest.approx(0.5)  # diverged beyond 0.5
@@ -263,7 +264,8 @@ def test_flat_radius_interpolates_between_points_and_looks_both_ways():
 
 
 def test_budgets_default_by_device_and_refuse_bad_settings_with_a_fix():
-    assert (DEFAULTS["cpu"].grid, DEFAULTS["cpu"].samples, DEFAULTS["gpu"].grid, DEFAULTS["gpu"].samples) == (11, 256, 51, 2048)
+    assert (DEFAULTS["cpu"].grid, DEFAULTS["cpu"].samples, DEFAULTS["gpu"].grid,
+            DEFAULTS["gpu"].samples) == (11, 256, 51, 2048)
     assert resolve_budget("gpu", {"grid": 21}).grid == 21
     with pytest.raises(BudgetError, match="grid must be odd .* use 9"):
         resolve_budget("cpu", {"grid": 8})
@@ -361,7 +363,8 @@ def test_a_diagnostics_run_out_of_time_in_docker_keeps_its_finished_parts(tmp_pa
     services.require("docker")
     backend = get_backend("docker")
     submission = factories.write(tmp_path / "m.zip", factories.bundle())
-    budget = resolve_budget("cpu", {**factories.SMALL_BUDGET, "grid": 101, "time_limit_s": 12})  # 10,201 points: never done
+    # 10,201 points: never done
+    budget = resolve_budget("cpu", {**factories.SMALL_BUDGET, "grid": 101, "time_limit_s": 12})
     report = diagnose_in_sandbox(submission, tiny_dataset, tmp_path / "attempt", backend, budget)
     assert report["status"] == "partial" and "grid" in report["partial"]
     assert "generalization" in report and report["generalization"]["train"]["n"] == 64

@@ -47,7 +47,8 @@ def make(homeworks):
         values = {"public_score": 0.8125, "private_score": PRIVATE} if status == "scored" else {}
         values |= {"scores": {"public": {"accuracy": 0.8125}, "private": {"accuracy": PRIVATE},
                               "all": {"accuracy": PRIVATE_ALL}},
-                   "diagnostics": {"public": {"ece": 0.05}, "private": {"ece": PRIVATE_ECE}}} if status == "scored" else {}
+                   "diagnostics": {"public": {"ece": 0.05}, "private": {"ece": PRIVATE_ECE}}
+                   } if status == "scored" else {}
         return Submission.objects.create(homework=homeworks[hw], user=user, file=ContentFile(b"x", name="s.zip"),
                                          original_name="s.zip", kind="bundle", size=1, sha256="0" * 64,
                                          status=status, **(values | fields))
@@ -103,7 +104,8 @@ def test_a_ta_with_no_model_permission_sees_only_the_courses_they_ta(staff, worl
     # Another course's rows do not exist for them: the admin sends them back to its index.
     other = Course.objects.get(slug="cv201")
     for url in (f"/admin/submissions/submission/{world['theirs'].pk}/change/",
-                f"/admin/courses/course/{other.pk}/change/", f"/admin/courses/homework/{world['theirs'].homework_id}/change/"):
+                f"/admin/courses/course/{other.pk}/change/",
+                f"/admin/courses/homework/{world['theirs'].homework_id}/change/"):
         assert ta.get(url).status_code == 302, url
 
 
@@ -169,7 +171,8 @@ def test_a_ta_cannot_edit_scores_verdict_or_status(staff, world):
 
 def test_the_reveal_date_is_not_a_field_anyone_types(staff, homeworks):
     for user in ("ta", "root"):
-        form = login(staff[user]).get(f"/admin/courses/homework/{homeworks['hw1'].pk}/change/").context["adminform"].form
+        page = login(staff[user]).get(f"/admin/courses/homework/{homeworks['hw1'].pk}/change/")
+        form = page.context["adminform"].form
         assert "private_revealed_at" not in form.fields
 
 

@@ -46,7 +46,8 @@ def test_a_path_without_its_slash_is_redirected_then_answered_in_json(api, path)
 
 
 @pytest.mark.parametrize("method, path", [("delete", "/api/auth/token/"), ("put", "/api/courses/join/"),
-                                          ("post", "/api/submissions/1/"), ("patch", "/api/homeworks/hw1/leaderboard/")])
+                                          ("post", "/api/submissions/1/"),
+                                          ("patch", "/api/homeworks/hw1/leaderboard/")])
 def test_a_method_the_endpoint_does_not_take_answers_a_json_405(api, homework, method, path):
     response = getattr(api("student"), method)(path, HTTP_ACCEPT="text/html")
     assert_error_shape(response, 405, "method_not_allowed")

@@ -26,7 +26,7 @@ LOGIN = 302  # a page sends an anonymous visitor to log in
 
 
 def expect(anonymous, student, other_student, other_ta, outsider, ta) -> dict:
-    return dict(zip(PERSONAS, (anonymous, student, other_student, other_ta, outsider, ta)))
+    return dict(zip(PERSONAS, (anonymous, student, other_student, other_ta, outsider, ta), strict=True))
 
 
 MEMBERS = expect(401, 200, 200, 404, 404, 200)  # API, course members only
@@ -47,7 +47,8 @@ MATRIX = {
     "api/auth/logout/": [("post", "/api/auth/logout/", {}, expect(401, 200, 200, 200, 200, 200))],
     "api/courses/<slug:course_slug>/homeworks/": [
         ("post", "/api/courses/dl101/homeworks/", {}, expect(401, 404, 404, 404, 404, 400))],
-    "api/courses/join/": [("post", "/api/courses/join/", {"code": "no-such-code"}, expect(401, 404, 404, 404, 404, 404))],
+    "api/courses/join/": [("post", "/api/courses/join/", {"code": "no-such-code"},
+                           expect(401, 404, 404, 404, 404, 404))],
     "api/courses/<slug:course_slug>/roster/": [
         ("post", "/api/courses/dl101/roster/", {}, expect(401, 404, 404, 404, 404, 415))],
     "api/homeworks/<slug:slug>/": [("get", "/api/homeworks/hw1/", None, MEMBERS)],
@@ -155,7 +156,7 @@ def test_who_may_use_each_endpoint_and_what_never_leaks(api, people, world, pers
 
     client_for = clients(api, people, Client)
     problems = []
-    for route, rows in MATRIX.items():
+    for rows in MATRIX.values():
         for method, path, data, statuses in rows:
             path = path.format(sub=world.pk)
             response = request(client_for(persona, path), method, path, data)

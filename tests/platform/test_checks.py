@@ -1,7 +1,6 @@
 """`check --deploy` refuses the process sandbox and the file broker in production."""
 from django.core.checks import run_checks
 
-
 # Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
 
 

@@ -28,8 +28,8 @@ def test_a_version_without_a_hidden_seed_is_refused(tiny_dataset, tmp_path, sett
 
 
 def test_the_builder_refuses_a_short_hidden_seed(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "dmnist", "build", "--out", str(tmp_path / "v"), "--hidden-seed", "1234"],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "dmnist", "build", "--out", str(tmp_path / "v"),
+                           "--hidden-seed", "1234"], capture_output=True, text=True)
     assert done.returncode == 2 and "32 hex digits" in done.stderr
 
 

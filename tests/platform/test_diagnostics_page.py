@@ -38,8 +38,8 @@ def stored(homework, user, **fields) -> Submission:
 
 
 def embedded(response) -> dict:
-    match = re.search(r'<script id="diagnostics-data" type="application/json">(.*?)</script>', response.content.decode(),
-                      re.S)
+    match = re.search(r'<script id="diagnostics-data" type="application/json">(.*?)</script>',
+                      response.content.decode(), re.S)
     return json.loads(match.group(1))
 
 
@@ -114,7 +114,8 @@ def test_unscored_unknown_and_mismatched_submissions_are_404s(homework, people, 
     ok = stored(homework, people["student"])
     now = timezone.now()
     elsewhere = create_homework(actor=people["ta"], course=course, slug="hw2", title="Homework 2",
-                                dataset=registered_dataset, opens_at=now - timedelta(days=1), deadline=now + timedelta(days=1))
+                                dataset=registered_dataset, opens_at=now - timedelta(days=1),
+                                deadline=now + timedelta(days=1))
     foreign = stored(elsewhere, people["student"])
     client = Client()
     assert client.get(f"/submissions/{failed.pk}/diagnostics/").status_code == 404
@@ -141,7 +142,8 @@ def test_leaderboard_and_diagnostics_pages_query_the_database_a_constant_number_
 
     first = stored(homework, people["student"])
     stored(homework, people["other_student"])
-    board_few, page_few = queries(f"/homeworks/{homework.slug}/leaderboard/"), queries(f"/submissions/{first.pk}/diagnostics/")
+    board_few = queries(f"/homeworks/{homework.slug}/leaderboard/")
+    page_few = queries(f"/submissions/{first.pk}/diagnostics/")
     for _ in range(25):
         stored(homework, people["student"])
         stored(homework, people["other_student"])

@@ -9,8 +9,8 @@ from django.utils import timezone
 from basin.dispatch import DIAGNOSE
 from basin.grading import diagnostics, services, watchdog
 from basin.submissions.models import Submission
-from tests import factories, services as real
-
+from tests import factories
+from tests import services as real
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs, leases on the database clock.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
@@ -55,7 +55,8 @@ def test_the_api_shows_the_model_diagnostics_before_the_reveal_and_never_the_pri
         homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
         kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5, private_score=0.6,
         diagnostics={"profile": "cpu", "public": {"n": 1}, "private": {"n": 2}},
-        diagnostics_status="complete", model_diagnostics={"status": "complete", "landscape": {"grid": {"alphas": [-1.0]}}})
+        diagnostics_status="complete",
+        model_diagnostics={"status": "complete", "landscape": {"grid": {"alphas": [-1.0]}}})
     body = api("student").get(f"/api/submissions/{submission.pk}/").json()
     assert body["diagnostics_status"] == "complete"
     assert body["diagnostics"]["model"]["landscape"]["grid"]["alphas"] == [-1.0]
@@ -114,7 +115,8 @@ def test_the_watchdog_requeues_a_lost_diagnostics_run_and_resends_a_lost_message
             homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
             kind="bundle", size=1, sha256="0" * 64, status="scored", finished_at=now - timedelta(hours=1), **fields)
 
-    lost = make(diagnostics_status="running", diagnostics_attempts=1, diagnostics_lease_expires_at=now - timedelta(seconds=1))
+    lost = make(diagnostics_status="running", diagnostics_attempts=1,
+                diagnostics_lease_expires_at=now - timedelta(seconds=1))
     stale = make(diagnostics_status="queued", diagnostics_enqueued_at=now - timedelta(hours=1))
     fresh = make(diagnostics_status="queued", diagnostics_enqueued_at=now)
     report = watchdog.run_watchdog()

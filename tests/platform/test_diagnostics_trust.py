@@ -9,7 +9,8 @@ from django.test import Client
 
 from basin import dispatch
 from basin.grading import diagnostics
-from tests import factories, services as real
+from tests import factories
+from tests import services as real
 from tests.grader.test_adversarial_diagnostics import forging
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): jsonb refuses NaN and infinity.
@@ -47,7 +48,8 @@ def test_a_lying_report_is_stored_untrusted_and_kept_off_the_leaderboard(scored_
     settings.BASIN_SANDBOX_BACKEND = sandbox
     liar = diagnosed(scored_submission, LIAR)
     report = liar.model_diagnostics
-    assert report["trust"]["trusted"] is False and {"device", "precision", "sharpness_zero"} <= set(report["trust"]["failed"])
+    assert report["trust"]["trusted"] is False
+    assert {"device", "precision", "sharpness_zero"} <= set(report["trust"]["failed"])
     assert liar.diagnostics_status == "partial" and report["status"] == "untrusted"
     assert liar.landscape_thumbnail is None and liar.sharpness is None
 
@@ -101,7 +103,8 @@ def test_which_checks_failed_is_for_the_tas_in_the_api_too(homework, people, api
     submission = Submission.objects.create(
         homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
         kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5, diagnostics_status="partial",
-        model_diagnostics={"status": "untrusted", "trust": {"trusted": False, "failed": {"feature_labels": "not the val labels"}}})
+        model_diagnostics={"status": "untrusted",
+                           "trust": {"trusted": False, "failed": {"feature_labels": "not the val labels"}}})
     response = api(persona).get(f"/api/submissions/{submission.pk}/")
     if persona == "other_student":
         assert response.status_code == 404

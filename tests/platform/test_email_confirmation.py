@@ -15,7 +15,6 @@ from django.urls import reverse
 from basin.accounts.models import ConfirmedEmail
 from basin.accounts.selectors import has_confirmed
 from basin.courses.roster import import_roster
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

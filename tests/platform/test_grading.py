@@ -7,7 +7,8 @@ from basin.dispatch import GRADE
 from basin.grading import services
 from basin.submissions.models import Submission
 from basin_grader.evaluate import Evaluation
-from tests import factories, services as real
+from tests import factories
+from tests import services as real
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]

@@ -41,7 +41,8 @@ def hidden(tiny_dataset):
 # on the process sandbox, and those that use the container's own channels (its log, the files it
 # writes) on Docker too.
 ATTACKS = [pytest.param(name, "process", id=f"process-{name}") for name in hostile_models.ALL] + [
-    pytest.param(name, "docker", id=f"docker-{name}", marks=pytest.mark.docker) for name in ("prints", "raises", "claims")]
+    pytest.param(name, "docker", id=f"docker-{name}", marks=pytest.mark.docker)
+    for name in ("prints", "raises", "claims")]
 
 
 def graded(homework, user, source: str) -> Submission:
@@ -70,7 +71,8 @@ def everything_the_student_reads(submission, people, api, live_server, tmp_path)
     token = token_for(people["student"])
     views = {
         "API: the submission": api("student").get(f"/api/submissions/{submission.pk}/").content.decode(),
-        "API: the homework's submissions": api("student").get(f"/api/homeworks/{homework.slug}/submissions/").content.decode(),
+        "API: the homework's submissions":
+            api("student").get(f"/api/homeworks/{homework.slug}/submissions/").content.decode(),
         "API: the leaderboard": api("student").get(f"/api/homeworks/{homework.slug}/leaderboard/").content.decode(),
         "page: the homework": student.get(f"/homeworks/{homework.slug}/").content.decode(),
         "page: the leaderboard": student.get(f"/homeworks/{homework.slug}/leaderboard/").content.decode(),
@@ -182,7 +184,8 @@ def test_numbers_computed_from_hidden_images_reach_a_student_only_as_a_rounded_s
     client = Client()
     client.force_login(people["student"])
     page = client.get(f"/submissions/{submission.pk}/diagnostics/").content.decode()
-    charts = json.loads(html.unescape(page).split('id="diagnostics-data" type="application/json">')[1].split("</script>")[0])
+    charts = json.loads(
+        html.unescape(page).split('id="diagnostics-data" type="application/json">')[1].split("</script>")[0])
     shown = [{"diagnostics": student, "scores": {}}, *charts.values()]
     for part in shown:
         hidden_split = {k: v for k, v in part["diagnostics"].items() if k != "model"}

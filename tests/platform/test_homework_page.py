@@ -2,6 +2,7 @@
 import json
 
 import pytest
+
 from basin.toolkit.wheel import current_version
 
 # Pages and the schema: the same on SQLite and PostgreSQL; not re-run there.

@@ -64,7 +64,7 @@ def test_one_student_cannot_lock_a_shared_campus_address_out(people, settings):
 
 def test_a_stranger_cannot_lock_a_named_account_everywhere(people, settings):
     """F7: wrong passwords for someone else's username lock that username only from where they came."""
-    for n in range(settings.AXES_FAILURE_LIMIT):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
         token("student", "wrong", address="198.51.100.9")
     assert_locked_json(token("student", "student-password-1", address="198.51.100.9"))
     assert token("student", "student-password-1", address="192.0.2.50").status_code == 200

@@ -121,7 +121,8 @@ def live_worker(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ops-worker")
     name, own = f"{unique('ops')}@{socket.gethostname()}", unique("ops-queue")
     platform = LivePlatform(base_env(folder) | {"CELERY_BROKER_URL": REDIS, "BASIN_LOG_FORMAT": "json"}, folder)
-    platform.start("worker", worker_command(queues=f"scoring,basin,{own}", beat=False) + ["-n", name, "--loglevel", "INFO"])
+    platform.start("worker",
+                   worker_command(queues=f"scoring,basin,{own}", beat=False) + ["-n", name, "--loglevel", "INFO"])
     try:
         with override_settings(CELERY_BROKER_URL=REDIS, CELERY_BROKER_TRANSPORT_OPTIONS=REDIS_OPTIONS):
             platform.wait_for(lambda: worker_health(timeout=1.0, destination=[name]).worker(name).answered, 90,
@@ -169,7 +170,8 @@ def test_queue_depth_on_the_file_broker_counts_each_queues_message_files(file_br
                          "from kombu import Connection, Exchange, Producer, Queue",
                          inspect.getsource(publish),
                          "o = json.loads(sys.argv[1])",
-                         "for queue, priorities in (('scoring', [0, 0, 0]), ('diagnostics', [0, 5]), ('elsewhere', [0])):",
+                         "for queue, priorities in "
+                         "(('scoring', [0, 0, 0]), ('diagnostics', [0, 5]), ('elsewhere', [0])):",
                          "    publish('filesystem://', o, queue, priorities)"])
     done = subprocess.run([sys.executable, "-c", script, json.dumps(file_broker)], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], timeout=60)
@@ -252,7 +254,8 @@ def test_grading_status_is_healthy_while_a_worker_takes_scoring(on_redis, live_w
 def test_the_workers_own_healthcheck_exits_0_while_it_answers(live_worker):
     done = manage("grading_status", "--worker", live_worker.name, "--timeout", "3", CELERY_BROKER_URL=REDIS)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip() == f"healthy: {live_worker.name} answers; consumes scoring, basin, {live_worker.queue}; running 0"
+    assert done.stdout.strip() == (f"healthy: {live_worker.name} answers; "
+                                   f"consumes scoring, basin, {live_worker.queue}; running 0")
 
 
 @pytest.fixture
@@ -291,7 +294,8 @@ def test_grading_status_exits_1_when_no_worker_answers(file_broker, held_submiss
     assert lines[-1] == "unhealthy: no worker answered (filesystem://)"
     assert "  celery@gone-1: NO ANSWER (it holds a running submission)" in lines
     assert "  scoring 0 · basin 0 · diagnostics 0" in lines
-    assert any(line.startswith("  scoring: 1 queued (oldest waiting 10m") and line.endswith("1 running") for line in lines)
+    assert any(line.startswith("  scoring: 1 queued (oldest waiting 10m") and line.endswith("1 running")
+               for line in lines)
     out = io.StringIO()
     with pytest.raises(SystemExit):
         call_command("grading_status", "--json", "--timeout", "0.5", stdout=out)
@@ -311,7 +315,8 @@ def test_grading_status_exits_1_with_the_reason_when_the_broker_is_down(tmp_path
     assert last.startswith("unhealthy: broker unreachable: ") and "Connection refused" in last
     assert "database unreachable: OperationalError: no such table" in done.stdout
     assert time.monotonic() - started < 30
-    one = manage("grading_status", "--worker", "somewhere", "--json", CELERY_BROKER_URL=DOWN, BASIN_DATA_DIR=str(tmp_path))
+    one = manage("grading_status", "--worker", "somewhere", "--json", CELERY_BROKER_URL=DOWN,
+                 BASIN_DATA_DIR=str(tmp_path))
     assert one.returncode == 1 and json.loads(one.stdout)["reason"].startswith("broker unreachable: ")
 
 
@@ -364,7 +369,8 @@ print(response.status_code, response["X-Request-ID"])
 def run_logging_script(tmp_path, **env) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "BASIN_", "DATABASE_URL"))}
     return subprocess.run([sys.executable, "-c", LOGGING_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env=environment | {"DJANGO_SETTINGS_MODULE": "basin.settings", "BASIN_DATA_DIR": str(tmp_path)} | env)
+                          env=environment | {"DJANGO_SETTINGS_MODULE": "basin.settings",
+                                             "BASIN_DATA_DIR": str(tmp_path)} | env)
 
 
 def test_with_json_every_log_line_of_the_web_is_one_json_object(tmp_path):

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import connection
-from django.test import Client
 from django.shortcuts import resolve_url
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 

@@ -16,7 +16,6 @@ from django.urls import reverse
 from basin.courses.models import Course, Membership
 from basin.courses.roster import import_roster
 from basin.errors import ApplicationError
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): one claim of a roster row under a lock.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]

@@ -4,7 +4,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from basin.env import env_bool, env_choice, env_int, env_list, env_str
 
-
 # Storage, broker, logs and settings: the same on SQLite and PostgreSQL; not re-run there.
 
 
@@ -69,7 +68,8 @@ def test_a_worker_without_diagnostics_does_not_take_their_queue(tmp_path, diagno
 
     env = os.environ | {"BASIN_DIAGNOSTICS": diagnostics, "BASIN_DATA_DIR": str(tmp_path),
                         "DJANGO_SETTINGS_MODULE": "basin.settings"}
-    done = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.BASIN_WORKER_QUEUES)"],
+    done = subprocess.run([sys.executable, "-c",
+                           "from django.conf import settings; print(settings.BASIN_WORKER_QUEUES)"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == queues, done.stderr
 

@@ -26,7 +26,8 @@ def upload(client, slug="hw1", data: bytes | None = None, name="model.zip", **ex
     return client.post(f"/api/homeworks/{slug}/submissions/", {"file": file, **extra}, format="multipart")
 
 
-def test_a_student_submits_and_the_submission_is_queued_on_commit(api, homework, people, django_capture_on_commit_callbacks):
+def test_a_student_submits_and_the_submission_is_queued_on_commit(api, homework, people,
+                                                                  django_capture_on_commit_callbacks):
     data = fresh_bundle()
     with django_capture_on_commit_callbacks() as callbacks:
         response = upload(api("student"), data=data, note="first try")
@@ -168,7 +169,8 @@ def test_a_time_limit_longer_than_the_grading_lease_is_refused(api, course, regi
 
 
 def test_a_malformed_content_length_is_a_clear_400_not_a_500(api, homework):
-    response = api("student").post("/api/homeworks/hw1/submissions/", b"", content_type="multipart/form-data; boundary=x",
+    response = api("student").post("/api/homeworks/hw1/submissions/", b"",
+                                   content_type="multipart/form-data; boundary=x",
                                    HTTP_CONTENT_LENGTH="lots", CONTENT_LENGTH="lots")
     assert response.status_code == 400
 

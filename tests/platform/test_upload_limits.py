@@ -62,7 +62,8 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(live_server, hom
         while b"\r\n\r\n" not in answer:  # read the answer, not to EOF: a dev server drains what is left
             answer += sock.recv(65536)
         head, _, body = answer.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
         while len(body) < length:
             body += sock.recv(65536)
     assert head.split(b"\r\n")[0].split(b" ")[1] == b"413"

@@ -10,6 +10,7 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
+
 from basin.toolkit import wheel as toolkit
 
 ROOT = Path(__file__).resolve().parents[2]

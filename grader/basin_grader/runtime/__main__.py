@@ -70,7 +70,8 @@ def run(sub: Path, data: Path, out: Path, batch_size: int, mode: str = SCORE) ->
         model = load_model(files[0], Path(scratch)).to(device)
         timings["load_s"] = time.perf_counter() - t
         names = (REHEARSAL,) if mode == REHEARSE else HIDDEN_SPLITS
-        inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in names if (data / images_name(s)).exists()}
+        inputs = {s: np.load(data / images_name(s), allow_pickle=False) for s in names
+                  if (data / images_name(s)).exists()}
         if not inputs:
             raise GradingError(RUNTIME_ERROR, f"no images to predict in {data}")  # the worker makes sure there are
         probe = next(iter(inputs.values()))[:PROBE]
@@ -92,7 +93,8 @@ def _line_in_student_code(tb) -> int | None:
     """The line of the innermost frame in the bundle's model.py, if the error passed through it."""
     line = None
     while tb is not None:
-        if Path(tb.tb_frame.f_code.co_filename).name == BUNDLE_SOURCE and "bundle" in Path(tb.tb_frame.f_code.co_filename).parts:
+        source = Path(tb.tb_frame.f_code.co_filename)
+        if source.name == BUNDLE_SOURCE and "bundle" in source.parts:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from ..convention import to_model_input
 from ..landscape_summary import axis
 from ..contract import images_name, labels_name
 from . import landscape as ls
-from .features import penultimate_features, pca_2d
+from .features import pca_2d, penultimate_features
 from .sharpness import HessianVectorProduct, hutchinson_trace, top_eigenvalue
 
 
@@ -162,11 +163,12 @@ class Diagnostics:
         names = list(self.base)
 
         def loss_of(params: list[torch.Tensor]) -> torch.Tensor:
-            total = 0.0
+            total: torch.Tensor | float = 0.0
+            named = dict(zip(names, params, strict=True))
             for b in range(0, len(subset.y), subset.batch_size):
-                logits = functional_call(self.model, dict(zip(names, params)), (subset.x[b:b + subset.batch_size],))
+                logits = functional_call(self.model, named, (subset.x[b:b + subset.batch_size],))
                 total = total + F.cross_entropy(logits.float(), subset.y[b:b + subset.batch_size], reduction="sum")
-            return total / len(subset.y)
+            return cast(torch.Tensor, total / len(subset.y))  # the subset is never empty: a Tensor
 
         hvp = HessianVectorProduct(loss_of, list(self.base.values()))
         eigen = top_eigenvalue(hvp, self.budget.power_iterations, self.seeds["power_iteration"], deadline=self.deadline)
@@ -186,7 +188,7 @@ class Diagnostics:
         found = ls.run_points(self.model, self.base, steps, subsets, self._points_per_call(), self.autocast,
                               self.deadline)
         side = len(coefficients)
-        grid = {"alphas": coefficients, "betas": coefficients}
+        grid: dict[str, Any] = {"alphas": coefficients, "betas": coefficients}
         for split, values in found.items():
             flat = ls.split(values)
             grid[split] = {key: [flat[key][r * side:(r + 1) * side] for r in range(side)] for key in flat}

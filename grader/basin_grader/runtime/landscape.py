@@ -83,7 +83,8 @@ def _loss_and_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, int
     return float(F.cross_entropy(logits, y, reduction="sum")), int((logits.argmax(-1) == y).sum())
 
 
-def _evaluate(model: torch.nn.Module, params: list[Params], subset: Subset, autocast: bool) -> list[tuple[float, float]]:
+def _evaluate(model: torch.nn.Module, params: list[Params], subset: Subset,
+              autocast: bool) -> list[tuple[float, float]]:
     """(mean loss, accuracy) on `subset` of each parameter set; several are stacked and evaluated
     together under vmap (pays on a GPU)."""
     totals = [[0.0, 0] for _ in params]
@@ -94,8 +95,8 @@ def _evaluate(model: torch.nn.Module, params: list[Params], subset: Subset, auto
                 logits = [functional_call(model, params[0], (x,))]
             else:
                 stacked = {name: torch.stack([p[name] for p in params]) for name in params[0]}
-                logits = vmap(lambda p: functional_call(model, p, (x,)))(stacked)
-        for total, out in zip(totals, logits):
+                logits = vmap(lambda p, x=x: functional_call(model, p, (x,)))(stacked)
+        for total, out in zip(totals, logits, strict=True):
             loss, correct = _loss_and_correct(out, y)
             total[0] += loss
             total[1] += correct

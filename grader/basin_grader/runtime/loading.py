@@ -80,14 +80,17 @@ def load_bundle(path: Path, scratch: Path) -> torch.nn.Module:
         info = inspect_submission(f, path.name)
     folder = scratch / "bundle"
     folder.mkdir(parents=True, exist_ok=True)
+    assert info.weights is not None, "a bundle's inspection names its weights file"
     _extract(path, ("model.py", info.weights), folder)  # only the two files the bundle is made of
     spec = importlib.util.spec_from_file_location("submission_model", folder / "model.py")
+    assert spec is not None and spec.loader is not None, "a .py file always has a loader"
     module = importlib.util.module_from_spec(spec)
     sys.modules["submission_model"] = module
     sys.path.insert(0, str(folder))
     spec.loader.exec_module(module)  # the student's code: errors surface as runtime errors
     if not callable(getattr(module, "build_model", None)):
-        raise GradingError(INVALID_SUBMISSION, "model.py has no build_model() function; define one that returns your nn.Module.")
+        raise GradingError(INVALID_SUBMISSION,
+                           "model.py has no build_model() function; define one that returns your nn.Module.")
     model = module.build_model()
     if not isinstance(model, torch.nn.Module):
         raise GradingError(INVALID_SUBMISSION, f"build_model() returned {type(model).__name__}, not an nn.Module.")
@@ -137,7 +140,8 @@ def to_eval_mode(module: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 
 def _is_batch_counter(node) -> bool:
-    return isinstance(node, torch.fx.Node) and node.op == "get_attr" and str(node.target).endswith("num_batches_tracked")
+    return (isinstance(node, torch.fx.Node) and node.op == "get_attr"
+            and str(node.target).endswith("num_batches_tracked"))
 
 
 def load_export(path: Path) -> torch.nn.Module:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ..convention import NUM_CLASSES, to_model_input
 
+from ..convention import NUM_CLASSES, to_model_input
 from ..verdicts import INVALID_OUTPUT, GradingError
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
+def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 256,
+                   device: str = "cpu") -> np.ndarray:
     chunks = []
     for start in range(0, len(images), batch_size):
         x = torch.from_numpy(to_model_input(images[start:start + batch_size])).to(device)

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -26,13 +27,14 @@ class HessianVectorProduct:
         self.grads = torch.autograd.grad(loss, self.params, create_graph=True)
 
     def __call__(self, vector: list[torch.Tensor]) -> list[torch.Tensor]:
-        dot = sum((g * v).sum() for g, v in zip(self.grads, vector))
+        # a Tensor: there is at least one parameter, so sum's start value 0 is never returned alone
+        dot = cast(torch.Tensor, sum((g * v).sum() for g, v in zip(self.grads, vector, strict=True)))
         hv = torch.autograd.grad(dot, self.params, retain_graph=True, allow_unused=True)
-        return [torch.zeros_like(p) if h is None else h.detach() for h, p in zip(hv, self.params)]
+        return [torch.zeros_like(p) if h is None else h.detach() for h, p in zip(hv, self.params, strict=True)]
 
 
 def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    return float(sum((x.double() * y.double()).sum() for x, y in zip(a, b)))
+    return float(sum((x.double() * y.double()).sum() for x, y in zip(a, b, strict=True)))
 
 
 def _normalized(v: list[torch.Tensor]) -> list[torch.Tensor]:

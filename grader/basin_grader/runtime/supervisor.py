@@ -143,7 +143,8 @@ class _Frames:
         while len(self.buffer) >= HEADER.size and self.problem is None:
             kind, length = HEADER.unpack_from(self.buffer)
             if kind not in self.limits or length > self.limits[kind]:
-                self.problem = f"the model's process sent a frame the budget cannot produce ({kind!r}, {length:,} bytes)"
+                self.problem = (f"the model's process sent a frame the budget cannot produce "
+                                f"({kind!r}, {length:,} bytes)")
                 self.closed = True
                 break
             if len(self.buffer) < HEADER.size + length:

@@ -55,7 +55,8 @@ class RunIdentity:
 class SandboxBackend(Protocol):
     name: str
 
-    def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity, mode: str = "score") -> SandboxRun: ...
+    def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity,
+            mode: str = "score") -> SandboxRun: ...
 
 
 def sandbox_env(limits: SandboxLimits) -> dict[str, str]:

@@ -41,7 +41,8 @@ class ProcessBackend:
     def run(self, dirs: SandboxDirs, limits: SandboxLimits, identity: RunIdentity, mode: str = "score") -> SandboxRun:
         tmp = dirs.scratch / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        env = sandbox_env(limits) | {"HOME": str(tmp), "TMPDIR": str(tmp), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        env = sandbox_env(limits) | {"HOME": str(tmp), "TMPDIR": str(tmp),
+                                     "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         log_path = dirs.scratch / "sandbox.log"
         cmd = [sys.executable, "-m", "basin_grader.runtime",
                "--sub", str(dirs.sub), "--data", str(dirs.data), "--out", str(dirs.out), "--mode", mode]
@@ -51,8 +52,9 @@ class ProcessBackend:
                                     env=env, start_new_session=True, preexec_fn=_limit_child(limits))
             # Reaped with wait4 for its resource usage: the peak memory is what the worker observed.
             ended: dict = {}
-            waiter = threading.Thread(target=lambda: ended.update(zip(("pid", "status", "usage"), os.wait4(proc.pid, 0))),
-                                      daemon=True)
+            waiter = threading.Thread(
+                target=lambda: ended.update(zip(("pid", "status", "usage"), os.wait4(proc.pid, 0), strict=True)),
+                daemon=True)
             waiter.start()
             waiter.join(limits.wall_seconds)
             timed_out = waiter.is_alive()

@@ -43,7 +43,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["label"]
     list_select_related = ["user"]
     search_fields = ["user__username"]
-    fields = readonly_fields = ["user", "label", "starts_with", "created", "expiry"]
+    fields = readonly_fields = ("user", "label", "starts_with", "created", "expiry")
 
     @admin.display(description="starts with")
     def starts_with(self, token) -> str:

@@ -23,7 +23,7 @@ from .selectors import expires_at, live_tokens
 from .throttles import TokensPerAccount
 
 SHOWN_CHARACTERS = 8  # of a token's secret, so its owner can tell their tokens apart
-INFO_FIELDS = {
+INFO_FIELDS: dict[str, serializers.Field] = {
     "label": serializers.ChoiceField(ApiToken.Label.values, help_text="how it was made"),
     "created": serializers.DateTimeField(),
     "expiry": serializers.DateTimeField(allow_null=True, help_text="null: it does not expire"),

@@ -14,6 +14,7 @@ from basin.errors import error_body
 
 
 def too_many_attempts(request, message: str, retry_after: int) -> HttpResponse:
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse(error_body("too_many_attempts", message, {"retry_after": retry_after}), status=429)
     else:

@@ -37,6 +37,17 @@ def client_address(request) -> str:
 class _Throttle(SimpleRateThrottle):
     count_setting = ""
     period = "hour"
+    # Set from the rate by SimpleRateThrottle.__init__ (djangorestframework-stubs leave them out).
+    num_requests: int
+    duration: int
+
+    # Basin's throttles are also asked outside a view, and some outside a request: DRF hands request and
+    # view only to get_cache_key, and Basin's read what they need of them, so either may be None here.
+    def allow_request(self, request, view) -> bool:
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str | None:
+        raise NotImplementedError(".get_cache_key() must be overridden")
 
     def get_rate(self) -> str:  # read when used, so a setting's change applies at once
         return f"{getattr(settings, self.count_setting)}/{self.period}"

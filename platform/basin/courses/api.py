@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from basin.errors import ApplicationError
 from basin.schema import errors
+from basin.submissions.services import quota_of
 
 from . import services
 from .models import DatasetVersion, Homework, validate_budget_overrides
@@ -16,8 +17,9 @@ from .selectors import course_for_staff
 
 
 class HomeworkSerializer(serializers.ModelSerializer):
-    course = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    course: serializers.SlugRelatedField[Course] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    dataset: serializers.SlugRelatedField[DatasetVersion] = serializers.SlugRelatedField(slug_field="slug",
+                                                                                          read_only=True)
 
     class Meta:
         model = Homework

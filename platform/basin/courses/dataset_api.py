@@ -3,6 +3,7 @@ the files themselves. Hidden splits are never served, whatever the path asked fo
 from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -65,7 +66,7 @@ class HomeworkDatasetFileApi(APIView):
         return _ranged_file(request, path, name.replace("/", "-"))
 
 
-def _ranged_file(request, path, filename: str) -> FileResponse:
+def _ranged_file(request, path, filename: str) -> HttpResponseBase:
     """The file, or its tail from `Range: bytes=N-` (how an interrupted download resumes)."""
     size = path.stat().st_size
     wanted = request.headers.get("Range", "")
@@ -73,6 +74,7 @@ def _ranged_file(request, path, filename: str) -> FileResponse:
     if wanted.startswith("bytes=") and wanted.endswith("-") and wanted[6:-1].isdigit():
         start = int(wanted[6:-1])
     f = open(path, "rb")
+    response: HttpResponseBase
     if start is None:
         response = FileResponse(f, as_attachment=True, filename=filename)
     elif start >= size:

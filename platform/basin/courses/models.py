@@ -15,7 +15,6 @@ from django.db import models
 
 from basin_grader.budgets import PROFILES, BudgetError, DiagnosticsBudget, resolve_budget
 
-
 # Join codes and pseudonyms are read aloud and typed: no 0/O or 1/l/I.
 _JOIN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fleet", "gentle", "hardy", "keen", "lucid", "merry",

@@ -8,6 +8,7 @@ by an address its owner has not confirmed, is left out and reported as a conflic
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
@@ -23,6 +24,7 @@ from basin.errors import ApplicationError
 
 from .models import Course, Membership, new_pseudonym
 from .roster_file import MAX_BYTES, RosterRow, problem, read_roster  # noqa: F401  (MAX_BYTES: the API's limit)
+
 
 @dataclass(frozen=True)
 class SetPasswordLink:
@@ -81,7 +83,7 @@ def _apply(course: Course, rows: list[RosterRow], base_url: str, dry_run: bool, 
     # Matched without case, as Django's sign-up form refuses "Alice" once "alice" exists; an exact
     # match wins where old accounts differ only in case.
     wanted = {r.username.lower(): r.username for r in rows}
-    users: dict[str, object] = {}
+    users: dict[str, Any] = {}
     for u in User.objects.annotate(lower=Lower("username")).filter(lower__in=list(wanted)).order_by("pk"):
         if u.lower not in users or u.username == wanted[u.lower]:
             users[u.lower] = u
@@ -128,8 +130,8 @@ def _apply(course: Course, rows: list[RosterRow], base_url: str, dry_run: bool, 
                 new_members.append(new_membership(user, row, made_here=True))
                 summary.links.append(SetPasswordLink(row.username, row.email, set_password_link(user, base_url)))
             continue
-        details = ({"email": row.email, "first_name": row.first_name, "last_name": row.last_name}
-                   if own_details(user) else {})
+        details: dict[str, object] = ({"email": row.email, "first_name": row.first_name, "last_name": row.last_name}
+                                      if own_details(user) else {})
         if is_ta:
             details["is_staff"] = True  # never taken away here: they may be staff for another reason
         user_changes = {k: v for k, v in details.items() if getattr(user, k) != v}

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save as save_safetensors
+
 from basin_grader import dataset_layout as layout
 from basin_grader.convention import to_model_input
-from safetensors.torch import save as save_safetensors
 
 from . import baseline_model
 

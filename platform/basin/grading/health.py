@@ -9,9 +9,9 @@ at each call.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -161,7 +161,7 @@ def _ask(conn: Connection, commands: tuple[str, ...], timeout: float, destinatio
                     break
                 try:
                     conn.drain_events(timeout=left)
-                except socket.timeout:
+                except TimeoutError:
                     break
     finally:
         channel.after_reply_message_received(mailbox.reply_queue.name)
@@ -265,7 +265,7 @@ def _redis_depths(queues: tuple[str, ...], timeout: float) -> dict[str, int]:
         error = _connect(conn)
         if error:
             raise _Unreachable(error)
-        channel = conn.default_channel
+        channel: Any = conn.default_channel  # kombu.transport.redis.Channel: sep, priority_steps, client
         keys = {queue: [queue if not step else f"{queue}{channel.sep}{step}"
                         for step in sorted(set(channel.priority_steps))] for queue in queues}
         with channel.client.pipeline() as pipe:

@@ -123,7 +123,7 @@ def _diagnostics(qs: QuerySet[Submission], now: datetime) -> DiagnosticsQueue:
     done = (qs.filter(diagnostics_status__in=[Diagnostics.COMPLETE, Diagnostics.PARTIAL, Diagnostics.FAILED],
                       finished_at__gte=now - WINDOW)
             .values("diagnostics_status").annotate(n=Count("id")).order_by())
-    order = [Diagnostics.COMPLETE, Diagnostics.PARTIAL, Diagnostics.FAILED]
+    order: list[str] = [Diagnostics.COMPLETE, Diagnostics.PARTIAL, Diagnostics.FAILED]
     outcomes = sorted((Tally(row["diagnostics_status"], row["n"]) for row in done), key=lambda o: order.index(o.key))
     return DiagnosticsQueue(waiting=live["waiting"], oldest_waiting_since=live["oldest"],
                             oldest_waiting_age=_age(now, live["oldest"]), running=live["running"],

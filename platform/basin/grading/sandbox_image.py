@@ -87,6 +87,7 @@ def _run(cmd: list[str], env: dict, on_line: OnLine | None) -> None:
     tail: collections.deque[str] = collections.deque(maxlen=60)
     process = subprocess.Popen(cmd, env=os.environ | env | ({"BASIN_BUILD_VERBOSE": "1"} if on_line else {}),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    assert process.stdout is not None  # stdout=PIPE
     try:
         for line in process.stdout:
             line = line.rstrip("\n")

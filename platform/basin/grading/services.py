@@ -106,6 +106,7 @@ def release_for_retry(claim: Claim, reason: str) -> None:
 
 def _local_copy(submission: Submission, folder: Path) -> Path:
     """The stored file as a local path (storage may be remote); the name keeps its suffix."""
+    assert submission.file.name is not None  # a submission is stored with its file
     target = folder / f"upload{Path(submission.file.name).suffix}"
     try:
         with submission.file.open("rb") as src, open(target, "wb") as dst:

@@ -43,7 +43,7 @@ def grades_frame(homework: Homework) -> pd.DataFrame:
         records.append({
             "student_id": m.student_id, "name": m.user.get_full_name() or m.user.get_username(),
             "username": m.user.get_username(),
-            "final_score": None if row is None else round(row.private_score, 6),
+            "final_score": None if row is None or row.private_score is None else round(row.private_score, 6),
             "rank": None if row is None else row.rank, "entries": 0 if row is None else row.entries,
             "late_penalty": None if row is None else row.late_penalty})
     frame = pd.DataFrame.from_records(records, columns=COLUMNS).astype({

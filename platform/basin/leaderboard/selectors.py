@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.db.models import Count, F, Max, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -132,7 +133,7 @@ def private_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBOD
     public_rank = {uid: rank for rank, uid in enumerate(
         sorted(by_student, key=lambda uid: public_order(min(by_student[uid], key=public_order))), start=1)}
     finals = []
-    for uid, subs in by_student.items():
+    for subs in by_student.values():
         chosen = [s for s in subs if s["selected"]] or [min(subs, key=public_order)]
         final = min(chosen, key=lambda s: (-s["effective_private"], s["created_at"], s["id"]))
         finals.append((final, len(subs), max(s["created_at"] for s in subs)))
@@ -146,4 +147,5 @@ def private_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBOD
                         private_score=s["effective_private"], public_rank=before, shake_up=before - rank,
                         **thumbnails.get(s["id"], {})))
     baselines = [b for b in _baselines(homework, True) if b.private_score is not None]
-    return sorted(rows + baselines, key=lambda r: (-r.private_score, r.is_baseline, r.rank or 0))
+    # every row has a private score: the students' rows are of submissions that have one, the baselines filtered
+    return sorted(rows + baselines, key=lambda r: (-cast(float, r.private_score), r.is_baseline, r.rank or 0))

@@ -78,8 +78,9 @@ class SubmissionAdmin(CourseScopedAdmin):
         (None, {"fields": ["homework", "user", "original_name", "file", "kind", "size", "sha256", "note",
                            "is_baseline", "selected", "late_penalty", "disqualified", "disqualified_reason"]}),
         ("Grading", {"fields": ["status", "verdict", "message", "public_score", "private", "visible_scores",
-                                "visible_diagnostics", "log_tail", "hidden_pass_log", "attempts", "worker", "backend", "timings",
-                                "enqueued_at", "lease_expires_at", "created_at", "started_at", "finished_at"]}),
+                                "visible_diagnostics", "log_tail", "hidden_pass_log", "attempts", "worker", "backend",
+                                "timings", "enqueued_at", "lease_expires_at", "created_at", "started_at",
+                                "finished_at"]}),
         ("Diagnostics run", {"fields": ["diagnostics_status", "diagnostics_attempts", "diagnostics_enqueued_at",
                                         "diagnostics_lease_expires_at", "model_diagnostics"]}),
     ]

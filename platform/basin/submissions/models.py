@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 
 
-def submission_upload_path(instance: "Submission", filename: str) -> str:
+def submission_upload_path(instance: Submission, filename: str) -> str:
     # A random name: the student's file name is kept in original_name, never in a path.
     suffix = PurePath(filename).suffix.lower()[:8]
     return f"submissions/{instance.homework_id}/{uuid.uuid4().hex}{suffix}"

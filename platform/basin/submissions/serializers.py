@@ -10,9 +10,12 @@ from basin.courses import access
 
 from .selectors import visible_diagnostics, visible_private_score
 
+if TYPE_CHECKING:
+    from basin.courses.models import Homework
+
 
 class SubmissionSerializer(serializers.ModelSerializer):
-    homework = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    homework: serializers.SlugRelatedField[Homework] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     private_score = serializers.SerializerMethodField()
     log_tail = serializers.SerializerMethodField()
     hidden_log = serializers.SerializerMethodField()
@@ -21,10 +24,10 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected", "status",
-                  "late_penalty", "disqualified", "disqualified_reason",
-                  "verdict", "message", "log_tail", "hidden_log", "attempts", "public_score", "private_score", "diagnostics",
-                  "diagnostics_status", "created_at", "started_at", "finished_at"]
+        fields = ["id", "homework", "original_name", "kind", "size", "sha256", "note", "is_baseline", "selected",
+                  "status", "late_penalty", "disqualified", "disqualified_reason",
+                  "verdict", "message", "log_tail", "hidden_log", "attempts", "public_score", "private_score",
+                  "diagnostics", "diagnostics_status", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     @property

@@ -139,6 +139,8 @@ def may_submit(*, homework: Homework, user, is_baseline: bool, now: datetime, me
                                "submissions of this homework.",
                                details={"total_quota": homework.total_quota})
     if quota.daily_left == 0:
+        # with a daily quota of at least 1 (the API's minimum), a used-up day holds a submission to age out
+        assert quota.resets_at is not None
         raise ApplicationError("quota_exceeded", f"You have used all {homework.daily_quota} submissions of "
                                f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.", details={"daily_quota": homework.daily_quota,
                                                          "resets_at": quota.resets_at.isoformat()})
@@ -152,7 +154,7 @@ def check_open(homework: Homework, now: datetime) -> None:
     if homework.private_is_revealed:  # a later submission would be scored against a split everyone sees
         raise ApplicationError("revealed", "The private leaderboard has been revealed: submissions are closed.")
     if now > homework.closes_at:
-        late = (f"; late submissions were taken until {homework.late_until.isoformat()}"
+        late = (f"; late submissions were taken until {homework.closes_at.isoformat()}"
                 if homework.closes_at != homework.deadline else "")
         raise ApplicationError("deadline_passed", f"The deadline was {homework.deadline.isoformat()}{late}: "
                                "submissions are closed.")
@@ -180,8 +182,8 @@ def rescore(submission: Submission) -> bool:
     """Grade a finished submission again from its stored file (after a grader fix, say): it goes
     back to the queue with its attempts reset. False for one that is still queued or running."""
     done = (Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
-        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="", hidden_log="",
-        public_score=None,
+        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="",
+        hidden_log="", public_score=None,
         private_score=None, scores={}, diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
         diagnostics_status=Submission.DiagnosticsStatus.NONE, lease_expires_at=None, finished_at=None))
     if done:

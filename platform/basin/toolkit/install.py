@@ -6,9 +6,10 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from basin_cli.http import UPGRADE_HEADER  # the client's own name for it
 from django.http.request import split_domain_port
 from django.utils.cache import patch_vary_headers
+
+from basin_cli.http import UPGRADE_HEADER  # the client's own name for it
 
 from .wheel import DISTRIBUTION, current_version
 

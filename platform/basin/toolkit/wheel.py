@@ -26,8 +26,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import basin_cli
 from django.conf import settings
+
+import basin_cli
 
 DISTRIBUTION = "basin-toolkit"
 # Per import package, the files shipped (relative to the package's folder), named one by one: a
@@ -57,7 +58,9 @@ class Wheel:
 
 
 def package_dir(package: str) -> Path:
-    return Path(importlib.util.find_spec(package).origin).parent
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None, f"{package} is not importable here"
+    return Path(spec.origin).parent
 
 
 def shipped_files() -> list[tuple[str, Path]]:
@@ -67,7 +70,9 @@ def shipped_files() -> list[tuple[str, Path]]:
 
 
 def pyproject(version: str) -> str:
-    quoted = lambda items: ", ".join(f'"{item}"' for item in items)
+    def quoted(items):
+        return ", ".join(f'"{item}"' for item in items)
+
     return f'''[build-system]
 requires = ["setuptools>=69"]
 build-backend = "setuptools.build_meta"

@@ -17,7 +17,8 @@ def backfill(apps, schema_editor):
     taken: dict[int, set] = {}
     for membership in Membership.objects.filter(pseudonym="").order_by("pk"):
         used = taken.setdefault(membership.course_id, set())
-        while (name := f"{secrets.choice(adjectives)}-{secrets.choice(animals)}-{secrets.randbelow(900) + 100}") in used:
+        while (name := f"{secrets.choice(adjectives)}-{secrets.choice(animals)}-"
+                       f"{secrets.randbelow(900) + 100}") in used:
             pass
         used.add(name)
         membership.pseudonym = name

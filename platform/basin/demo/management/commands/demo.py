@@ -123,7 +123,8 @@ def data_dir_entries() -> tuple[list[Path], list[Path]]:
             path = Path(value).resolve()
             if path != root and path.is_relative_to(root):
                 names.add(path.relative_to(root).parts[0])
-    ours, others = [], []
+    ours: list[Path] = []
+    others: list[Path] = []
     for entry in sorted(root.iterdir()):
         # "basin.sqlite3-wal", "celerybeat-schedule.db": files named after one Basin makes
         (ours if any(entry.name == n or entry.name.startswith((n + "-", n + ".")) for n in names)
@@ -272,7 +273,8 @@ class Command(BaseCommand):
             if backend == "docker":
                 raise CommandError("BASIN_SANDBOX_BACKEND=docker but no Docker engine answers")
             return "no Docker engine answers"
-        if not sandbox_image.BUILD_SCRIPT.exists() and sandbox_image.sandbox_image_state(settings.BASIN_SANDBOX_IMAGE) == "missing":
+        if (not sandbox_image.BUILD_SCRIPT.exists()
+                and sandbox_image.sandbox_image_state(settings.BASIN_SANDBOX_IMAGE) == "missing"):
             return f"{settings.BASIN_SANDBOX_IMAGE} is missing and deploy/ is not here to build it"
         return None
 
@@ -297,7 +299,7 @@ class Command(BaseCommand):
             build(lambda line: reporter.update(progress.feed(line)))
         except sandbox_image.ImageBuildError as e:
             if settings.BASIN_SANDBOX_BACKEND == "docker":
-                raise CommandError(f"BASIN_SANDBOX_BACKEND=docker but the sandbox image could not be built: {e}")
+                raise CommandError(f"BASIN_SANDBOX_BACKEND=docker but the sandbox image could not be built: {e}") from e
             self.no_docker = f"the image build failed ({str(e).splitlines()[0]})"
             reporter.event(f"build failed; the process sandbox grades instead:\n{e}")
 
@@ -319,12 +321,14 @@ class Command(BaseCommand):
         return f"{why}, {about(MEASURED['sandbox_image_s'])} on {MEASURED_ON}; downloads the CPU torch wheel"
 
     def _image(self, reporter: Reporter) -> str | None:
-        note = "cached"
+        note: str | None = "cached"
         if not self.no_docker and self.image_state not in ("current", "as-is"):
-            self._build(reporter, lambda on_line: sandbox_image.build_sandbox_image(settings.BASIN_SANDBOX_IMAGE, on_line))
+            self._build(reporter,
+                        lambda on_line: sandbox_image.build_sandbox_image(settings.BASIN_SANDBOX_IMAGE, on_line))
             note = None
         self.env["BASIN_SANDBOX_BACKEND"] = "process" if self.no_docker else "docker"
-        reporter.event(f"sandbox: {'process backend, weaker than Docker' if self.no_docker else 'Docker, ' + settings.BASIN_SANDBOX_IMAGE}")
+        sandbox = "process backend, weaker than Docker" if self.no_docker else "Docker, " + settings.BASIN_SANDBOX_IMAGE
+        reporter.event(f"sandbox: {sandbox}")
         return "skipped" if self.no_docker else note
 
     # 5. baseline
@@ -334,13 +338,15 @@ class Command(BaseCommand):
             reporter.event(f"grading worker started (pid {self.processes['worker'].pid})")
 
     def _estimate_training(self) -> str:
+        assert self.demo is not None  # the dataset phase seeded it
         self.submission = services.baseline(self.demo.homework)
         if self.submission is not None and self.submission.status != Submission.Status.FAILED:
             return f"cached: the baseline is submission #{self.submission.pk}"
         from basin.demo.training import EPOCHS
 
         n = services.DEMO_COUNTS["train"]
-        return f"{EPOCHS} epochs on {n:,} images, {about(n * EPOCHS * MEASURED['train_image_epoch_s'])} on {MEASURED_ON}"
+        return (f"{EPOCHS} epochs on {n:,} images, {about(n * EPOCHS * MEASURED['train_image_epoch_s'])} "
+                f"on {MEASURED_ON}")
 
     def _train(self, reporter: Reporter) -> str | None:
         self._start_worker(reporter)  # it starts while the baseline trains
@@ -348,6 +354,7 @@ class Command(BaseCommand):
             return "cached"
         from basin.demo.training import bundle_bytes, train_baseline
 
+        assert self.demo is not None  # the dataset phase seeded it
         model = train_baseline(self.demo.homework.dataset.path, log=lambda line: reporter.event(line.strip()),
                                status=reporter.update)
         self.submission = services.add_baseline(self.demo, bundle_bytes(model))
@@ -356,6 +363,7 @@ class Command(BaseCommand):
     # 6. score and diagnostics
     def _estimate_scoring(self) -> str:
         s = self.submission
+        assert s is not None  # the training phase found or submitted it
         waiting = (Submission.DiagnosticsStatus.QUEUED, Submission.DiagnosticsStatus.RUNNING)
         if s.status in Submission.TERMINAL_STATUSES and s.diagnostics_status not in waiting:
             return f"cached: #{s.pk} is {s.status}"
@@ -365,6 +373,7 @@ class Command(BaseCommand):
 
     def _score(self, reporter: Reporter) -> str | None:
         submission, timeout = self.submission, self.opts["timeout"]
+        assert submission is not None  # the training phase found or submitted it
         deadline = time.monotonic() + timeout
         waiting = (Submission.DiagnosticsStatus.QUEUED, Submission.DiagnosticsStatus.RUNNING)
         seen = None
@@ -372,14 +381,14 @@ class Command(BaseCommand):
             now = (submission.status, submission.diagnostics_status)
             if now != seen:
                 seen = now
-                reporter.event(f"#{submission.pk} {submission.status}"
-                               + (f", diagnostics {submission.diagnostics_status}" if submission.diagnostics_status else ""),
+                diagnostics = f", diagnostics {submission.diagnostics_status}" if submission.diagnostics_status else ""
+                reporter.event(f"#{submission.pk} {submission.status}{diagnostics}",
                                keep=True)  # and repeated as the heartbeat while nothing changes
             if submission.status in Submission.TERMINAL_STATUSES and submission.diagnostics_status not in waiting:
                 break
             if time.monotonic() > deadline:
-                raise CommandError(f"the baseline was not graded within {timeout} s "
-                                   f"(status {submission.status}, diagnostics {submission.diagnostics_status or 'none'})")
+                raise CommandError(f"the baseline was not graded within {timeout} s (status {submission.status}, "
+                                   f"diagnostics {submission.diagnostics_status or 'none'})")
             time.sleep(0.5)
             submission.refresh_from_db()
         if submission.status != Submission.Status.SCORED:
@@ -445,8 +454,8 @@ class Command(BaseCommand):
         self.say(f"  student      {student[0]} / {student[1]}")
         from basin.toolkit.wheel import DISTRIBUTION, current_version
 
-        self.say(f"  toolkit      pip install --extra-index-url {url}simple/ \"{DISTRIBUTION}[check]=={current_version()}\" "
-                 "(the basin command, DifficultMNIST, basin check)")
+        self.say(f"  toolkit      pip install --extra-index-url {url}simple/ "
+                 f"\"{DISTRIBUTION}[check]=={current_version()}\" (the basin command, DifficultMNIST, basin check)")
         self.say("  submit       curl -H 'Authorization: Token …' -F file=@bundle.zip "
                  f"{url}api/homeworks/{demo.homework.slug}/submissions/")
         self.say("Ctrl-C stops the web server and the grading worker.\n")
@@ -472,7 +481,8 @@ class Command(BaseCommand):
         images = f"{sandbox_image.base_image()} and {settings.BASIN_SANDBOX_IMAGE}"
         self.say(f"--fresh: removing what Basin made in {settings.DATA_DIR}:")
         for entry in ours:
-            self.say(f"  {entry.name}{'/' if entry.is_dir() and not entry.is_symlink() else ''}  ({_megabytes(_size(entry))})")
+            slash = "/" if entry.is_dir() and not entry.is_symlink() else ""
+            self.say(f"  {entry.name}{slash}  ({_megabytes(_size(entry))})")
         if others:
             self.say("  keeping what Basin did not make: " + ", ".join(e.name for e in others))
         self.say(f"  keeping the Docker images {images}: slow to build and named by what they are built from, "

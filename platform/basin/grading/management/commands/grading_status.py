@@ -87,7 +87,7 @@ class Command(BaseCommand):
         healthy = bool(me and me.answered)
         if health.error:
             reason = health.error
-        elif healthy:
+        elif healthy and me:
             reason = f"{name} answers; consumes {', '.join(me.queues) or '(no queue)'}; running {me.active}"
         else:
             reason = f"{name} did not answer within {timeout:g} s ({health.broker})"
@@ -149,7 +149,7 @@ class Command(BaseCommand):
             expired = [w.worker for w in s.workers if w.lease_expired]
             out(f"  scoring: {s.waiting} queued (oldest waiting {_age(s.oldest_waiting_age)}), {s.running} running"
                 + (f"; expired leases on {', '.join(expired)}" if expired else ""))
-            for w in s.workers:
-                out(f"    {w.worker}: {w.running} running, the oldest for {_age(w.oldest_age)}")
+            for row in s.workers:
+                out(f"    {row.worker}: {row.running} running, the oldest for {_age(row.oldest_age)}")
             out(f"  diagnostics: {d.waiting} queued (oldest waiting {_age(d.oldest_waiting_age)}), {d.running} running"
                 + ("; an expired lease" if d.lease_expired else ""))
