@@ -5,9 +5,9 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+
 from basin_cli.bundle import save_bundle
 from basin_grader.local_check import check_submission
-
 from tests.cli import run_basin
 from tests.factories import BASELINE_SOURCE, baseline, baseline_state, save_safetensors
 

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from basin_grader import dataset_layout as layout
 
+from basin_grader import dataset_layout as layout
 from tests.cli import run_basin
 from tests.tokens import token_for
 
@@ -171,8 +171,9 @@ def test_a_download_cut_off_mid_file_resumes_on_the_next_run(live_server, homewo
 def test_status_without_an_id_shows_the_latest_submission(basin, homework, people):
     from datetime import timedelta
 
-    from basin.submissions.models import Submission
     from django.utils import timezone
+
+    from basin.submissions.models import Submission
 
     assert basin("status").returncode == 6  # none yet
     older = Submission.objects.create(homework=homework, user=people["student"], status="scored", size=1,
@@ -243,9 +244,9 @@ def test_login_saves_a_private_config_that_later_commands_use(live_server, homew
 def test_every_refusal_is_one_line_with_its_own_exit_code(basin, homework, people, tmp_path, live_server):
     from datetime import timedelta
 
-    from basin.submissions.models import Submission
     from django.utils import timezone
 
+    from basin.submissions.models import Submission
     from tests import factories
 
     good = factories.write(tmp_path / "good.zip", factories.bundle())

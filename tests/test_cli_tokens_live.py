@@ -9,10 +9,10 @@ import json
 from datetime import timedelta
 
 import pytest
-from basin.accounts.models import ApiToken
-from basin.accounts.services import create_token
 from django.utils import timezone
 
+from basin.accounts.models import ApiToken
+from basin.accounts.services import create_token
 from tests import factories
 from tests.cli import run_basin
 

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.database_neutral
-
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT_ROOTS = ("platform", "grader", "datasets", "starter_kit")  # as [tool.setuptools.packages.find] says
 

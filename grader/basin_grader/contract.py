@@ -56,7 +56,8 @@ def output_files(mode: str = SCORE) -> tuple[str, ...]:
 class RunResult(TypedDict, total=False):
     """result.json. "ok" runs say on which device and how long they took; "error" runs carry a
     verdict (basin_grader.verdicts) and a message, and for an exception its type and the line of
-    the student's model.py it passed through (all a student may read of a hidden pass)."""
+    the student's model.py it passed through (all a student may read of a hidden pass). A
+    diagnostics run's supervisor says how its child (the model's process) ended instead."""
     status: Literal["ok", "error"]
     device: str
     timings: dict[str, float]
@@ -64,6 +65,12 @@ class RunResult(TypedDict, total=False):
     message: str
     error_type: str
     error_line: int | None
+    # a diagnostics run (runtime.supervisor)
+    supervised: bool
+    child_exit: int | None
+    deadline_reached: bool
+    child_error: str | None
+    protocol_error: str | None
 
 
 class DiagnosticsReport(TypedDict, total=False):

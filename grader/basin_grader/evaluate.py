@@ -25,12 +25,7 @@ import numpy as np
 from . import dataset_layout as layout
 from . import run_claims
 from .budgets import DiagnosticsBudget
-from .formats import inspect_submission, submission_filename
-from .contract import (BUDGET, DIAGNOSE, OUTPUT_DIAGNOSTICS, OUTPUT_RESULT, REHEARSAL, REHEARSE, SANDBOX_UID, SCORE,
-                      centre_logits_name, images_name, labels_name, logits_name, output_files)
-from .diagnostics_trust import Known, check, read_centre_logits, storable
-from .formats import inspect_submission, submission_filename
-from .runtime import (
+from .contract import (
     BUDGET,
     DIAGNOSE,
     OUTPUT_DIAGNOSTICS,
@@ -45,6 +40,8 @@ from .runtime import (
     logits_name,
     output_files,
 )
+from .diagnostics_trust import Known, check, read_centre_logits, storable
+from .formats import inspect_submission, submission_filename
 from .sandbox import RunIdentity, SandboxBackend, SandboxDirs, SandboxLimits
 from .sandbox_diagnostics import read_report, subset_sizes, unread_report
 from .scoring import metrics, read_logits, read_result, score_test

@@ -11,7 +11,6 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-
 # Every code an ApplicationError carries, with the one HTTP status it always answers with. A client
 # (the `basin` command, homework.js) may act on the code; the status follows from it.
 CATALOGUE: dict[str, int] = {
@@ -21,7 +20,8 @@ CATALOGUE: dict[str, int] = {
     "empty_roster": 400, "homework_has_submissions": 400, "invalid_deadline": 400,
     "invalid_diagnostics_budget": 400, "invalid_late_until": 400, "invalid_request": 400, "invalid_roster": 400,
     "invalid_submission": 400, "missing_join_code": 400, "no_email": 400, "no_such_dataset": 400,
-    "not_scored": 400, "roster_not_utf8": 400, "time_limit_too_long": 400, "too_many_selected": 400, "unknown_dataset": 400,
+    "not_scored": 400, "roster_not_utf8": 400, "time_limit_too_long": 400, "too_many_selected": 400,
+    "unknown_dataset": 400,
     # 401, 403: who is asking may not do this
     "invalid_credentials": 401,
     "confirmation_for_another_account": 403, "deadline_passed": 403, "hidden_split": 403,
@@ -30,7 +30,8 @@ CATALOGUE: dict[str, int] = {
     # 404: nothing of that name that this viewer may see
     "no_such_file": 404, "no_such_submission": 404, "unknown_join_code": 404,
     # 409: the thing is not in a state that allows it (yet, or any more)
-    "already_baseline": 409, "duplicate_submission": 409, "grades_not_final": 409, "homework_exists": 409, "not_cancellable": 409,
+    "already_baseline": 409, "duplicate_submission": 409, "grades_not_final": 409, "homework_exists": 409,
+    "not_cancellable": 409,
     "roster_conflict": 409, "still_open": 409, "username_taken": 409,
     # 413, 429, 503: too big, too often, or a service Basin needs is down
     "file_too_large": 413, "roster_too_large": 413,

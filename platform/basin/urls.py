@@ -8,8 +8,8 @@ from rest_framework.permissions import AllowAny
 
 from basin.accounts import email_views
 from basin.accounts import views as account_views
-from basin.courses import join_views
 from basin.accounts.api import LogoutApi, MeApi, TokenApi, TokensApi
+from basin.courses import join_views
 from basin.courses import views as course_views
 from basin.courses.api import CourseHomeworksApi
 from basin.courses.dataset_api import HomeworkDatasetApi, HomeworkDatasetFileApi
@@ -19,11 +19,15 @@ from basin.health import health
 from basin.leaderboard import views as leaderboard_views
 from basin.leaderboard.api import LeaderboardApi
 from basin.leaderboard.export import grades_csv_view
-from basin.submissions.api import HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi, SubmissionDetailApi
-from basin.toolkit import views as toolkit_views
 from basin.submissions import views as submission_views
-from basin.submissions.api import (HomeworkDetailApi, HomeworkSelectionApi, HomeworkSubmissionsApi, SubmissionCancelApi,
-                                   SubmissionDetailApi)
+from basin.submissions.api import (
+    HomeworkDetailApi,
+    HomeworkSelectionApi,
+    HomeworkSubmissionsApi,
+    SubmissionCancelApi,
+    SubmissionDetailApi,
+)
+from basin.toolkit import views as toolkit_views
 
 api = [
     path("api/auth/token/", TokenApi.as_view(), name="api-token"),

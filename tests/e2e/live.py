@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -80,7 +80,7 @@ def _postgres(statement: str) -> None:
         conn.execute(statement)
 
 
-@lru_cache(maxsize=None)
+@cache
 def seeded(postgres: bool) -> tuple[Path, str | None]:
     """A data directory seeded by `manage.py demo` once per session, and on PostgreSQL the name
     of the template database it seeded. Removed when the session ends."""

@@ -10,7 +10,8 @@ from tests import factories
 from .live import LivePlatform, base_env, local_sandbox, sandbox_containers
 
 # Slow enough to be seen running and killed; far inside the time limit.
-SLOW_START = factories.BASELINE_SOURCE + "\nimport time\n_build = build_model\ndef build_model():\n    time.sleep(4)\n    return _build()\n"
+SLOW_START = (factories.BASELINE_SOURCE
+              + "\nimport time\n_build = build_model\ndef build_model():\n    time.sleep(4)\n    return _build()\n")
 
 
 def test_a_submission_survives_its_worker_being_killed(tmp_path):

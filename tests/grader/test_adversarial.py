@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from basin_grader.evaluate import evaluate
 from basin_grader.contract import output_files
+from basin_grader.evaluate import evaluate
 from basin_grader.sandbox import SandboxLimits, get_backend
 from basin_grader.verdicts import INVALID_OUTPUT, INVALID_SUBMISSION, MEMORY_LIMIT, RUNTIME_ERROR, SCORED, TIME_LIMIT
 from tests import factories, services

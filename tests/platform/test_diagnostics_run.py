@@ -12,7 +12,8 @@ from basin.submissions.models import Submission
 from tests import factories
 from tests import services as real
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs, leases on the database clock.
+# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs, leases on the
+# database clock.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 

@@ -16,8 +16,8 @@ from django.test import Client
 from basin.grading.services import claim, record
 from basin.submissions.models import Submission
 from basin_grader import dataset_layout as layout
-from basin_grader.evaluate import Evaluation, score
 from basin_grader.contract import logits_name
+from basin_grader.evaluate import Evaluation, score
 from basin_grader.verdicts import SCORED
 from tests import factories
 

@@ -262,3 +262,16 @@ def test_the_quota_says_when_one_frees_up_after_a_ta_lowers_it(api, homework, pe
     quota = api("student").get("/api/homeworks/hw1/").json()["quota"]
     assert quota["daily_left"] == 0
     assert quota["resets_at"].replace("Z", "+00:00") == (times[2] + timedelta(days=1)).isoformat()
+
+
+def test_a_daily_quota_below_one_is_refused_by_the_form_and_the_database(homework):
+    """A quota of 0 once made every upload a server error: the admin's form refuses it, and so does
+    the database for any other path."""
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    homework.daily_quota = 0
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        homework.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Homework.objects.filter(pk=homework.pk).update(daily_quota=0)

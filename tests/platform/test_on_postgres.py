@@ -10,8 +10,8 @@ which pytest-django runs among the last, waits for it and reads its result."""
 from __future__ import annotations
 
 import atexit
-import re
 import os
+import re
 import subprocess
 import sys
 import tempfile

@@ -172,7 +172,8 @@ def test_the_grader_scores_and_diagnoses_a_submission_read_from_the_bucket(s3, s
     sent = []
     from basin import dispatch
 
-    monkeypatch.setattr(dispatch, "send", lambda task, pk, countdown=0: task != dispatch.DIAGNOSE or sent.append(pk) or True)
+    monkeypatch.setattr(dispatch, "send",
+                        lambda task, pk, countdown=0: task != dispatch.DIAGNOSE or sent.append(pk) or True)
     submission = scored_submission()  # stored in the bucket, then graded by the process sandbox
     assert f"{PREFIX}/{submission.file.name}" in _keys(s3)
     assert not Path(settings.MEDIA_ROOT).exists()  # so the grader read it from S3

@@ -19,10 +19,9 @@ import time
 import traceback
 from pathlib import Path
 
+from ..contract import DIAGNOSE, MODES, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE, RunResult, images_name, logits_name
 from ..dataset_layout import HIDDEN_SPLITS
 from ..verdicts import RUNTIME_ERROR, GradingError
-from ..contract import (DIAGNOSE, MODES, OUTPUT_RESULT, REHEARSAL, REHEARSE, SCORE, RunResult, images_name,
-                        logits_name)
 
 PROBE = 2  # images in the shape check before the real run
 SEED = 0
@@ -108,10 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--mode", choices=MODES, default=SCORE)
     args = parser.parse_args(argv)
+    result: RunResult
     try:
         result = run(args.sub, args.data, args.out, args.batch_size, args.mode)
     except GradingError as e:
-        result: RunResult = {"status": "error", "verdict": e.verdict, "message": e.message}
+        result = {"status": "error", "verdict": e.verdict, "message": e.message}
     except MemoryError:
         traceback.print_exc()
         result = {"status": "error", "verdict": RUNTIME_ERROR, "message": "Your model ran out of memory (MemoryError).",

@@ -15,8 +15,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from ..verdicts import RUNTIME_ERROR, GradingError
 from ..contract import BUDGET
+from ..verdicts import RUNTIME_ERROR, GradingError
 from .supervisor import ERROR, LOGITS_TRAIN, LOGITS_VAL, REPORT, frame
 
 

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from ..budgets import PARTS, DiagnosticsBudget, seeds_of
+from ..contract import images_name, labels_name
 from ..convention import to_model_input
 from ..landscape_summary import axis
-from ..contract import images_name, labels_name
 from . import landscape as ls
 from .features import pca_2d, penultimate_features
 from .sharpness import HessianVectorProduct, hutchinson_trace, top_eigenvalue

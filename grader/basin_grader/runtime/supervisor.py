@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..contract import BUDGET, OUTPUT_DIAGNOSTICS, SANDBOX_UID, centre_logits_name
+from ..contract import BUDGET, OUTPUT_DIAGNOSTICS, SANDBOX_UID, RunResult, centre_logits_name
 
 REPORT, LOGITS_TRAIN, LOGITS_VAL, ERROR = b"R", b"T", b"V", b"E"
 HEADER = struct.Struct(">cI")
@@ -175,7 +175,7 @@ def _write(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def supervise(sub: Path, data: Path, out: Path, started: float) -> dict:
+def supervise(sub: Path, data: Path, out: Path, started: float) -> RunResult:
     """Run the child to its end or the deadline, end every other process, then write the report
     and the centre logits. The returned dict becomes result.json."""
     _prctl(_PR_SET_DUMPABLE, 0)

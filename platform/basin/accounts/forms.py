@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from django import forms
 
-
 from .addresses import normalise_address, validate_ascii_local_part
+
 
 class AddressField(forms.EmailField):
     """An address Basin can mail and key a confirmation on: ASCII before @, the domain in ASCII."""

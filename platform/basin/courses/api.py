@@ -9,10 +9,9 @@ from rest_framework.views import APIView
 
 from basin.errors import ApplicationError
 from basin.schema import errors
-from basin.submissions.services import quota_of
 
 from . import services
-from .models import DatasetVersion, Homework, validate_budget_overrides
+from .models import Course, DatasetVersion, Homework, validate_budget_overrides
 from .selectors import course_for_staff
 
 

@@ -56,7 +56,8 @@ class HomeworkDatasetFileApi(APIView):
         if not layout.is_public(name):
             split = name.split("/")[0]
             if split in layout.HIDDEN_SPLITS:
-                raise ApplicationError("hidden_split", f"The {split} split is hidden: it is what the leaderboard scores. "
+                raise ApplicationError("hidden_split", f"The {split} split is hidden: it is what the leaderboard "
+                                       "scores. "
                                        f"Train on {' and '.join(layout.PUBLIC_SPLITS)}.")
             raise ApplicationError("no_such_file", f"{name} is not a public file of this dataset; the dataset's "
                                    "manifest lists them.")

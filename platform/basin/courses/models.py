@@ -140,7 +140,10 @@ class Homework(models.Model):
     dataset = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="homeworks")
     opens_at = models.DateTimeField()
     deadline = models.DateTimeField()
-    daily_quota = models.PositiveIntegerField(default=5, help_text="submissions per student in any 24 hours")
+    # At least 1: a homework closes at its deadline, not by a quota of 0 (which would refuse every
+    # upload with no time at which one frees up).
+    daily_quota = models.PositiveIntegerField(default=5, validators=[MinValueValidator(1)],
+                                              help_text="submissions per student in any 24 hours (at least 1)")
     total_quota = models.PositiveIntegerField(null=True, blank=True,
                                               help_text="submissions per student in all; empty: no limit")
     late_policy = models.CharField(max_length=16, choices=LatePolicy.choices, default=LatePolicy.REFUSE)
@@ -173,7 +176,8 @@ class Homework(models.Model):
                                               name="deadline_after_opening"),
                        models.CheckConstraint(condition=models.Q(late_policy="refuse")
                                               | models.Q(late_until__gt=models.F("deadline")),
-                                              name="late_until_after_deadline")]
+                                              name="late_until_after_deadline"),
+                       models.CheckConstraint(condition=models.Q(daily_quota__gte=1), name="daily_quota_at_least_one")]
 
     def clean(self) -> None:
         if self.late_policy == self.LatePolicy.PENALTY and (self.late_until is None or self.deadline is None

@@ -6,16 +6,16 @@ import shutil
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from basin.errors import ApplicationError
 from basin import leases
+from basin.errors import ApplicationError
 from basin_grader import dataset_layout
 
-from .models import Course, DatasetVersion, Homework, Membership, validate_budget_overrides
 from .access import is_course_staff
+from .models import Course, DatasetVersion, Homework, Membership, validate_budget_overrides
 from .selectors import course_with_join_code
 
 

@@ -11,7 +11,6 @@ from django.http import Http404, HttpResponse
 
 from basin.toolkit import install
 from basin.toolkit import wheel as toolkit
-from basin_grader import dataset_layout as layout
 
 from .selectors import homework_for_member
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import F, Q
 
+from basin import leases
 from basin.clock import database_now
 from basin.submissions.models import Submission
 from basin.submissions.services import enqueue_diagnostics
@@ -31,7 +32,6 @@ from basin_grader.sandbox import RunIdentity
 from basin_grader.sandbox_diagnostics import add_test_gaps
 from basin_grader.verdicts import InfrastructureError
 
-from basin import leases
 from .services import RETRY_BACKOFF_S, _local_copy, limits_for, sandbox_backend
 
 log = logging.getLogger(__name__)

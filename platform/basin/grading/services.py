@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from basin.clock import database_now
 from basin import leases
+from basin.clock import database_now
 from basin.submissions.models import Submission
 from basin.submissions.services import enqueue_diagnostics, enqueue_grading
 from basin_grader.evaluate import Evaluation, evaluate

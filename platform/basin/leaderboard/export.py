@@ -12,8 +12,8 @@ from __future__ import annotations
 import pandas as pd
 from django.http import Http404, HttpResponse
 
-from basin.courses.models import Homework, Membership
 from basin.courses import access
+from basin.courses.models import Homework, Membership
 from basin.errors import ApplicationError
 from basin.spreadsheet import spreadsheet_safe
 from basin.submissions.models import Submission
@@ -64,7 +64,8 @@ def grades_csv_view(request, slug: str):
     409 before the reveal (grades_not_final: the grades do not exist yet)."""
     homework = Homework.objects.filter(slug=slug).first()
     staff = request.user.is_authenticated and request.user.is_active and (
-        request.user.is_superuser or (homework is not None and access.is_course_staff(request.user, homework.course_id)))
+        request.user.is_superuser
+        or (homework is not None and access.is_course_staff(request.user, homework.course_id)))
     if homework is None or not staff:
         raise Http404("No such homework.")
     try:

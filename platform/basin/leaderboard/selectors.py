@@ -17,8 +17,8 @@ from django.db.models import Count, F, Max, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 
-from basin.courses.models import Homework, Membership
 from basin.courses import access
+from basin.courses.models import Homework, Membership
 from basin.errors import ApplicationError
 from basin.submissions.models import Submission
 

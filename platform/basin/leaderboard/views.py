@@ -6,13 +6,13 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from basin.courses.models import Homework, Membership
-from basin_grader import dataset_layout as layout
-from basin_grader.diagnostics_trust import trusted
 from basin.courses import access
+from basin.courses.models import Homework, Membership
 from basin.courses.selectors import homework_for_viewer, visible_homeworks
 from basin.submissions.models import Submission
 from basin.submissions.selectors import visible_diagnostics, visible_private_score, visible_scores
+from basin_grader import dataset_layout as layout
+from basin_grader.diagnostics_trust import trusted
 
 from .selectors import private_leaderboard, public_leaderboard, scored_for_leaderboard_viewer
 from .table_cache import fresh_or_stale
@@ -74,7 +74,7 @@ def _panel(submission: Submission, viewer: access.Viewer) -> dict:
         "waiting": submission.diagnostics_status in (Submission.DiagnosticsStatus.QUEUED,
                                                      Submission.DiagnosticsStatus.RUNNING),
         "diagnostics": diagnostics,
-        "untrusted": bool(model) and "trust" in model and not trusted(model),
+        "untrusted": model is not None and "trust" in model and not trusted(model),
         "scores": visible_scores(submission, viewer),
     }
 

@@ -13,13 +13,12 @@ from django.db.models.constants import LOOKUP_SEP
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from basin.courses import access
 from basin.courses.admin import CourseScopedAdmin, is_superuser, plural
 from basin.errors import ApplicationError
 
 from . import services
 from .models import Submission
-from basin.courses import access
-
 from .selectors import visible_diagnostics, visible_scores
 
 HIDDEN = "hidden until the reveal"

@@ -13,16 +13,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from basin.courses import access
 from basin.courses.api import HomeworkSerializer
 from basin.courses.models import Membership
-from basin.courses import access
 from basin.courses.selectors import homework_for_member
 from basin.errors import ApplicationError
 from basin.schema import errors
 
 from . import selectors, services
 from .serializers import SubmissionSerializer
-
 
 QUOTA = inline_serializer("Quota", {
     "daily_quota": serializers.IntegerField(), "daily_used": serializers.IntegerField(),
@@ -53,8 +52,8 @@ class HomeworkDetailApi(APIView):
                                "a student, your `quota` (what is left today and in all, and when the next frees up).")
     def get(self, request, slug: str):
         homework, viewer = homework_for_member(slug, request.user)
-        return Response(HomeworkSerializer(homework).data | {"role": viewer.role,
-                                                             "quota": quota_body(selectors.quota_of(homework, request.user))})
+        quota = quota_body(selectors.quota_of(homework, request.user))
+        return Response(HomeworkSerializer(homework).data | {"role": viewer.role, "quota": quota})
 
 
 class HomeworkSubmissionsApi(APIView):

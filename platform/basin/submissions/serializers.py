@@ -2,12 +2,14 @@
 basin.courses.access.Viewer): every field that depends on who reads it asks that policy."""
 from __future__ import annotations
 
-from basin_grader.verdicts import DEFAULT_MESSAGES
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
-from .models import Submission
 from basin.courses import access
+from basin_grader.verdicts import DEFAULT_MESSAGES
 
+from .models import Submission
 from .selectors import visible_diagnostics, visible_private_score
 
 if TYPE_CHECKING:

@@ -5,8 +5,6 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
-from basin_grader.formats import inspect_submission
-from basin_grader.verdicts import GradingError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -16,6 +14,8 @@ from basin.clock import database_now
 from basin.courses import access
 from basin.courses.models import Homework, Membership
 from basin.errors import ApplicationError
+from basin_grader.formats import inspect_submission
+from basin_grader.verdicts import GradingError
 
 from .models import Submission
 from .selectors import quota_of
@@ -36,7 +36,8 @@ def check_upload_size(homework: Homework, size: int) -> None:
     limit = homework.max_upload_mb * 1024 * 1024
     if size > limit:
         raise ApplicationError("file_too_large", f"The file is {size / 1e6:.1f} MB; this homework accepts at most "
-                               f"{homework.max_upload_mb} MB. Make the model smaller or save weights in half precision.", details={"limit_bytes": limit, "size_bytes": size})
+                               f"{homework.max_upload_mb} MB. Make the model smaller or save weights in half "
+                               "precision.", details={"limit_bytes": limit, "size_bytes": size})
 
 
 # Which column stamps when each task was last sent, so the watchdog can resend a message that was lost.
@@ -142,8 +143,8 @@ def may_submit(*, homework: Homework, user, is_baseline: bool, now: datetime, me
         # with a daily quota of at least 1 (the API's minimum), a used-up day holds a submission to age out
         assert quota.resets_at is not None
         raise ApplicationError("quota_exceeded", f"You have used all {homework.daily_quota} submissions of "
-                               f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.", details={"daily_quota": homework.daily_quota,
-                                                         "resets_at": quota.resets_at.isoformat()})
+                               f"the last 24 hours; the next one frees up at {quota.resets_at.isoformat()}.",
+                               details={"daily_quota": homework.daily_quota, "resets_at": quota.resets_at.isoformat()})
     return homework.late_penalty_at(now)
 
 
@@ -208,8 +209,8 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
         chosen = list(mine.filter(pk__in=ids))
         missing = set(ids) - {s.pk for s in chosen}
         if missing:
-            raise ApplicationError("no_such_submission", f"You have no submission {', '.join(map(str, sorted(missing)))} "
-                                   "in this homework.")
+            listed = ", ".join(map(str, sorted(missing)))
+            raise ApplicationError("no_such_submission", f"You have no submission {listed} in this homework.")
         unscored = [s.pk for s in chosen if s.status != Submission.Status.SCORED or s.disqualified]
         if unscored:
             raise ApplicationError("not_scored", f"Only scored submissions that are not disqualified can be chosen; "
