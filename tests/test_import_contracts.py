@@ -35,3 +35,16 @@ def test_a_broken_contract_is_reported(tmp_path):
                       'forbidden_modules = ["basin.submissions"]\n')
     kept, report = lint(config)
     assert not kept and "basin.grading.services -> basin.submissions" in report, report
+
+
+def test_a_web_process_loads_neither_torch_nor_pandas_nor_plotly(tmp_path):
+    """What every web process pays for at start: the settings and every URL's view load no torch,
+    and no pandas or plotly (imported only where a table is read or written, or found as files)."""
+    import os
+
+    check = ("import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'basin.settings'; django.setup(); "
+             "import basin.urls; print(sorted(m for m in ('torch', 'pandas', 'plotly') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"BASIN_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

@@ -6,12 +6,12 @@ CELERY_BROKER_URL (Redis) switch to the production components.
 """
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
-import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 from . import dispatch
@@ -121,7 +121,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env_path("BASIN_STATIC_ROOT", DATA_DIR / "static")  # collectstatic's target: the proxy's
 # Plotly.js for the diagnostics pages, from the plotly wheel: served by Basin, never from a CDN.
-STATICFILES_DIRS = [("plotly", Path(plotly.__file__).parent / "package_data")]
+# Found, not imported: importing settings loads no plotting library.
+_plotly = importlib.util.find_spec("plotly")
+if _plotly is None or _plotly.origin is None:
+    raise ImproperlyConfigured("plotly is not installed: pip install -e . (the diagnostics pages serve its plotly.js)")
+STATICFILES_DIRS = [("plotly", Path(_plotly.origin).parent / "package_data")]
 WHITENOISE_USE_FINDERS = not PRODUCTION  # no collectstatic needed to try Basin
 if not PRODUCTION:
     STATIC_ROOT.mkdir(exist_ok=True)

@@ -416,3 +416,23 @@ def test_a_self_registered_account_is_adopted_only_by_an_address_it_confirmed(co
     confirm(squatter, "squatter@uni.example")
     summary = imported(course, "username,email,first_name,last_name,student_id\ncarol,Squatter@uni.example,C,C,s9\n")
     assert summary.updated == ["carol"] and summary.conflicts == []  # the same person (confirmed): enrolled
+
+
+def test_every_way_into_a_course_draws_a_pseudonym_of_its_own(course, people):
+    """Enrolment, joining by code, the roster and the admin all draw pseudonyms one way
+    (services.draw_pseudonym): never empty, never two alike in a course."""
+    from basin.courses.admin import MembershipForm
+    from basin.courses.services import enroll, join_with_code
+
+    course.join_code = "k7pq2xmd9a"
+    course.save()
+    enroll(course=course, user=people["outsider"], role="student")
+    User = get_user_model()
+    join_with_code(user=User.objects.create_user("joiner", password="joiner-password-1"), code="k7pq2xmd9a")
+    imported(course, "username,email,first_name,last_name,student_id\nrostered,r@uni.example,R,S,1\n")
+    form = MembershipForm(data={"course": course.pk, "user": User.objects.create_user("added").username,
+                                "role": "student", "student_id": "", "pseudonym": ""})
+    assert form.is_valid(), form.errors
+    form.save()
+    pseudonyms = list(Membership.objects.filter(course=course).values_list("pseudonym", flat=True))
+    assert all(pseudonyms) and len(set(pseudonyms)) == len(pseudonyms) == 7, pseudonyms

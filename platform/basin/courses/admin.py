@@ -102,6 +102,14 @@ class MembershipForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["user"] = self.instance.user.get_username()
 
+    def clean_pseudonym(self) -> str:
+        """Left empty, a new member gets one drawn like every other (services.draw_pseudonym)."""
+        pseudonym = self.cleaned_data.get("pseudonym", "")
+        course = self.cleaned_data.get("course") or getattr(self.instance, "course", None)
+        if not pseudonym and course is not None:
+            pseudonym = services.draw_pseudonym(course.pk)
+        return pseudonym
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership

@@ -44,7 +44,7 @@ class Course(models.Model):
         max_length=16, choices=HiddenLogReaders.choices, default=HiddenLogReaders.TAS,
         help_text="who may read the log of a submission's run on the hidden test images")
     join_code = models.CharField(
-        max_length=32, blank=True, default="",
+        max_length=32, blank=True, default=new_join_code,
         help_text="students who type it join as students (`basin join CODE` or the Join page); empty: roster only")
     token_lifetime_days = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)],
@@ -55,11 +55,6 @@ class Course(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["join_code"], condition=~models.Q(join_code=""),
                                                name="join_codes_are_unique")]
-
-    def save(self, *args, **kwargs):
-        if self._state.adding and not self.join_code:
-            self.join_code = new_join_code()
-        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.title
@@ -84,12 +79,6 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["course", "user"], name="one_membership_per_course"),
                        models.UniqueConstraint(fields=["course", "pseudonym"], condition=~models.Q(pseudonym=""),
                                                name="one_pseudonym_per_course")]
-
-    def save(self, *args, **kwargs):
-        if not self.pseudonym:
-            taken = set(Membership.objects.filter(course_id=self.course_id).values_list("pseudonym", flat=True))
-            self.pseudonym = next(p for p in iter(new_pseudonym, None) if p not in taken)
-        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}) in {self.course.slug}"

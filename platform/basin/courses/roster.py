@@ -22,8 +22,9 @@ from basin.accounts.selectors import confirmed_addresses, email_key
 from basin.accounts.usernames import lookalikes
 from basin.errors import ApplicationError
 
-from .models import Course, Membership, new_pseudonym
+from .models import Course, Membership
 from .roster_file import MAX_BYTES, RosterRow, problem, read_roster  # noqa: F401  (MAX_BYTES: the API's limit)
+from .services import draw_pseudonym
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _apply(course: Course, rows: list[RosterRow], base_url: str, dry_run: bool, 
     skipped = {c["line"] for c in summary.conflicts}
 
     def new_membership(user, row: RosterRow, made_here: bool = False) -> Membership:
-        pseudonym = next(p for p in iter(new_pseudonym, None) if p not in taken)
+        pseudonym = draw_pseudonym(course.pk, taken)
         taken.add(pseudonym)
         return Membership(course=course, user=user, role=row.role, student_id=row.student_id, pseudonym=pseudonym,
                           account_from_roster=made_here)

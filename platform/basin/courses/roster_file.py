@@ -8,14 +8,17 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from basin.accounts.addresses import normalise_address, validate_ascii_local_part
 from basin.accounts.usernames import NOT_ASCII_MESSAGE, skeleton, validate_ascii_username
 from basin.errors import ApplicationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .models import Membership
 
@@ -131,6 +134,8 @@ def _row_problems(line: int, values: dict[str, str], seen: dict[str, tuple[str, 
 
 
 def _read_csv(data: bytes) -> pd.DataFrame:
+    import pandas as pd  # here, where the table is read: a web process that reads no roster never loads it
+
     if len(data) > MAX_BYTES:
         raise ApplicationError("roster_too_large", f"The roster is {len(data) // 1024} kB; a roster CSV is at most "
                                f"{MAX_BYTES // 1024 // 1024} MB. Check that this is the right file.")

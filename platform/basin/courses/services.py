@@ -15,7 +15,7 @@ from basin.errors import ApplicationError
 from basin_grader import dataset_layout
 
 from .access import is_course_staff
-from .models import Course, DatasetVersion, Homework, Membership, validate_budget_overrides
+from .models import Course, DatasetVersion, Homework, Membership, new_pseudonym, validate_budget_overrides
 from .selectors import course_with_join_code
 
 
@@ -55,8 +55,18 @@ def register_dataset_version(*, slug: str) -> DatasetVersion:
     return DatasetVersion.objects.create(slug=slug, directory=slug, seed=manifest["seed"], manifest=manifest)
 
 
+def draw_pseudonym(course_id: int, taken: set[str] | None = None) -> str:
+    """A course pseudonym no member of the course has: the one way every membership gets its own
+    (`taken`, when the caller already holds the course's pseudonyms, as the roster import does)."""
+    if taken is None:
+        taken = set(Membership.objects.filter(course_id=course_id).values_list("pseudonym", flat=True))
+    return next(p for p in iter(new_pseudonym, None) if p not in taken)
+
+
 def enroll(*, course: Course, user, role: str) -> Membership:
-    membership, _ = Membership.objects.update_or_create(course=course, user=user, defaults={"role": role})
+    membership, _ = Membership.objects.update_or_create(
+        course=course, user=user, defaults={"role": role},
+        create_defaults={"role": role, "pseudonym": draw_pseudonym(course.pk)})
     return membership
 
 
@@ -129,5 +139,6 @@ def sign_up(*, username: str, email: str, password: str, code: str) -> tuple:
 def join_with_code(*, user, code: str) -> tuple[Membership, bool]:
     """Join the course whose join code this is, as a student: (membership, joined now). Someone
     already in the course keeps their role: a TA who types the code stays a TA."""
-    return Membership.objects.get_or_create(course=course_with_join_code(code), user=user,
-                                            defaults={"role": Membership.Role.STUDENT})
+    course = course_with_join_code(code)
+    return Membership.objects.get_or_create(course=course, user=user, defaults={
+        "role": Membership.Role.STUDENT, "pseudonym": draw_pseudonym(course.pk)})
