@@ -10,7 +10,6 @@ from basin.dispatch import DIAGNOSE
 from basin.grading import diagnostics, services, watchdog
 from basin.submissions.models import Submission
 from tests import factories
-from tests import services as real
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs, leases on the
 # database clock.
@@ -28,12 +27,9 @@ def scored(scored_submission, sent):
     return scored_submission
 
 
-@pytest.mark.parametrize("sandbox", ["process", "docker"])
-def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching_the_score(scored, sent, settings,
-                                                                                            sandbox):
-    if sandbox == "docker":
-        real.require("docker")
-    settings.BASIN_SANDBOX_BACKEND = sandbox
+# The canned process sandbox (tests/platform/conftest.py): the same run through Docker and a real
+# worker is tests/e2e/test_submission_flow.py's.
+def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching_the_score(scored, sent):
     submission = scored()
     assert submission.diagnostics_status == "queued" and sent() == [(submission.pk, 0)]
     before = (submission.public_score, submission.private_score, submission.scores, submission.diagnostics)

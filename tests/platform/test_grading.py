@@ -1,5 +1,5 @@
-"""The worker's side: claimed once, scored through the real sandbox, stored once, retried when
-the grader itself fails."""
+"""The worker's side: claimed once, scored through the sandbox (the canned process sandbox of
+tests/platform/conftest.py), stored once, retried when the grader itself fails."""
 import pytest
 from django.core.files.base import ContentFile
 
@@ -8,7 +8,6 @@ from basin.grading import services
 from basin.submissions.models import Submission
 from basin_grader.evaluate import Evaluation
 from tests import factories
-from tests import services as real
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
@@ -31,11 +30,10 @@ def test_only_one_claim_wins(queued):
     assert submission.status == "running" and submission.lease_expires_at is not None
 
 
-@pytest.mark.parametrize("sandbox", ["process", "docker"])
-def test_a_queued_submission_is_scored_through_the_sandbox(queued, settings, sandbox):
-    if sandbox == "docker":
-        real.require("docker")
-    settings.BASIN_SANDBOX_BACKEND = sandbox
+# The canned process sandbox (tests/platform/conftest.py): Docker through a real worker is
+# tests/e2e/test_submission_flow.py's, the sandbox itself tests/grader's.
+def test_a_queued_submission_is_scored_through_the_sandbox(queued, settings):
+    sandbox = "process"
     submission = queued()
     services.grade_submission(submission.pk)
     submission.refresh_from_db()

@@ -23,7 +23,7 @@ from django.test import Client, override_settings
 from kombu import Connection, Exchange, Producer, Queue
 
 from basin.demo.management.commands.demo import worker_command
-from basin.grading.health import WorkerStatus, known_queues, queue_depth, worker_health
+from basin.grading.fleet import WorkerStatus, known_queues, queue_depth, worker_health
 from tests import services
 from tests.e2e.live import ROOT, LivePlatform, base_env
 

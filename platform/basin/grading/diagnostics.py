@@ -35,14 +35,14 @@ from basin_grader.verdicts import InfrastructureError
 from .services import RETRY_BACKOFF_S, _local_copy, limits_for, sandbox_backend
 
 log = logging.getLogger(__name__)
-Status = Submission.DiagnosticsStatus
+DiagnosticsStatus = Submission.DiagnosticsStatus
 
 
 def _claim(submission_id: int) -> Submission | None:
     now = database_now()
     won = Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORED,
-                                    diagnostics_status=Status.QUEUED).update(
-        diagnostics_status=Status.RUNNING, diagnostics_attempts=F("diagnostics_attempts") + 1,
+                                    diagnostics_status=DiagnosticsStatus.QUEUED).update(
+        diagnostics_status=DiagnosticsStatus.RUNNING, diagnostics_attempts=F("diagnostics_attempts") + 1,
         diagnostics_lease_expires_at=now + leases.lease())
     if not won:
         return None
@@ -50,7 +50,7 @@ def _claim(submission_id: int) -> Submission | None:
 
 
 def _running(submission: Submission):
-    return Submission.objects.filter(pk=submission.pk, diagnostics_status=Status.RUNNING,
+    return Submission.objects.filter(pk=submission.pk, diagnostics_status=DiagnosticsStatus.RUNNING,
                                      diagnostics_attempts=submission.diagnostics_attempts)
 
 
@@ -69,7 +69,7 @@ def leaderboard_fields(report: dict) -> dict:
 
 def _record(submission: Submission, report: dict) -> bool:
     report = storable(report)  # every number finite: jsonb refuses NaN and infinity
-    status = Status.COMPLETE if report.get("status") == "complete" else Status.PARTIAL
+    status = DiagnosticsStatus.COMPLETE if report.get("status") == "complete" else DiagnosticsStatus.PARTIAL
     return bool(_running(submission).update(model_diagnostics=report, diagnostics_status=status,
                                             diagnostics_lease_expires_at=None, **leaderboard_fields(report)))
 
@@ -77,12 +77,12 @@ def _record(submission: Submission, report: dict) -> bool:
 def release_diagnostics_for_retry(submission: Submission, reason: str) -> None:
     if submission.diagnostics_attempts >= settings.BASIN_MAX_ATTEMPTS:
         _running(submission).update(
-            diagnostics_status=Status.FAILED, diagnostics_lease_expires_at=None,
+            diagnostics_status=DiagnosticsStatus.FAILED, diagnostics_lease_expires_at=None,
             model_diagnostics={"status": "failed", "errors": {"grader": "The diagnostics could not be computed; "
                                                               "the score is not affected."}})
         log.error("diagnostics of submission %s failed for good: %s", submission.pk, reason)
         return
-    if _running(submission).update(diagnostics_status=Status.QUEUED, diagnostics_lease_expires_at=None):
+    if _running(submission).update(diagnostics_status=DiagnosticsStatus.QUEUED, diagnostics_lease_expires_at=None):
         delay = RETRY_BACKOFF_S[min(submission.diagnostics_attempts, len(RETRY_BACKOFF_S)) - 1]
         log.warning("diagnostics of submission %s attempt %s: retry in %ss: %s",
                     submission.pk, submission.diagnostics_attempts, delay, reason)
@@ -129,7 +129,8 @@ def run_diagnostics(submission_id: int) -> None:
 
 def requeue_expired(now) -> int:
     """Watchdog: a diagnostics run whose lease expired lost its worker."""
-    expired = Submission.objects.filter(diagnostics_status=Status.RUNNING, diagnostics_lease_expires_at__lt=now)
+    expired = Submission.objects.filter(diagnostics_status=DiagnosticsStatus.RUNNING,
+                                        diagnostics_lease_expires_at__lt=now)
     count = 0
     for submission in expired.only("id", "diagnostics_attempts"):
         release_diagnostics_for_retry(submission, "the lease expired: its worker was lost")
@@ -140,7 +141,7 @@ def requeue_expired(now) -> int:
 def resend_stale(now) -> int:
     """Watchdog: a queued diagnostics run whose message is old lost that message."""
     stale = now - timedelta(seconds=settings.BASIN_RESEND_AFTER_SECONDS)
-    ids = list(Submission.objects.filter(diagnostics_status=Status.QUEUED, finished_at__lt=stale)
+    ids = list(Submission.objects.filter(diagnostics_status=DiagnosticsStatus.QUEUED, finished_at__lt=stale)
                .filter(Q(diagnostics_enqueued_at__isnull=True) | Q(diagnostics_enqueued_at__lt=stale))
                .values_list("id", flat=True))
     for submission_id in ids:

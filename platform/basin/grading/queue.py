@@ -18,8 +18,8 @@ from basin.courses.access import is_course_staff, staff_course_ids
 from basin.submissions.models import Submission
 
 WINDOW = timedelta(hours=24)
-Status = Submission.Status
-Diagnostics = Submission.DiagnosticsStatus
+ScoreStatus = Submission.Status  # the submission's scoring
+DiagnosticsStatus = Submission.DiagnosticsStatus  # its diagnostics run
 
 
 def may_watch(user) -> bool:
@@ -94,18 +94,18 @@ class QueueState:
 
 
 def _scoring(qs: QuerySet[Submission], now: datetime) -> ScoringQueue:
-    queued = qs.filter(status=Status.QUEUED).aggregate(n=Count("id"), oldest=Min("created_at"))
+    queued = qs.filter(status=ScoreStatus.QUEUED).aggregate(n=Count("id"), oldest=Min("created_at"))
     workers = [WorkerRow(worker=w["worker"] or "(unknown)", running=w["n"], oldest_started_at=w["oldest"],
                          oldest_age=_age(now, w["oldest"]), lease_expires_at=w["lease"],
                          lease_expired=w["lease"] is not None and w["lease"] < now)
-               for w in (qs.filter(status=Status.RUNNING).values("worker")
+               for w in (qs.filter(status=ScoreStatus.RUNNING).values("worker")
                          .annotate(n=Count("id"), oldest=Min("started_at"), lease=Min("lease_expires_at"))
                          .order_by("worker"))]
-    finished = (qs.filter(status__in=[Status.SCORED, Status.FAILED], finished_at__gte=now - WINDOW)
+    finished = (qs.filter(status__in=[ScoreStatus.SCORED, ScoreStatus.FAILED], finished_at__gte=now - WINDOW)
                 .values("status", "verdict").annotate(n=Count("id")).order_by())
     scored, failures = 0, []
     for row in finished:
-        if row["status"] == Status.SCORED:
+        if row["status"] == ScoreStatus.SCORED:
             scored += row["n"]
         else:
             failures.append(Tally(row["verdict"] or "(none)", row["n"]))
@@ -116,14 +116,14 @@ def _scoring(qs: QuerySet[Submission], now: datetime) -> ScoringQueue:
 
 
 def _diagnostics(qs: QuerySet[Submission], now: datetime) -> DiagnosticsQueue:
-    waiting, running = Q(diagnostics_status=Diagnostics.QUEUED), Q(diagnostics_status=Diagnostics.RUNNING)
+    waiting, running = Q(diagnostics_status=DiagnosticsStatus.QUEUED), Q(diagnostics_status=DiagnosticsStatus.RUNNING)
     live = qs.filter(waiting | running).aggregate(
         waiting=Count("id", filter=waiting), oldest=Min("finished_at", filter=waiting),
         running=Count("id", filter=running), lease=Min("diagnostics_lease_expires_at", filter=running))
-    done = (qs.filter(diagnostics_status__in=[Diagnostics.COMPLETE, Diagnostics.PARTIAL, Diagnostics.FAILED],
-                      finished_at__gte=now - WINDOW)
+    finished_states = [DiagnosticsStatus.COMPLETE, DiagnosticsStatus.PARTIAL, DiagnosticsStatus.FAILED]
+    done = (qs.filter(diagnostics_status__in=finished_states, finished_at__gte=now - WINDOW)
             .values("diagnostics_status").annotate(n=Count("id")).order_by())
-    order: list[str] = [Diagnostics.COMPLETE, Diagnostics.PARTIAL, Diagnostics.FAILED]
+    order: list[str] = list(finished_states)
     outcomes = sorted((Tally(row["diagnostics_status"], row["n"]) for row in done), key=lambda o: order.index(o.key))
     return DiagnosticsQueue(waiting=live["waiting"], oldest_waiting_since=live["oldest"],
                             oldest_waiting_age=_age(now, live["oldest"]), running=live["running"],

@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from basin_grader.verdicts import DEFAULT_MESSAGES
 
-from .health import page_timeout, queue_depth, worker_health
+from .fleet import page_timeout, queue_depth, worker_health
 from .queue import may_watch, queue_state
 
 

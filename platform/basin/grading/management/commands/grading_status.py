@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
-from basin.grading.health import QueueDepth, WorkerHealth, queue_depth, worker_health
+from basin.grading.fleet import QueueDepth, WorkerHealth, queue_depth, worker_health
 from basin.grading.queue import QueueState, queue_state
 
 REQUIRED_QUEUE = "scoring"

@@ -1,5 +1,6 @@
-"""Which grading workers answer, and how many messages wait in the broker: for the staff's queue
-page and `manage.py grading_status`. The database's view of the queue is queue.py's.
+"""The grading fleet as the broker sees it: which grading workers answer, and how many messages
+wait in the broker, for the staff's queue page and `manage.py grading_status`. The database's view
+of the queue is queue.py's; the web process's own health check is basin.health's.
 
 Both ask the broker with short timeouts and never raise: a broker that is down is a result
 ("broker unreachable: ..."), not an exception, so a page or a healthcheck that calls them always
