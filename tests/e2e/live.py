@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -114,6 +115,8 @@ class LivePlatform:
         source, template = seeded(postgres=bool(database))
         shutil.copytree(source, self.env["BASIN_DATA_DIR"], ignore=shutil.ignore_patterns(*NOT_COPIED),
                         dirs_exist_ok=True)
+        # An identity of its own, as `manage.py demo` would have made in an empty data directory.
+        (Path(self.env["BASIN_DATA_DIR"]) / "instance_id").write_text(secrets.token_hex(6))
         if database:
             name = urlsplit(database).path.lstrip("/")
             _postgres(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -10,14 +10,19 @@ from tests import services
 
 from .live import ROOT, LivePlatform, base_env
 
+# Sent as the platform sends them (basin.dispatch), and once more as Celery's own apply_async would
+# (each task names its queue too): either way, scores first.
 PUBLISH = """
 import django
 django.setup()
+from basin import dispatch
 from basin.grading.tasks import grade_submission, run_diagnostics
 for i in range(1, 4):
-    run_diagnostics.apply_async((1000 + i,))   # queued first...
+    assert dispatch.send(dispatch.DIAGNOSE, 1000 + i)   # queued first...
+run_diagnostics.apply_async((1004,))
 for i in range(1, 4):
-    grade_submission.apply_async((2000 + i,))  # ...yet these must run first
+    assert dispatch.send(dispatch.GRADE, 2000 + i)      # ...yet these must run first
+grade_submission.apply_async((2004,))
 """
 
 
@@ -39,8 +44,8 @@ def test_a_free_worker_takes_waiting_scores_before_diagnostics(tmp_path):
                               "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
         log = tmp_path / "worker.log"
         ran = live.wait_for(lambda: (found := re.findall(r"Task (basin\.[\w.]+)\[[^\]]+\] succeeded", _text(log)))
-                            and len(found) == 6 and found, 90, "the worker to run the six jobs")
-        assert ran == ["basin.grading.grade_submission"] * 3 + ["basin.diagnostics.run"] * 3, _text(log)[-3000:]
+                            and len(found) == 8 and found, 90, "the worker to run the eight jobs")
+        assert ran == ["basin.grading.grade_submission"] * 4 + ["basin.diagnostics.run"] * 4, _text(log)[-3000:]
     finally:
         live.stop()
         redis.Redis.from_url(url).flushdb()

@@ -32,13 +32,17 @@ def _sweep_at_start(**kwargs) -> None:
     sweep_this_host()  # a worker without the Docker socket (the general one) finds no engine: nothing to do
 
 
-@shared_task(name=dispatch.GRADE, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# Each task also names its queue, so a task sent some other way than basin.dispatch (a shell, a
+# retry from Celery's own tools) still lands where dispatch would put it.
+@shared_task(name=dispatch.GRADE, queue=dispatch.QUEUE_OF[dispatch.GRADE],
+             acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def grade_submission(submission_id: int) -> None:
     sweep_this_host()
     services.grade_submission(submission_id)
 
 
-@shared_task(name=dispatch.DIAGNOSE, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=dispatch.DIAGNOSE, queue=dispatch.QUEUE_OF[dispatch.DIAGNOSE],
+             acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_diagnostics(submission_id: int) -> None:
     from . import diagnostics
 
@@ -46,7 +50,7 @@ def run_diagnostics(submission_id: int) -> None:
     diagnostics.run_diagnostics(submission_id)
 
 
-@shared_task(name=dispatch.WATCHDOG, ignore_result=True)
+@shared_task(name=dispatch.WATCHDOG, queue=dispatch.QUEUE_OF[dispatch.WATCHDOG], ignore_result=True)
 def watchdog() -> None:
     from .watchdog import run_watchdog
 
