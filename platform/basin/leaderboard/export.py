@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 COLUMNS = ["student_id", "name", "username", "final_score", "rank", "entries", "late_penalty"]
 
 
-def not_revealed(homework: Homework) -> ApplicationError:
+def grades_not_final(homework: Homework) -> ApplicationError:
     return ApplicationError("grades_not_final", f"The private leaderboard of {homework.slug} is not revealed yet: "
                             "reveal it first (admin → Homeworks → select it → action \"Reveal the private "
                             "leaderboard\", possible once submissions have closed), then export the grades.")
@@ -38,7 +38,7 @@ def grades_frame(homework: Homework) -> pd.DataFrame:
 
     """Ranked students first (by rank), then those with nothing scored (by student id, username)."""
     if not access.private_part_visible(homework):
-        raise not_revealed(homework)
+        raise grades_not_final(homework)
     rows = [r for r in private_leaderboard(homework, access.STAFF) if not r.is_baseline]
     owner = dict(Submission.objects.filter(pk__in=[r.submission_id for r in rows]).values_list("id", "user_id"))
     by_user = {owner[r.submission_id]: r for r in rows}

@@ -194,7 +194,7 @@ class SubmissionAdmin(CourseScopedAdmin):
     @admin.action(description="Mark as baseline")
     def mark_baseline(self, request, queryset):
         outcome = Outcome()
-        for submission in queryset.select_related("homework").order_by("pk"):
+        for submission in queryset.select_related("homework", "user").order_by("pk"):
             try:
                 services.mark_baseline(submission)
             except ApplicationError as e:  # the rule is the service's; the admin reports it
