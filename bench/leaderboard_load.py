@@ -167,7 +167,7 @@ def seed(students: int, per_student: int, rng: np.random.Generator) -> int:
             submissions.append(Submission(
                 homework=homework, user=user, file=f"submissions/{homework.pk}/{digest[:32]}.zip",
                 original_name="model.zip", kind=BUNDLE, size=int(rng.integers(200_000, 5_000_000)), sha256=digest,
-                status=Submission.Status.SCORED, attempts=1, public_score=scores["public"]["accuracy"],
+                status=Submission.Status.SCORED, public_score=scores["public"]["accuracy"],
                 private_score=scores["private"]["accuracy"], scores=scores, diagnostics=diagnostics,
                 model_diagnostics=report, diagnostics_status=Submission.DiagnosticsStatus.COMPLETE,
                 **leaderboard_fields(report),  # as the worker's _record copies them out

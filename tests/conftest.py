@@ -146,12 +146,14 @@ def api(people):
 
 
 @pytest.fixture
-def scored_submission(homework, people):
+def scored_submission(homework, people, django_capture_on_commit_callbacks):
     """make(data=None, user="student") -> a submission scored through the real (process) sandbox, its
-    diagnostics queued; the homework's diagnostics budget is factories.SMALL_BUDGET."""
+    diagnostics queued (and their message sent, as on the worker's commit); the homework's
+    diagnostics budget is factories.SMALL_BUDGET."""
     from django.core.files.base import ContentFile
 
     from basin.grading import services as grading
+    from basin.submissions import runs
     from basin.submissions.models import Submission
     from tests import factories
 
@@ -161,8 +163,10 @@ def scored_submission(homework, people):
     def make(data: bytes | None = None, user: str = "student") -> Submission:
         submission = Submission.objects.create(
             homework=homework, user=people[user], file=ContentFile(data or factories.bundle(), name="s.zip"),
-            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
-        grading.grade_submission(submission.pk)
+            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64)
+        run = runs.open_run(submission.pk, runs.SCORE)
+        with django_capture_on_commit_callbacks(execute=True):
+            grading.grade(run.pk)
         submission.refresh_from_db()
         assert submission.status == "scored", submission.log_tail
         return submission

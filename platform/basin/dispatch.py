@@ -18,21 +18,24 @@ DIAGNOSTICS = "diagnostics"  # a scored submission's diagnostics run: long, take
 WORKER_QUEUES = (SCORING, UPKEEP, DIAGNOSTICS)
 
 # Task names (basin.grading.tasks registers the tasks under them): stable, since messages that
-# are queued while a new release rolls out carry them.
-GRADE = "basin.grading.grade_submission"
-DIAGNOSE = "basin.diagnostics.run"
+# are queued while a new release rolls out carry them. A task's argument is a run's id
+# (basin.submissions.models.Run); the names changed when it stopped being a submission's, so a
+# message of the older release is refused as unknown, never read as a run's (the watchdog sends
+# the run's message again).
+GRADE = "basin.runs.score"
+DIAGNOSE = "basin.runs.diagnose"
 WATCHDOG = "basin.watchdog"
 QUEUE_OF = {GRADE: SCORING, DIAGNOSE: DIAGNOSTICS, WATCHDOG: UPKEEP}
 
 
-def send(task: str, submission_id: int, countdown: float = 0) -> bool:
-    """Send `task` for a submission to its queue; False when the broker refused it (logged: the
-    row keeps its state, and the watchdog sends the message again)."""
+def send(task: str, run_id: int, countdown: float = 0) -> bool:
+    """Send `task` for a run to its queue; False when the broker refused it (logged: the run
+    stays queued, and the watchdog sends the message again)."""
     from basin.celery import app
 
     try:
-        app.send_task(task, args=(submission_id,), queue=QUEUE_OF[task], countdown=countdown)
+        app.send_task(task, args=(run_id,), queue=QUEUE_OF[task], countdown=countdown)
     except Exception:
-        log.exception("could not send %s for submission %s; the watchdog will", task, submission_id)
+        log.exception("could not send %s for run %s; the watchdog will", task, run_id)
         return False
     return True

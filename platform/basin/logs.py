@@ -1,6 +1,6 @@
 """Structured logs. BASIN_LOG_FORMAT=json makes every log line of the web process and of the Celery
 worker one JSON object: time, level, logger, message, the exception's text where there is one, and
-request_id / submission_id / task_id / task_name where the line has them (settings.LOGGING; the
+request_id / submission_id / run_id / task_id / task_name where the line has them (settings.LOGGING; the
 worker applies the same config, see basin/celery.py). BASIN_LOG_FORMAT=text (the default) keeps
 the plain lines.
 
@@ -8,8 +8,9 @@ Where the ids come from:
 - web: RequestIdMiddleware gives each request an id (a proxy's X-Request-ID when it sends a sane
   one), sends it back in the X-Request-ID header, and sets it, with the URL's submission_id where
   the route has one, for every line the request logs;
-- worker: the task being run (Celery's current_task): its id and name, and its submission_id
-  argument where it takes one (the grading and diagnostics tasks do).
+- worker: the task being run (Celery's current_task): its id and name, and its run_id argument
+  where it takes one (the scoring and diagnostics tasks do); the submission_id of the run it
+  claimed, for the lines logged while it runs it (`about_submission`).
 A caller's own extra={"submission_id": ...} wins over both.
 """
 from __future__ import annotations
@@ -18,6 +19,8 @@ import inspect
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -46,8 +49,18 @@ class JsonFormatter(_JsonFormatter):
         super().add_fields(log_data, record, message_dict)
 
 
+@contextmanager
+def about_submission(submission_id: int) -> Iterator[None]:
+    """Lines logged inside carry this submission_id (a worker, while it runs one of its runs)."""
+    token = _submission_id.set(submission_id)
+    try:
+        yield
+    finally:
+        _submission_id.reset(token)
+
+
 class ContextFilter(logging.Filter):
-    """Adds request_id, submission_id, task_id and task_name to a record where they are known."""
+    """Adds request_id, submission_id, run_id, task_id and task_name to a record where they are known."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         fields = {"request_id": _request_id.get(), "submission_id": _submission_id.get()}
@@ -81,22 +94,21 @@ def _task_fields() -> dict:
     request = getattr(task, "request", None)
     if request is None or not getattr(request, "id", None):
         return {}
-    return {"task_id": request.id, "task_name": task.name,
-            "submission_id": _submission_argument(task, request.args, request.kwargs)}
+    return {"task_id": request.id, "task_name": task.name, "run_id": _run_argument(task, request.args, request.kwargs)}
 
 
 _positions: dict[str, int | None] = {}
 
 
-def _submission_argument(task, args, kwargs):
-    if kwargs and "submission_id" in kwargs:
-        return kwargs["submission_id"]
-    if task.name not in _positions:  # where the task's submission_id parameter sits, if it has one
+def _run_argument(task, args, kwargs):
+    if kwargs and "run_id" in kwargs:
+        return kwargs["run_id"]
+    if task.name not in _positions:  # where the task's run_id parameter sits, if it has one
         try:
             parameters = list(inspect.signature(task.run).parameters)
         except (TypeError, ValueError):
             parameters = []
-        _positions[task.name] = parameters.index("submission_id") if "submission_id" in parameters else None
+        _positions[task.name] = parameters.index("run_id") if "run_id" in parameters else None
     position = _positions[task.name]
     if position is not None and args and len(args) > position:
         return args[position]

@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from basin import dispatch
-from basin.grading import diagnostics
+from tests.runs import diagnose
 
 from .conftest import console_errors, csp_violations, screenshot
 
@@ -28,7 +28,7 @@ def test_a_student_opens_the_leaderboard_then_the_diagnostics_of_a_submission(br
     mine = scored_submission()
     theirs = scored_submission(user="other_student")
     for submission in (mine, theirs):
-        diagnostics.run_diagnostics(submission.pk)
+        diagnose(submission)
 
     browser.get(f"{live_server.url}/homeworks/{homework.slug}/leaderboard/")
     rows = browser.find_elements(By.CSS_SELECTOR, "table.leaderboard tbody tr")

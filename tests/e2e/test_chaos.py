@@ -51,7 +51,9 @@ class LiveRows:
 
     def all(self) -> list[dict]:
         return self.conn.execute(
-            "SELECT s.id, s.status, s.verdict, s.message, s.attempts, s.scores, s.original_name "
+            "SELECT s.id, s.status, s.verdict, s.message, s.scores, s.original_name, "
+            "(SELECT max(r.attempt) FROM submissions_run r WHERE r.submission_id = s.id AND r.kind = 'score') "
+            "AS attempts "
             "FROM submissions_submission s JOIN courses_homework h ON h.id = s.homework_id "
             "WHERE h.slug = %s ORDER BY s.id", (self.homework,)).fetchall()
 

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+from basin import dispatch
 from tests import services
 
 from .live import ROOT, LivePlatform, base_env
@@ -16,13 +17,13 @@ PUBLISH = """
 import django
 django.setup()
 from basin import dispatch
-from basin.grading.tasks import grade_submission, run_diagnostics
+from basin.grading.tasks import diagnose_run, score_run
 for i in range(1, 4):
     assert dispatch.send(dispatch.DIAGNOSE, 1000 + i)   # queued first...
-run_diagnostics.apply_async((1004,))
+diagnose_run.apply_async((1004,))
 for i in range(1, 4):
     assert dispatch.send(dispatch.GRADE, 2000 + i)      # ...yet these must run first
-grade_submission.apply_async((2004,))
+score_run.apply_async((2004,))
 """
 
 
@@ -39,13 +40,13 @@ def test_a_free_worker_takes_waiting_scores_before_diagnostics(tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
     live = LivePlatform(env, tmp_path)
     try:
-        # No such submissions: each task finds nothing to claim; Celery's log shows the order they came in.
+        # No such runs: each task finds nothing to claim; Celery's log shows the order they came in.
         live.start("worker", [sys.executable, "-m", "celery", "-A", "basin", "worker", "-Q", _queues(),
                               "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
         log = tmp_path / "worker.log"
         ran = live.wait_for(lambda: (found := re.findall(r"Task (basin\.[\w.]+)\[[^\]]+\] succeeded", _text(log)))
                             and len(found) == 8 and found, 90, "the worker to run the eight jobs")
-        assert ran == ["basin.grading.grade_submission"] * 4 + ["basin.diagnostics.run"] * 4, _text(log)[-3000:]
+        assert ran == [dispatch.GRADE] * 4 + [dispatch.DIAGNOSE] * 4, _text(log)[-3000:]
     finally:
         live.stop()
         redis.Redis.from_url(url).flushdb()

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from basin import dispatch
-from basin.grading import diagnostics
 from basin.submissions.models import Submission
+from tests.runs import diagnose
 
 # Pages and the schema: the same on SQLite and PostgreSQL; not re-run there.
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def test_a_real_submission_page_embeds_its_diagnostics_and_ships_plotly_itself(s
                                                                                people):
     monkeypatch.setattr(dispatch, "send", lambda task, pk, countdown=0: True)  # no broker here
     submission = scored_submission()
-    diagnostics.run_diagnostics(submission.pk)
+    diagnose(submission)
     page = Client().get(f"/submissions/{submission.pk}/diagnostics/")
     assert page.status_code == 200
     data = embedded(page)[str(submission.pk)]

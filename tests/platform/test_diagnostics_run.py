@@ -7,9 +7,11 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from basin.dispatch import DIAGNOSE
-from basin.grading import diagnostics, services, watchdog
-from basin.submissions.models import Submission
+from basin.grading import watchdog
+from basin.submissions import runs
+from basin.submissions.models import Run, Submission
 from tests import factories
+from tests.runs import diagnose, grade, latest, live
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs, leases on the
 # database clock.
@@ -18,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 @pytest.fixture
 def sent(dispatched):
-    """sent(): the diagnostics messages sent, as (submission id, countdown) (tests/conftest.py's dispatched)."""
+    """sent(): the diagnostics messages sent, as (run id, countdown) (tests/conftest.py's dispatched)."""
     return lambda: [(pk, countdown) for task, pk, countdown in dispatched if task == DIAGNOSE]
 
 
@@ -31,9 +33,10 @@ def scored(scored_submission, sent):
 # worker is tests/e2e/test_submission_flow.py's.
 def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching_the_score(scored, sent):
     submission = scored()
-    assert submission.diagnostics_status == "queued" and sent() == [(submission.pk, 0)]
+    run = live(submission, runs.DIAGNOSE)
+    assert submission.diagnostics_status == "queued" and sent() == [(run.pk, 0)]
     before = (submission.public_score, submission.private_score, submission.scores, submission.diagnostics)
-    diagnostics.run_diagnostics(submission.pk)
+    diagnose(submission)
     submission.refresh_from_db()
     assert submission.diagnostics_status == "complete", submission.model_diagnostics
     report = submission.model_diagnostics
@@ -42,9 +45,11 @@ def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching
     gap = report["generalization"]["val_minus_public_test"]["accuracy"]
     assert gap == pytest.approx(report["generalization"]["val"]["accuracy"] - submission.public_score)
     assert (submission.public_score, submission.private_score, submission.scores, submission.diagnostics) == before
-    diagnostics.run_diagnostics(submission.pk)  # a duplicate message: nothing to claim
-    submission.refresh_from_db()
-    assert submission.diagnostics_attempts == 1
+    from basin.grading import diagnostics
+
+    diagnostics.diagnose(run.pk)  # a duplicate message: nothing to claim
+    run.refresh_from_db()
+    assert (run.state, run.outcome, run.attempt) == ("finished", "complete", 1) and run.timings["sandbox_s"] > 0
 
 
 def test_the_api_shows_the_model_diagnostics_before_the_reveal_and_never_the_private_part(api, homework, people):
@@ -73,8 +78,9 @@ def test_no_diagnostics_where_the_homework_or_the_worker_turns_them_off(scored, 
 def test_a_failed_submission_gets_no_diagnostics(homework, people, sent):
     submission = Submission.objects.create(
         homework=homework, user=people["student"], original_name="s.zip", kind="bundle", size=1, sha256="0" * 64,
-        file=ContentFile(factories.bundle(model_source=factories.RAISES_IN_BUILD), name="s.zip"), status="queued")
-    services.grade_submission(submission.pk)
+        file=ContentFile(factories.bundle(model_source=factories.RAISES_IN_BUILD), name="s.zip"))
+    runs.open_run(submission.pk, runs.SCORE)
+    grade(submission)
     submission.refresh_from_db()
     assert submission.status == "failed" and submission.diagnostics_status == "" and sent() == []
 
@@ -83,7 +89,7 @@ def test_diagnostics_out_of_time_are_stored_as_partial(scored, homework):
     submission = scored()
     homework.diagnostics_budget = {**factories.SMALL_BUDGET, "grid": 101, "time_limit_s": 12}
     homework.save()
-    diagnostics.run_diagnostics(submission.pk)
+    diagnose(submission)
     submission.refresh_from_db()
     assert submission.diagnostics_status == "partial" and "grid" in submission.model_diagnostics["partial"]
     assert submission.model_diagnostics["generalization"]["train"]["n"] == factories.SMALL_BUDGET["eval_samples"]
@@ -94,32 +100,37 @@ def test_a_grader_failure_is_retried_then_failed_and_the_score_stands(scored, se
     settings.BASIN_SANDBOX_BACKEND = "docker"
     settings.BASIN_SANDBOX_IMAGE = "basin-sandbox:does-not-exist"  # the grader's fault, not the student's
     settings.BASIN_MAX_ATTEMPTS = 2
-    diagnostics.run_diagnostics(submission.pk)
+    run = live(submission, runs.DIAGNOSE)
+    diagnose(submission)
     submission.refresh_from_db()
-    assert (submission.diagnostics_status, submission.diagnostics_attempts) == ("queued", 1)
-    assert sent()[-1] == (submission.pk, 10)
-    diagnostics.run_diagnostics(submission.pk)
+    run.refresh_from_db()
+    assert (submission.diagnostics_status, run.state, run.attempt) == ("queued", "queued", 1)
+    assert sent()[-1] == (run.pk, 10)
+    diagnose(submission)
     submission.refresh_from_db()
+    run.refresh_from_db()
     assert submission.diagnostics_status == "failed" and "score is not affected" in str(submission.model_diagnostics)
+    assert (run.state, run.outcome) == ("failed", "infrastructure_error") and "given up" in run.log
     assert submission.status == "scored" and submission.public_score is not None
 
 
 def test_the_watchdog_requeues_a_lost_diagnostics_run_and_resends_a_lost_message(homework, people, sent, monkeypatch):
     now = timezone.now()
 
-    def make(**fields):
-        return Submission.objects.create(
+    def make(state, **fields):
+        submission = Submission.objects.create(
             homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
-            kind="bundle", size=1, sha256="0" * 64, status="scored", finished_at=now - timedelta(hours=1), **fields)
+            kind="bundle", size=1, sha256="0" * 64, status="scored", diagnostics_status=state)
+        return Run.objects.create(submission=submission, kind=runs.DIAGNOSE, state=state,
+                                  created_at=now - timedelta(hours=1), **fields)
 
-    lost = make(diagnostics_status="running", diagnostics_attempts=1,
-                diagnostics_lease_expires_at=now - timedelta(seconds=1))
-    stale = make(diagnostics_status="queued", diagnostics_enqueued_at=now - timedelta(hours=1))
-    fresh = make(diagnostics_status="queued", diagnostics_enqueued_at=now)
+    lost = make("running", attempt=1, lease_expires_at=now - timedelta(seconds=1))
+    stale = make("queued", enqueued_at=now - timedelta(hours=1))
+    fresh = make("queued", enqueued_at=now)
     report = watchdog.run_watchdog()
     assert report.requeued >= 1 and report.resent >= 1
     lost.refresh_from_db()
-    assert lost.diagnostics_status == "queued"
+    assert lost.state == lost.submission.diagnostics_status == "queued"
     assert {pk for pk, _ in sent()} == {lost.pk, stale.pk} and fresh.pk not in {pk for pk, _ in sent()}
 
 
@@ -161,8 +172,6 @@ def test_a_ta_sets_a_budget_in_the_admin_and_a_bad_one_is_refused_with_the_fix(h
     assert homework.diagnostics_budget == {"grid": 21}
 
 
-@pytest.mark.xfail(strict=True, reason="#16: diagnostics tries are counted per submission, not per run, so each "
-                   "rescore spends them; the leased-run model (one row per run, its own tries) fixes it")
 def test_a_rescore_gives_the_new_diagnostics_run_its_own_tries(scored, settings, sent):
     """Each rescore makes a new diagnostics run: a grader failure on it is retried, however many
     rescores came before (the tries of earlier runs are theirs, not this one's)."""
@@ -171,11 +180,16 @@ def test_a_rescore_gives_the_new_diagnostics_run_its_own_tries(scored, settings,
     submission = scored()
     for round in range(settings.BASIN_MAX_ATTEMPTS + 1):
         settings.BASIN_SANDBOX_BACKEND, settings.BASIN_SANDBOX_IMAGE = "docker", "basin-sandbox:does-not-exist"
-        diagnostics.run_diagnostics(submission.pk)  # one grader failure: retried, never final
+        diagnose(submission)  # one grader failure: retried, never final
         submission.refresh_from_db()
         assert submission.diagnostics_status == "queued", (round, submission.model_diagnostics)
         settings.BASIN_SANDBOX_BACKEND = "process"
         assert rescore(submission)
-        services.grade_submission(submission.pk)
+        grade(submission)
         submission.refresh_from_db()
         assert (submission.status, submission.diagnostics_status) == ("scored", "queued")
+    # The history stays: every run of every round, the superseded diagnostics runs cancelled.
+    history = list(submission.runs.values_list("kind", "state"))
+    rounds = settings.BASIN_MAX_ATTEMPTS + 1
+    assert history.count(("score", "finished")) == rounds + 1 and history.count(("diagnose", "cancelled")) == rounds
+    assert latest(submission, runs.DIAGNOSE).state == "queued"

@@ -11,6 +11,7 @@ from basin import dispatch
 from basin.grading import diagnostics
 from tests import factories
 from tests.grader.test_adversarial_diagnostics import forging
+from tests.runs import diagnose
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): jsonb refuses NaN and infinity.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
@@ -27,7 +28,7 @@ def quiet(monkeypatch):
 
 def diagnosed(scored_submission, source: str):
     submission = scored_submission(factories.bundle(model_source=source))
-    diagnostics.run_diagnostics(submission.pk)
+    diagnose(submission)
     submission.refresh_from_db()
     return submission
 
@@ -73,16 +74,17 @@ def test_every_number_stored_is_finite(homework, people):
     """PostgreSQL's jsonb refuses NaN and infinity; a report is stored with them as null."""
     from django.core.files.base import ContentFile
 
+    from basin.submissions import runs
     from basin.submissions.models import Submission
 
     submission = Submission.objects.create(
         homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
-        kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5,
-        diagnostics_status="running", diagnostics_attempts=1)
+        kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5)
+    claim = runs.claim(runs.open_run(submission.pk, runs.DIAGNOSE).pk, runs.DIAGNOSE, "w1")
     report = {"status": "complete", "trust": {"trusted": True, "failed": {}},
               "sharpness": {"top_eigenvalue": math.inf, "trace": math.nan},
               "landscape": {"lines": [{"train": {"loss": [1.0, -math.inf, 2.0]}}]}}
-    assert diagnostics._record(submission, report)
+    assert diagnostics._record(claim, report)
     submission.refresh_from_db()
     stored = submission.model_diagnostics
     json.dumps(stored, allow_nan=False)

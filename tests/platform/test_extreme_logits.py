@@ -13,7 +13,8 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.test import Client
 
-from basin.grading.services import claim, record
+from basin.grading.services import record
+from basin.submissions import runs
 from basin.submissions.models import Submission
 from basin_grader import dataset_layout as layout
 from basin_grader.contract import logits_name
@@ -43,8 +44,8 @@ def strict(text: str):
 def test_extreme_finite_logits_are_recorded_finite_and_the_page_parses(kind, homework, people, tmp_path):
     submission = Submission.objects.create(homework=homework, user=people["student"],
                                            file=ContentFile(factories.bundle(), name="s.zip"), original_name="s.zip",
-                                           kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
-    claimed = claim(submission.pk)
+                                           kind="bundle", size=1, sha256="0" * 64)
+    claimed = runs.claim(runs.open_run(submission.pk, runs.SCORE).pk, runs.SCORE, "w1")
     dataset = homework.dataset.path
     for split in ("test", "shift"):
         labels = np.load(layout.split_file(dataset, split, layout.LABELS))

@@ -5,9 +5,11 @@ from django.core.files.base import ContentFile
 
 from basin.dispatch import GRADE
 from basin.grading import services
-from basin.submissions.models import Submission
+from basin.submissions import runs
+from basin.submissions.models import Run, Submission
 from basin_grader.evaluate import Evaluation
 from tests import factories
+from tests.runs import latest, live
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
@@ -16,18 +18,39 @@ pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 @pytest.fixture
 def queued(homework, people):
     def make(data: bytes | None = None) -> Submission:
-        return Submission.objects.create(
+        submission = Submission.objects.create(
             homework=homework, user=people["student"], file=ContentFile(data or factories.bundle(), name="s.zip"),
-            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
+            original_name="s.zip", kind="bundle", size=1, sha256="0" * 64)
+        runs.open_run(submission.pk, runs.SCORE)
+        return submission
     return make
 
 
 def test_only_one_claim_wins(queued):
     submission = queued()
-    first, second = services.claim(submission.pk), services.claim(submission.pk)
+    run = live(submission)
+    first, second = runs.claim(run.pk, runs.SCORE, "w1"), runs.claim(run.pk, runs.SCORE, "w2")
     assert first is not None and first.attempt == 1 and second is None
     submission.refresh_from_db()
-    assert submission.status == "running" and submission.lease_expires_at is not None
+    run.refresh_from_db()
+    assert submission.status == "running" and run.lease_expires_at is not None and run.worker == "w1"
+
+
+def test_a_run_of_one_kind_is_never_claimed_as_the_other(queued):
+    run = live(queued())
+    assert runs.claim(run.pk, runs.DIAGNOSE, "w1") is None
+    run.refresh_from_db()
+    assert run.state == "queued" and run.attempt == 0
+
+
+def test_a_submission_has_at_most_one_live_run_of_each_kind(queued):
+    from django.db import IntegrityError, transaction
+
+    submission = queued()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        runs.open_run(submission.pk, runs.SCORE)
+    runs.open_run(submission.pk, runs.DIAGNOSE)  # the other kind may be live beside it
+    assert Run.objects.filter(submission=submission).count() == 2
 
 
 # The canned process sandbox (tests/platform/conftest.py): Docker through a real worker is
@@ -35,20 +58,23 @@ def test_only_one_claim_wins(queued):
 def test_a_queued_submission_is_scored_through_the_sandbox(queued, settings):
     sandbox = "process"
     submission = queued()
-    services.grade_submission(submission.pk)
+    services.grade(live(submission).pk)
     submission.refresh_from_db()
+    run = latest(submission)
     assert submission.status == "scored", (submission.message, submission.log_tail)
-    assert submission.backend == sandbox and submission.attempts == 1
+    assert run.backend == sandbox and run.attempt == 1 and (run.state, run.outcome) == ("finished", "scored")
     assert submission.public_score == submission.scores["public"]["accuracy"]
     assert submission.private_score == submission.scores["private"]["accuracy"]
     assert submission.diagnostics["profile"] == settings.BASIN_DIAGNOSTICS == "cpu"
     assert submission.diagnostics["public"]["calibration"]["ece"] >= 0.0
-    assert 0.0 <= submission.public_score <= 1.0 and submission.finished_at and submission.lease_expires_at is None
+    assert 0.0 <= submission.public_score <= 1.0 and run.finished_at and run.lease_expires_at is None
+    assert run.timings["sandbox_s"] > 0 and submission.diagnostics_status == "queued"  # its diagnostics run is next
+    assert live(submission, runs.DIAGNOSE).attempt == 0
 
 
 def test_a_students_failure_is_stored_with_its_verdict(queued):
     submission = queued(factories.bundle(model_source=factories.RAISES_IN_BUILD))
-    services.grade_submission(submission.pk)
+    services.grade(live(submission).pk)
     submission.refresh_from_db()
     assert (submission.status, submission.verdict) == ("failed", "runtime_error")
     assert "my model is broken" in submission.message
@@ -56,14 +82,17 @@ def test_a_students_failure_is_stored_with_its_verdict(queued):
 
 def test_a_result_from_an_attempt_that_lost_its_lease_changes_nothing(queued):
     submission = queued()
-    stale = services.claim(submission.pk)
-    Submission.objects.filter(pk=submission.pk).update(status="queued")  # the watchdog re-queued it
-    current = services.claim(submission.pk)
+    run = live(submission)
+    stale = runs.claim(run.pk, runs.SCORE, "lost")
+    runs.release(stale, "its lease expired")  # what the watchdog does
+    current = runs.claim(run.pk, runs.SCORE, "w2")
     assert services.record(stale, Evaluation("scored", "Scored.", scores={"public": {"accuracy": 0.99}})) is False
     assert services.record(current, Evaluation("scored", "Scored.", scores={"public": {"accuracy": 0.5}})) is True
     assert services.record(current, Evaluation("scored", "Scored.", scores={"public": {"accuracy": 0.7}})) is False
     submission.refresh_from_db()
-    assert submission.public_score == 0.5 and submission.attempts == 2
+    run.refresh_from_db()
+    assert submission.public_score == 0.5 and run.attempt == 2 and run.state == "finished"
+    assert "try 1: its lease expired; again in 10 s" in run.log and "try 2 on w2" in run.log
 
 
 def test_infrastructure_errors_are_retried_then_failed_without_blaming_the_student(queued, settings, dispatched):
@@ -71,12 +100,16 @@ def test_infrastructure_errors_are_retried_then_failed_without_blaming_the_stude
     settings.BASIN_SANDBOX_IMAGE = "basin-sandbox:does-not-exist"  # no engine, or no such image: the grader's fault
     settings.BASIN_MAX_ATTEMPTS = 2
     submission = queued()
-    services.grade_submission(submission.pk)
+    run = live(submission)
+    services.grade(run.pk)
     submission.refresh_from_db()
-    assert submission.status == "queued" and submission.attempts == 1 and dispatched == [(GRADE, submission.pk, 10)]
-    services.grade_submission(submission.pk)
+    run.refresh_from_db()
+    assert submission.status == "queued" and run.attempt == 1 and dispatched == [(GRADE, run.pk, 10)]
+    services.grade(run.pk)
     submission.refresh_from_db()
-    assert (submission.status, submission.verdict, submission.attempts) == ("failed", "infrastructure_error", 2)
+    run.refresh_from_db()
+    assert (submission.status, submission.verdict) == ("failed", "infrastructure_error")
+    assert (run.state, run.outcome, run.attempt) == ("failed", "infrastructure_error", 2)
     assert "does not count against your quota" in submission.message
 
 

@@ -22,6 +22,7 @@ from django.test import Client
 
 from basin.courses.models import Course
 from basin.grading import services as grading
+from basin.submissions import runs
 from basin.submissions.models import Submission
 from basin_grader.verdicts import HIDDEN_PASS_MESSAGES, INVALID_OUTPUT, RUNTIME_ERROR, SCORED
 from tests import factories, hostile_models, services
@@ -50,8 +51,8 @@ def graded(homework, user, source: str) -> Submission:
 
     submission = Submission.objects.create(
         homework=homework, user=user, file=ContentFile(factories.bundle(model_source=source), name="s.zip"),
-        original_name="model.zip", kind="bundle", size=1, sha256="0" * 64, status=Submission.Status.QUEUED)
-    grading.grade_submission(submission.pk)
+        original_name="model.zip", kind="bundle", size=1, sha256="0" * 64)
+    grading.grade(runs.open_run(submission.pk, runs.SCORE).pk)
     submission.refresh_from_db()
     return submission
 

@@ -209,7 +209,8 @@ def test_a_rescore_puts_a_finished_submission_back_in_the_queue(homework, people
         assert services.rescore(done) is True
     done.refresh_from_db()
     assert (done.status, done.public_score, len(sent)) == ("queued", None, 1)
-    assert done.attempts_before_rescore == done.attempts  # numbers keep growing; the tries start afresh
+    run = done.runs.get()  # a new scoring run, with tries of its own
+    assert (run.kind, run.state, run.attempt) == ("score", "queued", 0)
     assert services.rescore(done) is False  # already waiting
 
 

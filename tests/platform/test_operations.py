@@ -267,7 +267,7 @@ def held_submissions(course, people):
     from django.utils import timezone
 
     from basin.courses.models import DatasetVersion, Homework
-    from basin.submissions.models import Submission
+    from basin.submissions.models import Run, Submission
 
     now = timezone.now()
     homework = Homework.objects.create(course=course, slug="hw1", title="hw1", opens_at=now - timedelta(days=1),
@@ -277,8 +277,10 @@ def held_submissions(course, people):
     def make(status, **fields):
         s = Submission.objects.create(homework=homework, user=people["student"], status=status, kind="bundle",
                                       file=ContentFile(b"x", name="s.zip"), original_name="s.zip", size=1,
-                                      sha256="0" * 64, **fields)
+                                      sha256="0" * 64)
         Submission.objects.filter(pk=s.pk).update(created_at=now - timedelta(minutes=10))
+        Run.objects.create(submission=s, kind="score", state=status, created_at=now - timedelta(minutes=10),
+                           attempt=int(status == "running"), **fields)
     make("queued")
     make("running", worker="celery@gone-1", started_at=now - timedelta(minutes=5),
          lease_expires_at=now + timedelta(minutes=10))
@@ -404,11 +406,13 @@ def test_every_response_carries_a_request_id(db):
     assert made["X-Request-ID"] != "evil\nid" and len(made["X-Request-ID"]) == 32
 
 
-def test_the_workers_log_lines_are_json_with_the_task_and_the_submission(live_worker):
+def test_the_workers_log_lines_are_json_with_the_task_and_the_run(live_worker):
     from celery import Celery
 
+    from basin.dispatch import GRADE
+
     sender = Celery("ops-test-sender", broker=REDIS, set_as_current=False)
-    task_id = sender.send_task("basin.grading.grade_submission", args=[424242], queue=live_worker.queue).id
+    task_id = sender.send_task(GRADE, args=[424242], queue=live_worker.queue).id
     sender.close()
 
     def failed():
@@ -416,8 +420,7 @@ def test_the_workers_log_lines_are_json_with_the_task_and_the_submission(live_wo
         return next((r for r in records if r.get("task_id") == task_id and r["level"] == "ERROR"), None)
 
     error = live_worker.platform.wait_for(failed, 60, "the task's error line")
-    assert (error["submission_id"], error["task_name"], error["logger"]) == (
-        424242, "basin.grading.grade_submission", "celery.app.trace")
+    assert (error["run_id"], error["task_name"], error["logger"]) == (424242, GRADE, "celery.app.trace")
     assert "Traceback" in error["exception"]
     # From the first log line on, every line is JSON. (Before it Celery may print, not log, a
     # warning of its own to stderr: running as root.)

@@ -1,5 +1,5 @@
-"""The queue page: depth and oldest waiting, running per worker with its oldest run and lease,
-failures by verdict over 24 hours, the same for the diagnostics run; for course staff (their
+"""The queue page, read from the runs: depth and oldest waiting, running per worker with its
+oldest run and lease, failures by verdict over 24 hours, the same for diagnostics runs; for course staff (their
 courses) and superusers; a constant number of queries."""
 from datetime import timedelta
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from basin.courses.models import Course, DatasetVersion, Homework
 from basin.grading.queue import Tally, queue_state
-from basin.submissions.models import Submission
+from basin.submissions.models import Run, Submission
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): waits and ages on the database clock, aggregates.
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
@@ -32,13 +32,32 @@ def homeworks(course):
     return {"hw1": make(course, "hw1"), "cv1": make(Course.objects.get(slug="cv201"), "cv1")}
 
 
+SCORING_STATE = {"queued": "queued", "running": "running", "scored": "finished", "failed": "finished",
+                 "cancelled": "cancelled"}
+DIAGNOSTICS_STATE = {"queued": "queued", "running": "running", "complete": "finished", "partial": "finished",
+                     "failed": "failed"}
+
+
 @pytest.fixture
 def make(homeworks, people):
-    def submission(status, hw="hw1", created_ago=timedelta(0), **fields):
+    """A submission in a state, with the runs that state stands for: its scoring run (queued at
+    `created_ago`), and its diagnostics run (queued when the scoring finished) if it has one."""
+    def submission(status, hw="hw1", created_ago=timedelta(0), verdict="", worker="", started_at=None,
+                   lease_expires_at=None, finished_at=None, diagnostics_status="", diagnostics_lease_expires_at=None):
         s = Submission.objects.create(homework=homeworks[hw], user=people["student"], status=status,
                                       file=ContentFile(b"x", name="s.zip"), original_name="s.zip", kind="bundle",
-                                      size=1, sha256="0" * 64, **fields)
+                                      size=1, sha256="0" * 64, verdict=verdict, diagnostics_status=diagnostics_status)
         Submission.objects.filter(pk=s.pk).update(created_at=NOW - created_ago)
+        state = SCORING_STATE[status]
+        Run.objects.create(submission=s, kind="score", state=state, created_at=NOW - created_ago, worker=worker,
+                           outcome=(verdict or status) if state == "finished" else "", started_at=started_at,
+                           lease_expires_at=lease_expires_at, finished_at=finished_at, attempt=int(bool(started_at)))
+        if diagnostics_status:
+            state = DIAGNOSTICS_STATE[diagnostics_status]
+            outcome = {"finished": diagnostics_status, "failed": "infrastructure_error"}.get(state, "")
+            Run.objects.create(submission=s, kind="diagnose", state=state, created_at=finished_at, outcome=outcome,
+                               lease_expires_at=diagnostics_lease_expires_at,
+                               finished_at=finished_at if outcome else None)
         return s
     return submission
 
@@ -87,7 +106,8 @@ def test_the_numbers_of_a_seeded_queue_for_the_courses_ta(seeded, people):
     assert (s.scored_24h, s.failed_24h) == (7, 3)
     assert (d.waiting, d.oldest_waiting_age, d.running, d.earliest_lease_expires_at, d.lease_expired) == (
         2, timedelta(hours=3), 1, later(minutes=12), False)
-    assert d.outcomes_24h == [Tally("complete", 2), Tally("partial", 1), Tally("failed", 1)]
+    assert d.outcomes_24h == [Tally("complete", 2), Tally("infrastructure_error", 1), Tally("partial", 1)]
+    assert [(w.worker, w.running) for w in d.workers] == [("(unknown)", 1)]
 
 
 def test_a_superuser_sees_every_course_and_another_ta_only_theirs(seeded, people):
@@ -159,5 +179,5 @@ def test_the_page_takes_the_same_number_of_queries_for_2_and_50_submissions(make
     few = count()
     seed(48)
     many = count()
-    assert many == few and few[0] == 5 + (connection.vendor == "postgresql")  # + the database clock there
+    assert many == few and few[0] == 6 + (connection.vendor == "postgresql")  # + the database clock there
     assert Submission.objects.count() == 50

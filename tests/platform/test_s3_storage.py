@@ -166,7 +166,7 @@ def test_a_students_upload_lands_in_the_bucket_as_a_private_object(s3, api, home
 @pytest.mark.django_db
 def test_the_grader_scores_and_diagnoses_a_submission_read_from_the_bucket(s3, scored_submission, settings,
                                                                              monkeypatch):
-    from basin.grading import diagnostics
+    from tests.runs import diagnose
 
     # The diagnostics message is recorded, not sent: the broker is the end-to-end tests' part.
     sent = []
@@ -177,9 +177,9 @@ def test_the_grader_scores_and_diagnoses_a_submission_read_from_the_bucket(s3, s
     submission = scored_submission()  # stored in the bucket, then graded by the process sandbox
     assert f"{PREFIX}/{submission.file.name}" in _keys(s3)
     assert not Path(settings.MEDIA_ROOT).exists()  # so the grader read it from S3
-    assert submission.backend == "process" and 0.0 <= submission.public_score <= 1.0
-    assert sent == [submission.pk]
-    diagnostics.run_diagnostics(submission.pk)
+    assert submission.runs.get(kind="score").backend == "process" and 0.0 <= submission.public_score <= 1.0
+    assert sent == [submission.runs.get(kind="diagnose").pk]
+    diagnose(submission)
     submission.refresh_from_db()
     assert submission.diagnostics_status == "complete", submission.model_diagnostics
 

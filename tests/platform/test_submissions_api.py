@@ -35,6 +35,7 @@ def test_a_student_submits_and_the_submission_is_queued_on_commit(api, homework,
     body = response.json()
     assert body["status"] == "queued" and body["kind"] == "bundle" and body["note"] == "first try"
     assert len(callbacks) == 1  # grading is enqueued only after the upload is committed
+    assert [(r["kind"], r["state"], r["attempt"]) for r in body["runs"]] == [("score", "queued", 0)]
     stored = Submission.objects.get(pk=body["id"])
     assert stored.user == people["student"] and stored.file.read() == data
     assert "model.zip" not in stored.file.name  # stored under a random name
@@ -187,3 +188,32 @@ def test_an_upload_sent_as_json_is_told_the_form_it_takes(api, homework):
     assert response.status_code == 415
     assert response.json()["error"]["message"] == ("This endpoint takes application/x-www-form-urlencoded or "
                                                    "multipart/form-data; send the request in that form.")
+
+
+def test_a_submissions_runs_show_their_history_and_only_staff_see_who_ran_them_and_why(api, homework, people):
+    """A rescore adds runs beside the old ones; the worker, backend, timings and log of each run
+    (infrastructure errors, lost workers) are the course staff's, never the student's."""
+    from basin.submissions import runs, services
+
+    submission = Submission.objects.create(homework=homework, user=people["student"], file="x.zip",
+                                           original_name="x.zip", kind="bundle", size=1, sha256="0" * 64)
+    first = runs.claim(runs.open_run(submission.pk, runs.SCORE).pk, runs.SCORE, "celery@gpu-1")
+    runs.release(first, "InfrastructureError: Docker failed: 500 Server Error")
+    again = runs.claim(first.run.pk, runs.SCORE, "celery@gpu-2")
+    assert runs.finish(again, outcome="scored", status="scored", run_fields={"backend": "docker"},
+                       submission_fields={"verdict": "scored", "public_score": 0.5})
+    submission.refresh_from_db()
+    assert services.rescore(submission)
+
+    student = api("student").get(f"/api/submissions/{submission.pk}/").json()
+    assert [(r["kind"], r["state"], r["outcome"], r["attempt"]) for r in student["runs"]] == [
+        ("score", "finished", "scored", 2), ("score", "queued", "", 0)]
+    assert student["attempts"] == 0 and student["status"] == "queued"  # its latest scoring run's
+    assert all(r[key] is None for r in student["runs"] for key in ("worker", "backend", "timings", "log"))
+    assert "Docker failed" not in str(student)
+
+    ta = api("ta").get(f"/api/submissions/{submission.pk}/").json()
+    old = ta["runs"][0]
+    assert (old["worker"], old["backend"]) == ("celery@gpu-2", "docker")
+    assert "try 1: InfrastructureError: Docker failed" in old["log"] and "try 2 on celery@gpu-2" in old["log"]
+    assert "superseded" not in old["log"]  # it had ended: only a live run is cancelled by a rescore

@@ -6,8 +6,9 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from basin.dispatch import GRADE
-from basin.grading import services, watchdog
-from basin.submissions.models import Submission
+from basin.grading import watchdog
+from basin.submissions import runs
+from basin.submissions.models import Run, Submission
 from tests import services as real
 
 # Re-run on PostgreSQL (tests/platform/test_on_postgres.py): expired leases read on the database clock.
@@ -16,21 +17,22 @@ pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 @pytest.fixture
 def sent(dispatched):
-    """sent(): the submissions whose grading was sent, in order (tests/conftest.py's dispatched)."""
+    """sent(): the scoring runs whose message was sent, in order (tests/conftest.py's dispatched)."""
     return lambda: [pk for task, pk, _ in dispatched if task == GRADE]
 
 
 @pytest.fixture
 def submission(homework, people):
-    def make(status="queued", attempts=0, lease_in=None, age=timedelta(0), enqueued_ago=None) -> Submission:
+    """make(...) -> the scoring run of a new submission, in that state."""
+    def make(status="queued", attempts=0, lease_in=None, age=timedelta(0), enqueued_ago=None) -> Run:
         now = timezone.now()
         s = Submission.objects.create(
             homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
-            kind="bundle", size=1, sha256="0" * 64, status=status, attempts=attempts,
-            lease_expires_at=None if lease_in is None else now + lease_in,
-            enqueued_at=None if enqueued_ago is None else now - enqueued_ago)
+            kind="bundle", size=1, sha256="0" * 64, status=status)
         Submission.objects.filter(pk=s.pk).update(created_at=now - age)
-        return s
+        return Run.objects.create(submission=s, kind=runs.SCORE, state=status, attempt=attempts, created_at=now - age,
+                                  lease_expires_at=None if lease_in is None else now + lease_in,
+                                  enqueued_at=None if enqueued_ago is None else now - enqueued_ago)
     return make
 
 
@@ -39,7 +41,8 @@ def test_a_running_submission_whose_lease_expired_is_queued_again(submission, se
     busy = submission("running", attempts=1, lease_in=timedelta(minutes=5))
     assert watchdog.run_watchdog().requeued == 1
     lost.refresh_from_db(), busy.refresh_from_db()
-    assert (lost.status, busy.status) == ("queued", "running") and sent() == [lost.pk]
+    assert (lost.state, lost.submission.status, busy.state) == ("queued", "queued", "running") and sent() == [lost.pk]
+    assert "try 1: its lease expired: its worker was lost; again in 10 s" in lost.log
 
 
 def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_student(submission, sent, settings):
@@ -47,7 +50,8 @@ def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_st
     lost = submission("running", attempts=2, lease_in=-timedelta(seconds=1))
     watchdog.run_watchdog()
     lost.refresh_from_db()
-    assert (lost.status, lost.verdict) == ("failed", "infrastructure_error") and sent() == []
+    assert (lost.submission.status, lost.submission.verdict) == ("failed", "infrastructure_error") and sent() == []
+    assert (lost.state, lost.outcome) == ("failed", "infrastructure_error")
 
 
 def test_a_queued_submission_whose_message_was_lost_is_sent_again(submission, sent, settings):
@@ -68,19 +72,21 @@ def test_containers_of_attempts_that_are_no_longer_running_are_removed(submissio
     running = submission("running", attempts=1, lease_in=timedelta(minutes=5))
     requeued = submission("queued", attempts=1)
     client = docker.from_env()
-    def container(instance, submission_id):
-        return client.containers.run(
-            "basin-sandbox:cpu", entrypoint=["sleep", "120"], detach=True, network_mode="none",
-            labels={"basin.sandbox": "1", "basin.instance": instance, "basin.submission": str(submission_id),
-                    "basin.attempt": "1"})
+    def container(instance, run, **labels):
+        labels = {"basin.sandbox": "1", "basin.instance": instance, "basin.submission": str(run.submission_id),
+                  "basin.run": str(run.pk), "basin.attempt": "1", **labels}
+        return client.containers.run("basin-sandbox:cpu", entrypoint=["sleep", "120"], detach=True,
+                                     network_mode="none", labels={k: v for k, v in labels.items() if v is not None})
 
     mine = settings.BASIN_INSTANCE
-    made = {"live": container(mine, running.pk), "orphan": container(mine, requeued.pk),
-            "another basin's": container("some-other-basin", requeued.pk)}
+    made = {"live": container(mine, running), "orphan": container(mine, requeued),
+            "another basin's": container("some-other-basin", requeued),
+            "an older release's": container(mine, running, **{"basin.run": None}),  # a submission's label, no run's
+            "a TA's own": container(mine, running, **{"basin.submission": None, "basin.run": None})}  # no worker's
     try:
-        assert watchdog.run_watchdog().containers_removed == 1
+        assert watchdog.run_watchdog().containers_removed == 2
         left = {name for name, c in made.items() if client.containers.list(all=True, filters={"id": c.id})}
-        assert left == {"live", "another basin's"}
+        assert left == {"live", "another basin's", "a TA's own"}
     finally:
         for leftover in made.values():
             try:
@@ -103,9 +109,9 @@ def test_leases_follow_the_database_clock_not_a_skewed_worker_clock(monkeypatch,
     queued = submission()
     real_now = timezone.now
     monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(hours=1))
-    claimed = services.claim(queued.pk)
+    claimed = runs.claim(queued.pk, runs.SCORE, "celery@fast-clock")
     monkeypatch.setattr(timezone, "now", real_now)
-    lease = Submission.objects.get(pk=claimed.submission.pk).lease_expires_at - database_now()
+    lease = Run.objects.get(pk=claimed.run.pk).lease_expires_at - database_now()
     from django.conf import settings
 
     assert abs(lease.total_seconds() - settings.BASIN_LEASE_SECONDS) < 30

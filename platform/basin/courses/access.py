@@ -90,6 +90,12 @@ def report_checks_visible(viewer: Viewer) -> bool:
     return viewer.is_staff
 
 
+def run_details_visible(viewer: Viewer) -> bool:
+    """Which worker ran a run, on which backend, how long it took, and its log of tries and
+    infrastructure errors: the course staff's (a student sees each run's state and outcome)."""
+    return viewer.is_staff
+
+
 def logs_visible(submission, viewer: Viewer) -> bool:
     """The rehearsal's log and a failure's own message: the homework may hide them from students."""
     return viewer.is_staff or submission.homework.show_logs_to_students

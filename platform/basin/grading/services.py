@@ -1,39 +1,26 @@
-"""The grading worker's side of a submission: claim it once, evaluate it in the sandbox, store
-the verdict once. Exactly-once comes from conditional UPDATEs, not from the broker:
-
-    claim   queued  → running   (attempt + 1, lease until T)   only one worker wins
-    record  running → scored | failed, for *this* attempt      a late duplicate changes nothing
-    retry   running → queued    on an infrastructure error, with backoff, until the attempts run out
-"""
+"""The grading worker's side of a scoring run: claim it, evaluate the submission in the sandbox,
+store the verdict once (the run's state changes are basin.submissions.runs's), and queue its
+diagnostics run when it scored."""
 from __future__ import annotations
 
 import logging
 import shutil
 import socket
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import F
-from django.utils import timezone
+from django.db import transaction
 
 from basin import leases
-from basin.clock import database_now
+from basin.logs import about_submission
+from basin.submissions import runs
 from basin.submissions.models import Submission
-from basin.submissions.services import enqueue_diagnostics, enqueue_grading
 from basin_grader.evaluate import Evaluation, evaluate
 from basin_grader.sandbox import RunIdentity, SandboxLimits, get_backend
-from basin_grader.verdicts import INFRASTRUCTURE_ERROR, SCORED, InfrastructureError
+from basin_grader.verdicts import SCORED, InfrastructureError
 
 log = logging.getLogger(__name__)
-RETRY_BACKOFF_S = (10, 60, 300)
-
-
-@dataclass(frozen=True)
-class Claim:
-    submission: Submission
-    attempt: int
 
 
 def worker_name() -> str:
@@ -46,62 +33,31 @@ def worker_name() -> str:
     return (f"{name} gpu {settings.BASIN_GPU}" if settings.BASIN_GPU else name)[:255]
 
 
-def claim(submission_id: int) -> Claim | None:
-    now = database_now()
-    won = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
-        status=Submission.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, worker=worker_name(),
-        lease_expires_at=now + leases.lease())
-    if not won:
-        return None
-    submission = Submission.objects.select_related("homework__dataset").get(pk=submission_id)
-    return Claim(submission, submission.attempts)
-
-
-def _running(claim: Claim):
-    return Submission.objects.filter(pk=claim.submission.pk, status=Submission.Status.RUNNING, attempts=claim.attempt)
-
-
 def wants_diagnostics(submission: Submission) -> bool:
     """Whether a scored submission gets a diagnostics run: this worker's setting and its homework's."""
     return settings.BASIN_DIAGNOSTICS != "off" and submission.homework.diagnostics_enabled
 
 
-def record(claim: Claim, evaluation: Evaluation) -> bool:
+def record(claim: runs.Claim, evaluation: Evaluation) -> bool:
     """Store a verdict for this attempt; False when the attempt is no longer current. A scored
     submission's diagnostics run is queued with it (basin.grading.diagnostics)."""
     scores = evaluation.scores
-    diagnose = evaluation.verdict == SCORED and wants_diagnostics(claim.submission)
-    stored = bool(_running(claim).update(
-        status=Submission.Status.SCORED if evaluation.verdict == SCORED else Submission.Status.FAILED,
-        diagnostics_status=Submission.DiagnosticsStatus.QUEUED if diagnose else Submission.DiagnosticsStatus.NONE,
-        model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
-        verdict=evaluation.verdict, message=evaluation.message, log_tail=evaluation.log_tail,
-        hidden_log=evaluation.hidden_log,
-        scores=scores, diagnostics=evaluation.diagnostics, timings=evaluation.timings, backend=evaluation.backend,
-        public_score=scores.get("public", {}).get("accuracy"), private_score=scores.get("private", {}).get("accuracy"),
-        finished_at=timezone.now(), lease_expires_at=None))
-    if stored and diagnose:
-        enqueue_diagnostics(claim.submission.pk)
+    scored = evaluation.verdict == SCORED
+    diagnose = scored and wants_diagnostics(claim.submission)
+    with transaction.atomic():
+        stored = runs.finish(
+            claim, outcome=evaluation.verdict, status=Submission.Status.SCORED if scored else Submission.Status.FAILED,
+            run_fields={"backend": evaluation.backend, "timings": evaluation.timings},
+            submission_fields={
+                "verdict": evaluation.verdict, "message": evaluation.message, "log_tail": evaluation.log_tail,
+                "hidden_log": evaluation.hidden_log, "scores": scores, "diagnostics": evaluation.diagnostics,
+                "public_score": scores.get("public", {}).get("accuracy"),
+                "private_score": scores.get("private", {}).get("accuracy"),
+                "diagnostics_status": Submission.DiagnosticsStatus.NONE, "model_diagnostics": {},
+                "landscape_thumbnail": None, "sharpness": None})
+        if stored and diagnose:
+            runs.open_run(claim.submission.pk, runs.DIAGNOSE)
     return stored
-
-
-def release_for_retry(claim: Claim, reason: str) -> None:
-    """An infrastructure failure: queue again with backoff, or fail once the attempts are spent."""
-    # Attempt numbers only grow (a stale worker's attempt must never match a new one); a rescore
-    # grants a fresh set of tries from where they stood.
-    tries = claim.attempt - claim.submission.attempts_before_rescore
-    if tries >= settings.BASIN_MAX_ATTEMPTS:
-        _running(claim).update(status=Submission.Status.FAILED, verdict=INFRASTRUCTURE_ERROR,
-                               message="The grader failed on this submission several times; the course staff "
-                                       "have been told. It does not count against your quota.",
-                               finished_at=timezone.now(), lease_expires_at=None)
-        log.error("submission %s failed for good after %s attempts: %s", claim.submission.pk, claim.attempt, reason)
-        return
-    if _running(claim).update(status=Submission.Status.QUEUED, lease_expires_at=None):
-        delay = RETRY_BACKOFF_S[min(tries, len(RETRY_BACKOFF_S)) - 1]
-        log.warning("submission %s attempt %s: infrastructure error, retry in %ss: %s",
-                    claim.submission.pk, claim.attempt, delay, reason)
-        enqueue_grading(claim.submission.pk, countdown=delay)
 
 
 def _local_copy(submission: Submission, folder: Path) -> Path:
@@ -123,38 +79,51 @@ def limits_for(homework) -> SandboxLimits:
     return SandboxLimits(wall_seconds=leases.clamp(homework.time_limit_s), memory_mb=homework.memory_limit_mb)
 
 
-def run_identity(submission_id: int, attempt: int) -> RunIdentity:
-    instance = settings.BASIN_INSTANCE
-    return RunIdentity(name=f"basin-{instance}-sub-{submission_id}-a{attempt}",
-                       labels={"basin.instance": instance, "basin.submission": str(submission_id),
-                               "basin.attempt": str(attempt)})
+def run_identity(claim: runs.Claim) -> RunIdentity:
+    """The sandbox container's name and labels: the sweep (basin.grading.watchdog) removes a
+    container whose run and attempt are no longer current."""
+    instance, run = settings.BASIN_INSTANCE, claim.run
+    return RunIdentity(name=f"basin-{instance}-{run.kind}-{run.pk}-a{claim.attempt}",
+                       labels={"basin.instance": instance, "basin.submission": str(run.submission_id),
+                               "basin.run": str(run.pk), "basin.attempt": str(claim.attempt)})
 
 
-def grade_submission(submission_id: int) -> None:
-    claimed = claim(submission_id)
-    if claimed is None:
-        log.info("submission %s is not queued (taken or finished); nothing to do", submission_id)
-        return
-    submission = claimed.submission
+def work_folder(claim: runs.Claim):
+    """A temporary folder for one try (ignore_cleanup_errors: what a sandbox left in /out must
+    never keep a result from being stored)."""
     work_root = Path(settings.BASIN_WORK_DIR)
     work_root.mkdir(parents=True, exist_ok=True)
-    identity = run_identity(submission.pk, claimed.attempt)
-    # ignore_cleanup_errors: what a sandbox left in /out must never keep a verdict from being stored.
-    with tempfile.TemporaryDirectory(prefix=f"sub-{submission.pk}-", dir=work_root, ignore_cleanup_errors=True) as tmp:
+    return tempfile.TemporaryDirectory(prefix=f"{claim.run.kind}-{claim.run.pk}-a{claim.attempt}-", dir=work_root,
+                                       ignore_cleanup_errors=True)
+
+
+def grade(run_id: int) -> None:
+    claim = runs.claim(run_id, runs.SCORE, worker_name())
+    if claim is None:
+        log.info("scoring run %s is not queued (taken or over); nothing to do", run_id)
+        return
+    with about_submission(claim.run.submission_id):
+        _grade(claim)
+
+
+def _grade(claim: runs.Claim) -> None:
+    submission, run_id = claim.submission, claim.run.pk
+    with work_folder(claim) as tmp:
         try:
             backend = sandbox_backend()
             upload = _local_copy(submission, Path(tmp))
             evaluation = evaluate(upload, submission.homework.dataset.path, Path(tmp) / "attempt", backend,
-                                  limits_for(submission.homework), identity, diagnostics=settings.BASIN_DIAGNOSTICS)
+                                  limits_for(submission.homework), run_identity(claim),
+                                  diagnostics=settings.BASIN_DIAGNOSTICS)
         except (InfrastructureError, OSError) as e:
-            release_for_retry(claimed, f"{type(e).__name__}: {e}")
+            runs.release(claim, f"{type(e).__name__}: {e}")
             return
         except BaseException as e:  # a bug or a time limit: retry rather than leave it running
-            release_for_retry(claimed, f"unexpected {type(e).__name__}: {e}")
+            runs.release(claim, f"unexpected {type(e).__name__}: {e}")
             raise
-        if not record(claimed, evaluation):
-            log.warning("submission %s attempt %s finished after losing its lease; result dropped",
-                        submission.pk, claimed.attempt)
+        if not record(claim, evaluation):
+            log.warning("scoring run %s, try %s, finished after losing its claim; result dropped",
+                        run_id, claim.attempt)
 
 
 def sandbox_backend():

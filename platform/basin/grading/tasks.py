@@ -36,18 +36,18 @@ def _sweep_at_start(**kwargs) -> None:
 # retry from Celery's own tools) still lands where dispatch would put it.
 @shared_task(name=dispatch.GRADE, queue=dispatch.QUEUE_OF[dispatch.GRADE],
              acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def grade_submission(submission_id: int) -> None:
+def score_run(run_id: int) -> None:
     sweep_this_host()
-    services.grade_submission(submission_id)
+    services.grade(run_id)
 
 
 @shared_task(name=dispatch.DIAGNOSE, queue=dispatch.QUEUE_OF[dispatch.DIAGNOSE],
              acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def run_diagnostics(submission_id: int) -> None:
+def diagnose_run(run_id: int) -> None:
     from . import diagnostics
 
     sweep_this_host()
-    diagnostics.run_diagnostics(submission_id)
+    diagnostics.diagnose(run_id)
 
 
 @shared_task(name=dispatch.WATCHDOG, queue=dispatch.QUEUE_OF[dispatch.WATCHDOG], ignore_result=True)

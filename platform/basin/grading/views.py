@@ -19,8 +19,8 @@ def queue(request):
         raise Http404("The queue page is for course staff.")
     state = queue_state(request.user)
     timeout = page_timeout()
-    # A worker that holds one of these running submissions should answer: the page says when not.
-    holders = [w.worker for w in state.scoring.workers if "@" in w.worker]
+    # A worker that holds one of these running runs should answer: the page says when not.
+    holders = state.holders()
     health = worker_health(timeout=timeout, expected=holders)
     healthy, reason = health.verdict("scoring")
     return render(request, "grading/queue.html", {

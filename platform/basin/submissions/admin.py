@@ -18,7 +18,7 @@ from basin.courses.admin import CourseScopedAdmin, is_superuser, plural
 from basin.errors import ApplicationError
 
 from . import services
-from .models import Submission
+from .models import Run, Submission
 from .selectors import visible_diagnostics, visible_scores
 
 HIDDEN = "hidden until the reveal"
@@ -63,11 +63,24 @@ class Outcome:
                                     messages.WARNING)
 
 
+class RunInline(admin.TabularInline):
+    """A submission's sandbox runs (scoring and diagnostics), each with its tries and log: read
+    only, like every grading result (runs change state in basin.submissions.runs)."""
+    model = Run
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("kind", "state", "outcome", "attempt", "worker", "backend", "created_at",
+                                "enqueued_at", "started_at", "lease_expires_at", "finished_at", "timings", "log")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Submission)
 class SubmissionAdmin(CourseScopedAdmin):
     course_lookup = "homework__course"
     list_display = ["id", "homework", "user", "is_baseline", "status", "verdict", "public_score", "private",
-                    "late_penalty", "disqualified", "diagnostics_status", "worker", "created_at"]
+                    "late_penalty", "disqualified", "diagnostics_status", "created_at"]
     list_filter = [("homework", admin.RelatedOnlyFieldListFilter), "status", "verdict", "is_baseline", "disqualified",
                    "diagnostics_status"]
     list_select_related = ["homework", "user"]
@@ -77,12 +90,10 @@ class SubmissionAdmin(CourseScopedAdmin):
         (None, {"fields": ["homework", "user", "original_name", "file", "kind", "size", "sha256", "note",
                            "is_baseline", "selected", "late_penalty", "disqualified", "disqualified_reason"]}),
         ("Grading", {"fields": ["status", "verdict", "message", "public_score", "private", "visible_scores",
-                                "visible_diagnostics", "log_tail", "hidden_pass_log", "attempts", "worker", "backend",
-                                "timings", "enqueued_at", "lease_expires_at", "created_at", "started_at",
-                                "finished_at"]}),
-        ("Diagnostics run", {"fields": ["diagnostics_status", "diagnostics_attempts", "diagnostics_enqueued_at",
-                                        "diagnostics_lease_expires_at", "model_diagnostics"]}),
+                                "visible_diagnostics", "log_tail", "hidden_pass_log", "created_at"]}),
+        ("Diagnostics", {"fields": ["diagnostics_status", "model_diagnostics"]}),
     ]
+    inlines = [RunInline]  # its runs, oldest first: a rescore adds new ones
     # Everything but the note (a baseline's name on the leaderboard) is the grader's or a service's.
     editable = ("note",)
 

@@ -1,6 +1,12 @@
-"""A submission: the stored file and where it stands in received → queued → running →
-scored | failed | cancelled. Scores of the private leaderboard part are stored here but only
-shown after the homework's reveal (see selectors and serializers)."""
+"""A submission, the stored file and what grading made of it, and its runs: each sandbox run (a
+scoring or a diagnostics run) is a Run row with its own state, tries, lease and history
+(basin.submissions.runs owns every change of a run's state).
+
+A submission's `status` (received → queued → running → scored | failed | cancelled) and
+`diagnostics_status` are what its student is shown of its latest scoring and diagnostics run:
+basin.submissions.runs writes them with the run, in one transaction, and nothing else does.
+Scores of the private leaderboard part are stored here but only shown after the homework's
+reveal (basin.courses.access)."""
 from __future__ import annotations
 
 import uuid
@@ -8,6 +14,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 def submission_upload_path(instance: Submission, filename: str) -> str:
@@ -56,10 +63,6 @@ class Submission(models.Model):
     message = models.TextField(blank=True)
     log_tail = models.TextField(blank=True, help_text="the rehearsal's log: public images only, the student's")
     hidden_log = models.TextField(blank=True, help_text="the run on the hidden test images: course staff only")
-    attempts = models.PositiveIntegerField(default=0)  # only ever grows: each claim's number is its own
-    attempts_before_rescore = models.PositiveIntegerField(default=0, help_text="retries count from here")
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)  # last message sent; the watchdog resends stale ones
 
     public_score = models.FloatField(null=True, blank=True)
     private_score = models.FloatField(null=True, blank=True)
@@ -69,21 +72,13 @@ class Submission(models.Model):
     # The sandbox's diagnostics run (public-label subsets only: shown before the reveal too).
     model_diagnostics = models.JSONField(default=dict, blank=True)
     diagnostics_status = models.CharField(max_length=16, choices=DiagnosticsStatus.choices, blank=True, default="")
-    diagnostics_attempts = models.PositiveIntegerField(default=0)
-    diagnostics_lease_expires_at = models.DateTimeField(null=True, blank=True)
-    diagnostics_enqueued_at = models.DateTimeField(null=True, blank=True)
     # Copied out of model_diagnostics when it is recorded: what a leaderboard row shows, read
     # without unpacking the whole report for every row.
     landscape_thumbnail = models.JSONField(null=True, blank=True,
                                            help_text="train loss along the first 1D landscape direction")
     sharpness = models.FloatField(null=True, blank=True, help_text="top Hessian eigenvalue")
-    timings = models.JSONField(default=dict, blank=True)
-    backend = models.CharField(max_length=16, blank=True)
-    worker = models.CharField(max_length=255, blank=True, help_text="the worker that last ran its grading")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -93,3 +88,51 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.user} {self.status}"
+
+
+class Run(models.Model):
+    """One sandbox run of a submission: its scoring, or its diagnostics. A run is claimed by one
+    worker at a time: each claim adds one to `attempt`, the fencing token a worker must still
+    hold to store its result, and holds a lease that the watchdog ends when its worker is lost.
+    A rescore makes new runs (the old ones stay, as the submission's history), so each run
+    counts its own tries."""
+
+    class Kind(models.TextChoices):
+        SCORE = "score"
+        DIAGNOSE = "diagnose"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"  # a result was stored: `outcome` says which (a verdict, or complete | partial)
+        FAILED = "failed"  # the grader failed on it every try: not the student's doing
+        CANCELLED = "cancelled"  # the submission was cancelled, or rescored while this run was live
+
+    LIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    outcome = models.CharField(max_length=32, blank=True, help_text="a verdict, or complete | partial")
+    attempt = models.PositiveIntegerField(default=0, help_text="claims so far; a worker's claim holds its number")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="the worker of the latest claim")
+    backend = models.CharField(max_length=16, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True, help_text="what happened to the run: claims, retries and why (staff only)")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="last message sent; the watchdog resends")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["submission", "kind"], condition=models.Q(state__in=["queued", "running"]),
+            name="one_live_run_per_submission_and_kind")]
+        indexes = [models.Index(fields=["kind", "state", "lease_expires_at"]),
+                   models.Index(fields=["kind", "state", "finished_at"])]
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} run #{self.pk} of submission {self.submission_id}: {self.state}"

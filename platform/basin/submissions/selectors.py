@@ -57,7 +57,8 @@ def quota_of(homework: Homework, user, now: datetime | None = None) -> Quota:
 
 
 def submission_for(submission_id: int, user) -> Submission:
-    submission = Submission.objects.select_related("homework__course", "user").filter(pk=submission_id).first()
+    submission = (Submission.objects.select_related("homework__course", "user").prefetch_related("runs")
+                  .filter(pk=submission_id).first())
     if submission is None or not user.is_authenticated:
         raise Http404("No such submission.")
     if submission.user_id != user.id and not access.is_course_staff(user, submission.homework.course_id):
@@ -67,7 +68,7 @@ def submission_for(submission_id: int, user) -> Submission:
 
 def submissions_of(user, homework) -> list[Submission]:
     return list(Submission.objects.filter(homework=homework, user=user).select_related("homework__course")
-                .order_by("-created_at"))
+                .prefetch_related("runs").order_by("-created_at"))
 
 
 # What of a submission's stored scores and trusted diagnostics anyone may see, by key: an

@@ -1,22 +1,22 @@
-"""Writes for submissions: accepting an upload, and handing it to the grading queue on commit."""
+"""Writes for submissions: accepting an upload (its scoring run queued with it), cancelling,
+rescoring, the final selection, disqualifying and marking baselines. Runs change state only in
+basin.submissions.runs."""
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from basin import dispatch
-from basin.clock import database_now
 from basin.courses import access
 from basin.courses.models import Homework, Membership
 from basin.errors import ApplicationError
 from basin_grader.formats import inspect_submission
 from basin_grader.verdicts import GradingError
 
+from . import runs
 from .models import Submission
 from .selectors import quota_of
 
@@ -38,26 +38,6 @@ def check_upload_size(homework: Homework, size: int) -> None:
         raise ApplicationError("file_too_large", f"The file is {size / 1e6:.1f} MB; this homework accepts at most "
                                f"{homework.max_upload_mb} MB. Make the model smaller or save weights in half "
                                "precision.", details={"limit_bytes": limit, "size_bytes": size})
-
-
-# Which column stamps when each task was last sent, so the watchdog can resend a message that was lost.
-_SENT_AT = {dispatch.GRADE: "enqueued_at", dispatch.DIAGNOSE: "diagnostics_enqueued_at"}
-
-
-def enqueue(task: str, submission_id: int, countdown: float = 0) -> None:
-    """Send a submission's grading or diagnostics task (basin.dispatch) and stamp when. A broker that
-    is down loses nothing: the row keeps its state, unstamped, and the watchdog sends it later."""
-    if dispatch.send(task, submission_id, countdown):
-        Submission.objects.filter(pk=submission_id).update(
-            **{_SENT_AT[task]: database_now() + timedelta(seconds=countdown)})
-
-
-def enqueue_grading(submission_id: int, countdown: float = 0) -> None:
-    enqueue(dispatch.GRADE, submission_id, countdown)
-
-
-def enqueue_diagnostics(submission_id: int, countdown: float = 0) -> None:
-    enqueue(dispatch.DIAGNOSE, submission_id, countdown)
 
 
 def check_not_empty(upload) -> None:
@@ -111,7 +91,7 @@ def submit(*, homework: Homework, user, upload, note: str = "", is_baseline: boo
             homework=homework, user=user, is_baseline=is_baseline, file=upload, original_name=upload.name[:255],
             kind=info.kind, size=upload.size, sha256=digest, note=note[:500], late_penalty=late_penalty,
             status=Submission.Status.QUEUED)
-        transaction.on_commit(lambda: enqueue_grading(submission.id))
+        runs.open_run(submission.pk, runs.SCORE)  # sent once this transaction commits
     return submission
 
 
@@ -164,13 +144,16 @@ def check_open(homework: Homework, now: datetime) -> None:
 def cancel(*, submission: Submission, actor_is_staff: bool) -> Submission:
     """Cancel a submission that is not finished: it stops counting against the quota. Its owner
     may cancel it while it waits; the course's TAs also while it runs (the worker's result for a
-    cancelled submission is dropped: recording needs it still running)."""
+    cancelled run is dropped: storing it needs the run still running)."""
     allowed = [Submission.Status.RECEIVED, Submission.Status.QUEUED]
     if actor_is_staff:
         allowed.append(Submission.Status.RUNNING)
-    done = Submission.objects.filter(pk=submission.pk, status__in=allowed).update(
-        status=Submission.Status.CANCELLED, lease_expires_at=None, finished_at=timezone.now(),
-        message="Cancelled before it was scored; it does not count against the quota.")
+    with transaction.atomic():
+        done = Submission.objects.filter(pk=submission.pk, status__in=allowed).update(
+            status=Submission.Status.CANCELLED,
+            message="Cancelled before it was scored; it does not count against the quota.")
+        if done:
+            runs.cancel_live(submission.pk, "cancelled with its submission")
     if not done:
         submission.refresh_from_db()
         raise ApplicationError("not_cancellable", f"Submission {submission.pk} is {submission.status}; only a "
@@ -180,15 +163,17 @@ def cancel(*, submission: Submission, actor_is_staff: bool) -> Submission:
 
 
 def rescore(submission: Submission) -> bool:
-    """Grade a finished submission again from its stored file (after a grader fix, say): it goes
-    back to the queue with its attempts reset. False for one that is still queued or running."""
-    done = (Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
-        status=Submission.Status.QUEUED, attempts_before_rescore=F("attempts"), verdict="", message="", log_tail="",
-        hidden_log="", public_score=None,
-        private_score=None, scores={}, diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
-        diagnostics_status=Submission.DiagnosticsStatus.NONE, lease_expires_at=None, finished_at=None))
-    if done:
-        transaction.on_commit(lambda: enqueue_grading(submission.pk))
+    """Grade a finished submission again from its stored file (after a grader fix, say): a new
+    scoring run, with tries of its own; a diagnostics run still live is cancelled, and the old
+    runs stay as its history. False for a submission that is still queued or running."""
+    with transaction.atomic():
+        done = Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
+            verdict="", message="", log_tail="", hidden_log="", public_score=None, private_score=None, scores={},
+            diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
+            diagnostics_status=Submission.DiagnosticsStatus.NONE)
+        if done:
+            runs.cancel_live(submission.pk, "superseded by a rescore")
+            runs.open_run(submission.pk, runs.SCORE)
     return bool(done)
 
 

@@ -27,7 +27,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from basin.demo import services
 from basin.demo.progress import Phase, Reporter, duration
 from basin.grading import sandbox_image
-from basin.submissions.models import Submission
+from basin.submissions.models import Run, Submission
 
 DEFAULT_ADDR = "127.0.0.1:8000"
 
@@ -394,8 +394,10 @@ class Command(BaseCommand):
         if submission.status != Submission.Status.SCORED:
             raise CommandError(f"the baseline was not scored: {submission.verdict}: {submission.message}\n"
                                f"{submission.log_tail[-2000:]}")
-        reporter.event(f"public accuracy {submission.public_score:.4f} ({submission.backend} sandbox, "
-                       f"{submission.timings.get('sandbox_s', 0):.1f} s in it)")
+        scoring = submission.runs.filter(kind=Run.Kind.SCORE).last()
+        assert scoring is not None  # a scored submission was scored by a run
+        reporter.event(f"public accuracy {submission.public_score:.4f} ({scoring.backend} sandbox, "
+                       f"{scoring.timings.get('sandbox_s', 0):.1f} s in it)")
         report = submission.model_diagnostics
         if submission.diagnostics_status and report:
             sharpness, grid = report.get("sharpness") or {}, (report.get("landscape") or {}).get("grid") or {}

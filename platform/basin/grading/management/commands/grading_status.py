@@ -105,7 +105,7 @@ class Command(BaseCommand):
         except DatabaseError as e:
             db_error = f"database unreachable: {type(e).__name__}: {e}".strip()
         # A worker that holds a running submission is expected to answer: say so when it does not.
-        expected = [w.worker for w in state.scoring.workers if "@" in w.worker] if state else []
+        expected = state.holders() if state else []
         health = worker_health(timeout=timeout, expected=expected)
         depth = queue_depth(timeout=timeout)
         healthy, reason = health.verdict(REQUIRED_QUEUE)
