@@ -1,11 +1,13 @@
-"""Deadline night with things breaking: 24 submissions are graded while the worker processes are
+"""Deadline night with things breaking: 12 submissions are graded while the worker processes are
 killed with SIGKILL several times and the broker is killed and restarted once (losing every queued
 message, and with uploads arriving while it is down). Every submission must end in exactly one
 terminal state with the verdict and scores of a calm run of the same file, no submission may count
 a lost attempt against the student, and no sandbox container may be left behind.
 
 Production components throughout: PostgreSQL, a Redis broker of the test's own, Docker, real
-Celery worker processes with the watchdog in Celery beat, a live web server.
+Celery worker processes with the watchdog in Celery beat, a live web server. A killed worker is
+restarted under its own name, so it gives back the run it held as it starts (the lease-expiry
+path, a worker that never comes back, is tests/e2e/test_worker_loss.py's).
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from tests import factories, services
 
 from .live import LivePlatform, RedisBroker, base_env, sandbox_containers
 
-TOTAL = 24  # each of the eight checkpoints three times
-FIRST_BURST = 18  # the rest arrive while the broker is down
+TOTAL = 12  # each of the six checkpoints twice
+FIRST_BURST = 9  # the rest arrive while the broker is down
 TIME_LIMIT_S = 35
 # Short lease (allowed outside production), frequent watchdog, quick resend: a lost attempt costs
 # the test seconds, not the quarter of an hour production would wait.
@@ -31,8 +33,8 @@ FAST = {"BASIN_LEASE_SECONDS": "45", "BASIN_LEASE_MARGIN_SECONDS": "10", "BASIN_
 
 
 def variants() -> dict[str, tuple[str, bytes]]:
-    """Eight different checkpoints (file name, bytes): five models, a .pt, and two that fail."""
-    out = {f"seed{s}": (f"seed{s}.zip", factories.bundle(state=factories.baseline_state(seed=s))) for s in range(1, 6)}
+    """Six different checkpoints (file name, bytes): three models, a .pt, and two that fail."""
+    out = {f"seed{s}": (f"seed{s}.zip", factories.bundle(state=factories.baseline_state(seed=s))) for s in range(1, 4)}
     out["pt"] = ("pt.zip", factories.bundle(state=factories.baseline_state(seed=6), weights_name="weights.pt"))
     out["raises"] = ("raises.zip", factories.bundle(model_source=factories.RAISES_IN_BUILD))
     out["wrong-shape"] = ("wrong-shape.zip", factories.bundle(model_source=factories.WRONG_SHAPE))
@@ -86,13 +88,13 @@ def test_submissions_survive_killed_workers_and_a_broker_restart(tmp_path, postg
         result = evaluate(factories.write(work / filename, data), dataset, work / "attempt", get_backend("docker"),
                           SandboxLimits(wall_seconds=TIME_LIMIT_S, memory_mb=2048))
         calm[name] = (result.verdict, result.message, result.scores)
-    assert sum(v == "scored" for v, _, _ in calm.values()) == 6, calm
+    assert sum(v == "scored" for v, _, _ in calm.values()) == 4, calm
 
     def upload(index: int) -> None:
         filename, data = checkpoints[order[index]]
         r = live.http.post(f"{live.base}/api/homeworks/chaos/submissions/", headers=student, timeout=60,
                            files={"file": (f"{index:02d}-{filename}", data)},
-                           data={"force": "true"})  # each variant is sent five times on purpose
+                           data={"force": "true"})  # each variant is sent twice on purpose
         assert r.status_code == 201, r.text
 
     def progress(terminal_at_least: int, running: bool = True) -> None:
@@ -121,9 +123,9 @@ def test_submissions_survive_killed_workers_and_a_broker_restart(tmp_path, postg
 
         progress(2)
         crash("worker-a")
-        progress(6)
+        progress(4)
         crash("worker-b")
-        progress(9, running=False)
+        progress(6, running=False)
         broker.kill()
         events.append(f"broker killed at {rows.count('scored', 'failed')} finished")
         for index in range(FIRST_BURST, TOTAL):  # accepted and stored while no message can be sent
@@ -131,7 +133,7 @@ def test_submissions_survive_killed_workers_and_a_broker_restart(tmp_path, postg
         time.sleep(3)
         broker.start()
         events.append("broker restarted, empty")
-        progress(14)
+        progress(9)
         crash("worker-a", "worker-b")  # a whole grading host lost at once
 
         live.wait_for(lambda: rows.count("scored", "failed") == TOTAL, 600, "every submission to finish")

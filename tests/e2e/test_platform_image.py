@@ -132,6 +132,6 @@ def test_the_platform_image_serves_and_grades_a_submission(tmp_path, postgres_da
     import psycopg  # the row the grader container wrote, read from PostgreSQL
 
     with psycopg.connect(postgres_database.replace("postgres://", "postgresql://")) as conn:
-        backend, worker = conn.execute("SELECT backend, worker FROM submissions_submission WHERE id = %s",
-                                       (submission_id,)).fetchone()
+        backend, worker = conn.execute("SELECT backend, worker FROM submissions_run WHERE submission_id = %s "
+                                       "AND kind = 'score'", (submission_id,)).fetchone()
     assert backend == "docker" and worker.startswith("grader@"), (backend, worker)

@@ -49,7 +49,8 @@ def test_two_workers_with_their_own_gpu_slots_grade_a_batch_with_none_lost_or_do
     import psycopg
 
     with psycopg.connect(postgres_database.replace("postgres://", "postgresql://")) as conn:
-        workers = [w for (w,) in conn.execute("SELECT worker FROM submissions_submission WHERE id = ANY(%s)", (ids,))]
+        workers = [w for (w,) in conn.execute(
+            "SELECT worker FROM submissions_run WHERE kind = %s AND submission_id = ANY(%s)", ("score", ids))]
     # Both worked, each under its own name with its own GPU slot ("grader-gpu0@host gpu 0").
     assert {(w.split("@")[0], w.rsplit(" gpu ", 1)[-1]) for w in workers} == {("grader-gpu0", "0"),
                                                                              ("grader-gpu1", "1")}, workers

@@ -54,6 +54,18 @@ def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_st
     assert (lost.state, lost.outcome) == ("failed", "infrastructure_error")
 
 
+def test_a_restarted_worker_gives_back_the_runs_its_previous_process_held_at_once(submission, sent):
+    """No wait for the lease: a worker that starts holds nothing, so what runs under its name was lost."""
+    mine = submission("running", attempts=1, lease_in=timedelta(minutes=5))
+    theirs = submission("running", attempts=1, lease_in=timedelta(minutes=5))
+    Run.objects.filter(pk=mine.pk).update(worker="celery@gpu-1")
+    Run.objects.filter(pk=theirs.pk).update(worker="celery@gpu-2")
+    assert runs.release_held_by("celery@gpu-1") == 1
+    mine.refresh_from_db(), theirs.refresh_from_db()
+    assert (mine.state, theirs.state) == ("queued", "running") and sent() == [mine.pk]
+    assert "its worker celery@gpu-1 restarted" in mine.log
+
+
 def test_a_queued_submission_whose_message_was_lost_is_sent_again(submission, sent, settings):
     settings.BASIN_RESEND_AFTER_SECONDS = 600
     lost = submission(age=timedelta(hours=1), enqueued_ago=timedelta(hours=1))

@@ -23,13 +23,13 @@ from basin_grader.verdicts import SCORED, InfrastructureError
 log = logging.getLogger(__name__)
 
 
-def worker_name() -> str:
-    """The Celery worker's name (what the queue page shows), or the host's outside a worker, with
-    the GPU it owns where it owns one."""
+def worker_name(hostname: str | None = None) -> str:
+    """The Celery worker's name (what the queue page shows: the running task's, or `hostname`),
+    or the host's outside a worker, with the GPU it owns where it owns one."""
     from celery import current_task
 
     request = getattr(current_task, "request", None)
-    name = str(getattr(request, "hostname", None) or socket.gethostname())
+    name = str(hostname or getattr(request, "hostname", None) or socket.gethostname())
     return (f"{name} gpu {settings.BASIN_GPU}" if settings.BASIN_GPU else name)[:255]
 
 

@@ -156,6 +156,18 @@ def is_current(run_id: int, attempt: int) -> bool:
     return Run.objects.filter(pk=run_id, state=State.RUNNING, attempt=attempt).exists()
 
 
+def release_held_by(worker: str) -> int:
+    """A worker that starts holds no run: one still running under its name was lost with its
+    previous process (killed, or its machine restarted). Queue it again now, not when its lease
+    ends. Celery requires each worker's name to be unique, so no other process holds these."""
+    count = 0
+    for run in Run.objects.filter(state=State.RUNNING, worker=worker[:255]).only(
+            "id", "kind", "submission_id", "attempt"):
+        release(Claim(run, run.attempt), f"its worker {worker} restarted")
+        count += 1
+    return count
+
+
 def release_expired(now: datetime) -> int:
     """Watchdog: a running run whose lease expired lost its worker."""
     count = 0
