@@ -7,40 +7,32 @@ CELERY_BROKER_URL (Redis) switch to the production components.
 from __future__ import annotations
 
 import importlib.util
-import secrets
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from . import dispatch
+from . import dispatch, local_files
 from .env import env_bool, env_choice, env_int, env_list, env_path, env_str
 
+# Importing the settings writes nothing: the data directory and the files below that Basin makes
+# itself are made when it starts (basin.local_files, from basin.apps.BasinConfig.ready).
 DATA_DIR = env_path("BASIN_DATA_DIR", Path.cwd() / "var")
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 PRODUCTION = env_bool("BASIN_PRODUCTION", False)
 DEBUG = env_bool("BASIN_DEBUG", False)
 
-
-def _secret_key() -> str:
-    key = env_str("BASIN_SECRET_KEY", "")
-    if key:
-        return key
-    if PRODUCTION:
-        raise ImproperlyConfigured("BASIN_SECRET_KEY (or BASIN_SECRET_KEY_FILE) must be set when BASIN_PRODUCTION=1")
-    path = DATA_DIR / "secret_key"  # made once per data directory, never committed
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+SECRET_KEY = env_str("BASIN_SECRET_KEY", "")
+if not SECRET_KEY and PRODUCTION:
+    raise ImproperlyConfigured("BASIN_SECRET_KEY (or BASIN_SECRET_KEY_FILE) must be set when BASIN_PRODUCTION=1")
+# Else a key of the data directory's own, made once by the first start, never committed (None: given).
+BASIN_OWN_SECRET_KEY_PATH = None if SECRET_KEY else DATA_DIR / "secret_key"
+SECRET_KEY = SECRET_KEY or local_files.read(BASIN_OWN_SECRET_KEY_PATH)
 ALLOWED_HOSTS = env_list("BASIN_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("BASIN_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "basin",  # first: its ready() makes the data directory's files before any other app starts
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -126,9 +118,7 @@ _plotly = importlib.util.find_spec("plotly")
 if _plotly is None or _plotly.origin is None:
     raise ImproperlyConfigured("plotly is not installed: pip install -e . (the diagnostics pages serve its plotly.js)")
 STATICFILES_DIRS = [("plotly", Path(_plotly.origin).parent / "package_data")]
-WHITENOISE_USE_FINDERS = not PRODUCTION  # no collectstatic needed to try Basin
-if not PRODUCTION:
-    STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = not PRODUCTION  # no collectstatic needed to try Basin (STATIC_ROOT is made at start)
 MEDIA_ROOT = DATA_DIR / "media"
 # One cache shared by the web processes where BASIN_CACHE_URL names a Redis; per process otherwise.
 _cache_url = env_str("BASIN_CACHE_URL", "")
@@ -300,21 +290,12 @@ BASIN_MAX_ATTEMPTS = env_int("BASIN_MAX_ATTEMPTS", 3, minimum=1)  # infrastructu
 BASIN_LEASE_SECONDS = env_int("BASIN_LEASE_SECONDS", 900, minimum=60 if PRODUCTION else 10)
 # Time kept free between a homework's time limit and the lease: copying, container start, scoring.
 BASIN_LEASE_MARGIN_SECONDS = env_int("BASIN_LEASE_MARGIN_SECONDS", 60, minimum=10 if PRODUCTION else 5)
-
-
-def _instance() -> str:
-    """Which Basin this is, so its watchdog touches only its own sandbox containers on a shared
-    Docker engine. Production sets BASIN_INSTANCE alike on every machine; else one per data dir."""
-    name = env_str("BASIN_INSTANCE", "")
-    if name:
-        return name
-    path = DATA_DIR / "instance_id"
-    if not path.exists():
-        path.write_text(secrets.token_hex(6))
-    return path.read_text().strip()
-
-
-BASIN_INSTANCE = _instance()
+# Which Basin this is, so its watchdog touches only its own sandbox containers on a shared Docker
+# engine. Production sets BASIN_INSTANCE alike on every machine; else one per data directory, made
+# once by the first start (None: given).
+BASIN_INSTANCE = env_str("BASIN_INSTANCE", "")
+BASIN_OWN_INSTANCE_PATH = None if BASIN_INSTANCE else DATA_DIR / "instance_id"
+BASIN_INSTANCE = BASIN_INSTANCE or local_files.read(BASIN_OWN_INSTANCE_PATH)
 BASIN_WATCHDOG_SECONDS = env_int("BASIN_WATCHDOG_SECONDS", 60, minimum=1)
 # A queued submission whose message is older than this is sent again (a lost message must not
 # strand it; a duplicate is harmless: only one claim can win).
@@ -323,9 +304,7 @@ BASIN_RESEND_AFTER_SECONDS = env_int("BASIN_RESEND_AFTER_SECONDS", 600, minimum=
 # --- Celery ---------------------------------------------------------------------------------
 _broker_dir = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
-    for _folder in ("queue", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+if CELERY_BROKER_URL == "filesystem://":  # its folders are made at start
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"data_folder_in": str(_broker_dir / "queue"),
                                        "data_folder_out": str(_broker_dir / "queue"),
                                        "control_folder": str(_broker_dir / "control"),  # else relative to cwd

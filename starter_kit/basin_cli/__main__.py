@@ -1,5 +1,6 @@
 """`basin login | logout | join | download | bundle | check | submit | status | logs | select | submissions |
-leaderboard`: parsing here, acting in commands below, HTTP in http.py, and one error boundary in main()."""
+leaderboard`: parsing here, one handler per command below (COMMANDS, called by run() with what the command
+needs), HTTP in http.py, and one error boundary in main()."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,7 @@ import getpass
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import config
@@ -253,79 +255,108 @@ def logout(args, settings: config.Settings) -> int:
     return 0
 
 
-def run(args) -> int:
-    if args.command == "check":  # local: no server, no token
-        return check(args)
-    if args.command == "bundle":
-        return make_bundle(args)
-    settings = config.resolve(args.url, args.token, getattr(args, "homework", None))
-    if args.command == "login":
-        return login(args, settings)
-    if args.command == "logout":
-        return logout(args, settings)
-    client = Client(settings.url, settings.token)
-    homework = settings.homework or ""  # as None: no homework named
-    if args.command == "join":
-        body = client.join(args.code)
-        course = f"{body['title']} ({body['course']})"
-        role = "a TA" if body["role"] == "ta" else "a student"
-        show(args, body, f"You joined {course} as a student." if body["joined"]
-             else f"You are in {course} already, as {role}; nothing changed.")
-        return 0
-    if args.command in ("download", "submit", "select", "submissions", "leaderboard") and not homework:
-        raise CliError("Which homework? Pass --homework SLUG or set BASIN_HOMEWORK.", EXIT_USAGE)
-    if args.command == "download":
-        report = download(client, homework, args.split or ["train", "val"], args.dest, quiet=not interactive(args))
-        fetched = sum(state == "fetched" for state in report.values())
-        show(args, {"dest": str(args.dest), "files": report},
-             f"{fetched} files downloaded, {len(report) - fetched} already there and intact, into {args.dest}")
-        return 0
-    if args.command == "logs":
-        s = client.submission(latest(client, homework, args.id))
-        if s.get("log_tail") is None:
-            text = f"{describe(s)}\nThe course hides grading logs from students for this homework."
-        else:
-            text = f"{describe(s)}\n--- log of the rehearsal on public val images ---\n{s['log_tail'] or '(empty)'}"
-        if isinstance(s.get("hidden_log"), str):  # the course's TAs only: what it printed on the hidden images
-            text += f"\n--- log on the hidden test images (course staff only) ---\n{s['hidden_log'] or '(empty)'}"
-        keys = ("id", "status", "verdict", "message", "log_tail") + (("hidden_log",) if "hidden_log" in s else ())
-        show(args, {k: s.get(k) for k in keys}, text)
-        return 0
-    if args.command == "submit":
-        if not args.file.is_file():
-            raise CliError(f"No file at {args.file}.", EXIT_USAGE)
-        if args.file.stat().st_size == 0:  # the server would refuse it too; no upload, no quota
-            raise CliError(f"{args.file} is empty (0 bytes): nothing was saved into it. Export the checkpoint again "
-                           "(in the notebook, run the cell that saves the bundle) and submit the file it writes.",
-                           EXIT_EMPTY_FILE)
-        s = client.submit(homework, args.file, args.message, progress=interactive(args), force=args.force)
-        if args.wait:
-            s = follow(client, s["id"], args.json)
-        show(args, s, describe(s))
-        return 0 if not args.wait or s["status"] == "scored" else EXIT_NOT_SCORED
-    if args.command == "status":
-        submission_id = latest(client, homework, args.id)
-        s = follow(client, submission_id, args.json) if args.wait else client.submission(submission_id)
-        show(args, s, describe(s) + (f"\n{s['log_tail']}" if s.get("log_tail") and s["status"] == "failed" else ""))
-        return 0
-    if args.command == "select":
-        if args.clear and args.ids:
-            raise CliError("Pass ids or --clear, not both.", EXIT_USAGE)
-        body = client.selection(homework, [] if args.clear else (args.ids or None))
-        chosen = body["selected"]
-        lines = [describe(s) for s in chosen] or ["None chosen."]
-        show(args, body, "\n".join(lines) + f"\n({len(chosen)} of {body['final_selections']} chosen for the private "
-                         "leaderboard)")
-        return 0
-    if args.command == "submissions":
-        rows = client.submissions(homework)
-        show(args, rows, "\n".join(describe(s) for s in rows) or "No submissions yet.")
-        return 0
+def join(args, client: Client, homework: str) -> int:
+    body = client.join(args.code)
+    course = f"{body['title']} ({body['course']})"
+    role = "a TA" if body["role"] == "ta" else "a student"
+    show(args, body, f"You joined {course} as a student." if body["joined"]
+         else f"You are in {course} already, as {role}; nothing changed.")
+    return 0
+
+
+def download_data(args, client: Client, homework: str) -> int:
+    report = download(client, homework, args.split or ["train", "val"], args.dest, quiet=not interactive(args))
+    fetched = sum(state == "fetched" for state in report.values())
+    show(args, {"dest": str(args.dest), "files": report},
+         f"{fetched} files downloaded, {len(report) - fetched} already there and intact, into {args.dest}")
+    return 0
+
+
+def logs(args, client: Client, homework: str) -> int:
+    s = client.submission(latest(client, homework, args.id))
+    if s.get("log_tail") is None:
+        text = f"{describe(s)}\nThe course hides grading logs from students for this homework."
+    else:
+        text = f"{describe(s)}\n--- log of the rehearsal on public val images ---\n{s['log_tail'] or '(empty)'}"
+    if isinstance(s.get("hidden_log"), str):  # the course's TAs only: what it printed on the hidden images
+        text += f"\n--- log on the hidden test images (course staff only) ---\n{s['hidden_log'] or '(empty)'}"
+    keys = ("id", "status", "verdict", "message", "log_tail") + (("hidden_log",) if "hidden_log" in s else ())
+    show(args, {k: s.get(k) for k in keys}, text)
+    return 0
+
+
+def submit(args, client: Client, homework: str) -> int:
+    if not args.file.is_file():
+        raise CliError(f"No file at {args.file}.", EXIT_USAGE)
+    if args.file.stat().st_size == 0:  # the server would refuse it too; no upload, no quota
+        raise CliError(f"{args.file} is empty (0 bytes): nothing was saved into it. Export the checkpoint again "
+                       "(in the notebook, run the cell that saves the bundle) and submit the file it writes.",
+                       EXIT_EMPTY_FILE)
+    s = client.submit(homework, args.file, args.message, progress=interactive(args), force=args.force)
+    if args.wait:
+        s = follow(client, s["id"], args.json)
+    show(args, s, describe(s))
+    return 0 if not args.wait or s["status"] == "scored" else EXIT_NOT_SCORED
+
+
+def status(args, client: Client, homework: str) -> int:
+    submission_id = latest(client, homework, args.id)
+    s = follow(client, submission_id, args.json) if args.wait else client.submission(submission_id)
+    show(args, s, describe(s) + (f"\n{s['log_tail']}" if s.get("log_tail") and s["status"] == "failed" else ""))
+    return 0
+
+
+def select(args, client: Client, homework: str) -> int:
+    if args.clear and args.ids:
+        raise CliError("Pass ids or --clear, not both.", EXIT_USAGE)
+    body = client.selection(homework, [] if args.clear else (args.ids or None))
+    chosen = body["selected"]
+    lines = [describe(s) for s in chosen] or ["None chosen."]
+    show(args, body, "\n".join(lines) + f"\n({len(chosen)} of {body['final_selections']} chosen for the private "
+                     "leaderboard)")
+    return 0
+
+
+def submissions(args, client: Client, homework: str) -> int:
+    rows = client.submissions(homework)
+    show(args, rows, "\n".join(describe(s) for s in rows) or "No submissions yet.")
+    return 0
+
+
+def leaderboard(args, client: Client, homework: str) -> int:
     board = client.leaderboard(homework, "private" if args.private else "public")
     score = "private_score" if args.private else "public_score"
     lines = [f"{clean(r['rank'] or '-'):>3}  {number(r[score])}  {clean(r['name'])}" for r in board["rows"]]
     show(args, board, "\n".join(lines) or "No scored submission yet.")
     return 0
+
+
+# What run() prepares for a command before calling its handler, and so which arguments the handler takes.
+LOCAL = "local"  # handler(args): works on local files; no server, no token, no config file read
+ACCOUNT = "account"  # handler(args, settings): login and logout, which make their own client
+SERVER = "server"  # handler(args, client, homework): homework is "" where none is named
+HOMEWORK = "homework"  # the same, and refused before any request unless a homework is named
+COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
+    "check": (check, LOCAL), "bundle": (make_bundle, LOCAL),
+    "login": (login, ACCOUNT), "logout": (logout, ACCOUNT),
+    "join": (join, SERVER), "logs": (logs, SERVER), "status": (status, SERVER),
+    "download": (download_data, HOMEWORK), "submit": (submit, HOMEWORK), "select": (select, HOMEWORK),
+    "submissions": (submissions, HOMEWORK), "leaderboard": (leaderboard, HOMEWORK),
+}
+
+
+def run(args) -> int:
+    handler, needs = COMMANDS[args.command]
+    if needs == LOCAL:
+        return handler(args)
+    settings = config.resolve(args.url, args.token, getattr(args, "homework", None))
+    if needs == ACCOUNT:
+        return handler(args, settings)
+    client = Client(settings.url, settings.token)
+    homework = settings.homework or ""  # as None: no homework named
+    if needs == HOMEWORK and not homework:
+        raise CliError("Which homework? Pass --homework SLUG or set BASIN_HOMEWORK.", EXIT_USAGE)
+    return handler(args, client, homework)
 
 
 def main(argv: list[str] | None = None) -> int:
