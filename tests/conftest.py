@@ -16,16 +16,45 @@ def pytest_report_header(config):
     return "Basin tests: real components are used where they answer; each skip says why."
 
 
+def pytest_configure(config):
+    """The process that starts the run names what its processes share (with pytest-xdist, before
+    its workers start, so that they inherit it): the run's folder (tests/run_once.py) and the
+    canned sandbox's cache, which the PostgreSQL re-run shares too."""
+    if not hasattr(config, "workerinput"):
+        from tests import canned_sandbox, run_once
+
+        run_once.run_dir()
+        canned_sandbox.cache_folder()
+
+
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only a re-run that will be waited for
 def pytest_collection_modifyitems(session, config, items):
-    from tests import canned_sandbox
     from tests.e2e import test_student_from_a_bare_machine as bare_machine
     from tests.platform import test_on_postgres
 
-    canned_sandbox.cache_folder()  # named now, so that the PostgreSQL re-run shares it
-    # Long waits that use little CPU start now and run beside the rest of the suite:
+    # Long jobs start now, once per run, and go on beside the rest of the suite:
     test_on_postgres.start_if_selected(items)  # the PostgreSQL re-run of tests/platform
     bare_machine.start_if_selected(items)  # a new venv with torch (gigabytes copied)
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands what it exercised to the controller, which prints the run's summary."""
+    from tests.canned_sandbox import replayed
+
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["basin_exercised"], output["basin_canned"] = dict(services.exercised), dict(replayed)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on the controller
+def pytest_testnodedown(node, error):
+    from tests.canned_sandbox import replayed
+
+    output = getattr(node, "workeroutput", None) or {}
+    for name, used in output.get("basin_exercised", {}).items():
+        services.exercised[name] = services.exercised.get(name, False) or used
+    for name, count in output.get("basin_canned", {}).items():
+        replayed[name] += count
 
 
 def pytest_terminal_summary(terminalreporter):

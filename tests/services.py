@@ -63,6 +63,14 @@ def chromium_answers() -> tuple[bool, str]:
     return True, ""
 
 
+def either_sandbox() -> str:
+    """For a case the worker or the runtime decides the same way on either backend: Docker (the
+    production sandbox) where it runs, else the process sandbox. Run once, not once per backend."""
+    ok, _ = docker_sandbox()
+    exercised["docker"] |= ok
+    return "docker" if ok else "process"
+
+
 def require(component: str) -> None:
     if component == "postgres":
         ok, why = postgres_answers(), "PostgreSQL does not answer on 127.0.0.1:5432"

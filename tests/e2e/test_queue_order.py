@@ -31,7 +31,7 @@ def test_a_free_worker_takes_waiting_scores_before_diagnostics(tmp_path):
     services.require("redis")
     import redis
 
-    url = "redis://127.0.0.1:6379/13"
+    url = "redis://127.0.0.1:6379/12"  # a db of its own: it flushes it
     redis.Redis.from_url(url).flushdb()
     env = base_env(tmp_path / "data") | {"CELERY_BROKER_URL": url, "BASIN_SANDBOX_BACKEND": "process",
                                          "DJANGO_SETTINGS_MODULE": "basin.settings"}

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from basin.demo.services import LOGINS
 from basin.toolkit.wheel import current_version
+from tests import run_once
 
 from .live import LivePlatform, base_env, local_sandbox
 from .student_machine import JUPYTER, TORCH, BareVenv, browser_session
@@ -31,29 +30,32 @@ finally:
 
 
 NAME = "test_the_notebook_downloaded_over_http_runs_unchanged_in_a_bare_environment"
-_install: dict = {}
+JOB = "bare-student-venv"
+
+
+def _machine() -> BareVenv:
+    return BareVenv(run_once.run_dir() / JOB)  # the same folder in every process of the run
 
 
 def start_if_selected(items) -> None:
     """Installing torch into a new venv copies gigabytes and takes minutes: it starts when the session
-    is collected and goes on beside the other tests (tests/conftest.py); the test waits for it."""
-    if _install or not any(item.name == NAME for item in items):
+    is collected and goes on beside the other tests (tests/conftest.py); the test waits for it. Once
+    per run, whichever process collects it first (tests/run_once.py)."""
+    if run_once.started(JOB) or not any(item.name == NAME for item in items):
         return
-    machine = BareVenv(Path(tempfile.mkdtemp(prefix="basin-student-")))
-    _install.update(machine=machine, process=machine.start_in_background(TORCH + JUPYTER),
-                    started=time.monotonic())
+    machine = _machine()
+    machine.root.mkdir(exist_ok=True)
+    run_once.start(JOB, ["/bin/sh", "-c", machine.install_script(TORCH + JUPYTER)])
 
 
 @pytest.fixture
 def bare_torch():
-    if not _install:  # selected some other way than through the whole collection
-        start_if_selected([type("Item", (), {"name": NAME})()])
-    machine, process = _install["machine"], _install["process"]
-    process.wait(timeout=1800)
-    log = (machine.root / "install.log").read_text(errors="replace")
-    assert process.returncode == 0, log[-4000:]
-    print(f"bare venv with torch, torchvision and Jupyter: ready {time.monotonic() - _install['started']:.0f} s "
-          "after collection")
+    started = time.monotonic()
+    start_if_selected([type("Item", (), {"name": NAME})()])  # selected some other way than the collection
+    status, log = run_once.wait(JOB, timeout=1800)
+    assert status == 0, log[-4000:]
+    print(f"bare venv with torch, torchvision and Jupyter: waited {time.monotonic() - started:.0f} s for it")
+    machine = _machine()
     yield machine
     shutil.rmtree(machine.root, ignore_errors=True)  # 5.5 GB
 

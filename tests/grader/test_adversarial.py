@@ -1,8 +1,10 @@
 """Hostile submissions, each with the verdict a student must get. Nothing escapes the sandbox.
 
-Docker is the production sandbox and runs every case. The process backend (no engine) is plainly
-weaker: it runs the cases that do not rely on a container's isolation (filesystem view, PID 1,
-/dev/shm, a read-only root, the pids limit). Network probes target loopback only.
+Docker is the production sandbox and runs every case where the backend has a part. The process
+backend (no engine) is plainly weaker: it runs the cases that do not rely on a container's
+isolation (filesystem view, PID 1, /dev/shm, a read-only root, the pids limit). A case decided
+the same way on either backend (by the worker's format checks, or by the runtime's own code:
+`either_backend`) runs once, in Docker where it runs. Network probes target loopback only.
 """
 from __future__ import annotations
 
@@ -95,6 +97,7 @@ class Case:
     limits: dict = field(default_factory=dict)
     process_needs_root: bool = False  # the process backend's network namespace needs root
     on_process: dict = field(default_factory=dict)  # what differs on the (weaker) process backend
+    either_backend: bool = False  # no backend code has a part: run once (tests/services.either_sandbox)
 
     def data(self) -> bytes:
         value = self.submission() if callable(self.submission) else self.submission
@@ -120,12 +123,12 @@ CASES = [
          SCORED),
     Case("huge output file", after_run(OUT + "with open(out + '/test_logits.npy', 'wb') as f:\n"
                                        "    f.write(b'\\x93NUMPY' + b'x' * (300 << 20))"),
-         INVALID_OUTPUT, in_message=("at most",)),
+         INVALID_OUTPUT, in_message=("at most",), either_backend=True),
     Case("no output", after_run(OUT + "open(out + '/test_logits.npy', 'wb').close()"), INVALID_OUTPUT,
-         in_message=("wrote no",)),
+         in_message=("wrote no",), either_backend=True),
     Case("NaN logits", factories.BASELINE_SOURCE + "\n_build = build_model\ndef build_model():\n    m = _build()\n"
          "    m.register_forward_hook(lambda mod, inp, out: out * float('nan'))\n    return m\n",
-         INVALID_OUTPUT, in_message=("NaN or infinite",)),
+         INVALID_OUTPUT, in_message=("NaN or infinite",), either_backend=True),
     # In a container /out cannot be changed, only its files written: the plant is refused. The
     # process backend runs as the worker's user, who owns /out; there the scorer refuses the plant.
     Case("symlink planted in /out", after_run(OUT + "os.remove(out + '/test_logits.npy')\n"
@@ -162,33 +165,40 @@ CASES = [
                                               "except PermissionError as e:\n    print('setuid refused')"),
          SCORED, docker_only=True, in_log=("setuid refused", "CapEff:\\t0000000000000000", "NoNewPrivs:\\t1"),
          not_in_output=("BECAME ROOT",)),
-    Case("pickle payload in a .pt", pickled_payload_bundle, INVALID_SUBMISSION),
+    Case("pickle payload in a .pt", pickled_payload_bundle, INVALID_SUBMISSION, either_backend=True),
     Case("whole pickled module", lambda: saved(torch.nn.Linear(2, 2)), INVALID_SUBMISSION,
-         in_message=("torch.save(model)",)),
-    Case("TorchScript", torchscript, INVALID_SUBMISSION, in_message=("TorchScript",)),
+         in_message=("torch.save(model)",), either_backend=True),
+    Case("TorchScript", torchscript, INVALID_SUBMISSION, in_message=("TorchScript",), either_backend=True),
     Case("bad safetensors header", lambda: zipped({"model.py": b"", "weights.safetensors": b"\xff" * 64}),
-         INVALID_SUBMISSION),
+         INVALID_SUBMISSION, either_backend=True),
     Case("zip bomb", lambda: zipped({"model.py": b"", "weights.safetensors": b"\0" * (64 << 20)}), INVALID_SUBMISSION,
-         in_message=("zip bomb",)),
+         in_message=("zip bomb",), either_backend=True),
     Case("zip slip", lambda: zipped({"model.py": b"", "../../etc/cron.d/evil": b"x", "weights.safetensors": b""}),
-         INVALID_SUBMISSION, in_message=("outside the archive",)),
+         INVALID_SUBMISSION, in_message=("outside the archive",), either_backend=True),
     Case("missing state_dict keys", lambda: factories.bundle(state={k: v for k, v in factories.baseline_state().items()
                                                                       if k != "head.bias"}),
-         INVALID_SUBMISSION, in_message=("missing: head.bias",)),
+         INVALID_SUBMISSION, in_message=("missing: head.bias",), either_backend=True),
     Case("unexpected state_dict keys", unexpected_keys_bundle, INVALID_SUBMISSION,
-         in_message=("unexpected: extra.weight",)),
-    Case("exception in build_model", factories.RAISES_IN_BUILD, RUNTIME_ERROR, in_message=("my model is broken",)),
+         in_message=("unexpected: extra.weight",), either_backend=True),
+    Case("exception in build_model", factories.RAISES_IN_BUILD, RUNTIME_ERROR, in_message=("my model is broken",),
+         either_backend=True),
 ]
 
 
-@pytest.fixture(params=["docker", "process"])
+@pytest.fixture
 def backend_name(request):
+    if request.param == "either":
+        return services.either_sandbox()
     if request.param == "docker":
         services.require("docker")
     return request.param
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+PARAMS = [pytest.param(case, backend, id=f"{backend}-{case.name}")
+          for case in CASES for backend in (("either",) if case.either_backend else ("docker", "process"))]
+
+
+@pytest.mark.parametrize("case, backend_name", PARAMS, indirect=["backend_name"])
 def test_a_hostile_submission_gets_its_verdict_and_nothing_escapes(case, backend_name, tmp_path, tiny_dataset,
                                                                    monkeypatch):
     if case.docker_only and backend_name == "process":

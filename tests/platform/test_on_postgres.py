@@ -9,21 +9,19 @@ wait on a sandbox, a server or a browser, so the machine's second core is free f
 which pytest-django runs among the last, waits for it and reads its result."""
 from __future__ import annotations
 
-import atexit
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests import services
+from tests import run_once, services
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "test_the_platform_tests_pass_on_postgresql"
-_rerun: dict = {}
+JOB = "postgres-rerun"
 
 
 def _wanted() -> bool:
@@ -31,17 +29,15 @@ def _wanted() -> bool:
 
 
 def start_if_selected(items) -> None:
-    if _rerun or not any(item.name == NAME for item in items) or not _wanted():
+    """Once per run (tests/run_once.py), by whichever process collects the waiting test first."""
+    if run_once.started(JOB) or not any(item.name == NAME for item in items) or not _wanted():
         return
-    folder = Path(tempfile.mkdtemp(prefix="basin-postgres-rerun-"))
+    folder = Path(tempfile.mkdtemp(prefix="basin-postgres-rerun-", dir=run_once.run_dir()))
     env = os.environ | {"DATABASE_URL": services.POSTGRES_URL, "BASIN_DATA_DIR": str(folder)}
-    log = open(folder / "pytest.log", "w+")
-    # pytest-django makes and drops its own test database (test_test) on that server.
-    process = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/platform",
-                                "-k", f"not {NAME}", "-m", "database_sensitive"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    atexit.register(lambda: process.poll() is None and process.kill())  # never outlives an interrupted session
-    _rerun.update(process=process, log=log)
+    # pytest-django makes and drops its own test database (test_test) on that server; one process
+    # (-n 0): it already runs beside the rest of the suite.
+    run_once.start(JOB, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/platform",
+                         "-k", f"not {NAME}", "-m", "database_sensitive"], env=env, cwd=ROOT)
 
 
 @pytest.mark.postgres
@@ -49,12 +45,8 @@ def test_the_platform_tests_pass_on_postgresql():
     if os.environ.get("DATABASE_URL"):
         pytest.skip("this run is already on DATABASE_URL; not nested again")
     services.require("postgres")
-    if not _rerun:  # selected some other way than through the whole collection
-        start_if_selected([type("Item", (), {"name": NAME})()])
-    process, log = _rerun["process"], _rerun["log"]
-    process.wait(timeout=1800)
-    log.seek(0)
-    output = log.read()
+    start_if_selected([type("Item", (), {"name": NAME})()])  # selected some other way than the collection
+    status, output = run_once.wait(JOB, timeout=1800)
     summary = output.strip().splitlines()[-1] if output.strip() else ""
-    assert process.returncode == 0, output[-9000:]
+    assert status == 0, output[-9000:]
     assert " passed" in summary and not re.search(r"\b\d+ (failed|errors?)\b", summary), summary

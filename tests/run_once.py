@@ -1,0 +1,79 @@
+"""What happens once per test run, however many processes pytest-xdist spreads the tests over.
+
+The process that starts the run (xdist's controller, or the only process without xdist) names a
+folder of the run's own in BASIN_TEST_RUN_DIR before the workers start; they inherit it. There:
+- `claim(name)`: True for the first process to ask, False for every other;
+- `start(name, argv)`: a long background job (the PostgreSQL re-run, a bare venv's install)
+  started by the first process whose collection selects the test that waits for it, whichever
+  process that test then runs in;
+- `wait(name)`: that job's exit status and output, read from files, from any process.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+RUN_DIR_ENV = "BASIN_TEST_RUN_DIR"
+
+
+def run_dir() -> Path:
+    if not os.environ.get(RUN_DIR_ENV):
+        os.environ[RUN_DIR_ENV] = folder = tempfile.mkdtemp(prefix="basin-test-run-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(os.environ[RUN_DIR_ENV])
+
+
+def claim(name: str) -> bool:
+    try:
+        os.close(os.open(run_dir() / f"{name}.claimed", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def log_of(name: str) -> Path:
+    return run_dir() / f"{name}.log"
+
+
+def start(name: str, argv: list[str], env: dict | None = None, cwd: Path | None = None) -> bool:
+    """Start the job unless a process of this run already did; its exit status lands in a file."""
+    if not claim(name):
+        return False
+    rc = run_dir() / f"{name}.rc"
+    # The shell writes the status to a file of its own first: a reader never sees half of it.
+    script = f'"$@" > {shlex.quote(str(log_of(name)))} 2>&1; echo $? > {rc}.tmp && mv {rc}.tmp {rc}'
+    process = subprocess.Popen(["/bin/sh", "-c", script, "sh", *argv], env=env, cwd=cwd, start_new_session=True)
+
+    def stop() -> None:  # never outlives an interrupted run
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    atexit.register(stop)
+    return True
+
+
+def started(name: str) -> bool:
+    return (run_dir() / f"{name}.claimed").exists()
+
+
+def wait(name: str, timeout: float) -> tuple[int, str]:
+    """The job's exit status and output, once it has ended (it ran beside the other tests)."""
+    rc, deadline = run_dir() / f"{name}.rc", time.monotonic() + timeout
+    while not rc.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not end within {timeout:.0f} s:\n{_tail(name)}")
+        time.sleep(1)
+    return int(rc.read_text()), log_of(name).read_text(errors="replace")
+
+
+def _tail(name: str) -> str:
+    try:
+        return log_of(name).read_text(errors="replace")[-4000:]
+    except FileNotFoundError:
+        return "(no output)"
