@@ -37,6 +37,13 @@ def pytest_collection_modifyitems(session, config, items):
     bare_machine.start_if_selected(items)  # a new venv with torch (gigabytes copied)
 
 
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):  # the process that started the run: its jobs end with it
+        from tests import run_once
+
+        run_once.stop_jobs()
+
+
 def pytest_sessionfinish(session):
     """An xdist worker hands what it exercised to the controller, which prints the run's summary."""
     from tests.canned_sandbox import replayed

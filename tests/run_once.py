@@ -21,11 +21,13 @@ import time
 from pathlib import Path
 
 RUN_DIR_ENV = "BASIN_TEST_RUN_DIR"
+_owner = {"this process": False}  # whether this process named the run's folder (it started the run)
 
 
 def run_dir() -> Path:
     if not os.environ.get(RUN_DIR_ENV):
         os.environ[RUN_DIR_ENV] = folder = tempfile.mkdtemp(prefix="basin-test-run-")
+        _owner["this process"] = True
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return Path(os.environ[RUN_DIR_ENV])
 
@@ -47,15 +49,31 @@ def start(name: str, argv: list[str], env: dict | None = None, cwd: Path | None 
     if not claim(name):
         return False
     rc = run_dir() / f"{name}.rc"
+    tmp, done = shlex.quote(f"{rc}.tmp"), shlex.quote(str(rc))
     # The shell writes the status to a file of its own first: a reader never sees half of it.
-    script = f'"$@" > {shlex.quote(str(log_of(name)))} 2>&1; echo $? > {rc}.tmp && mv {rc}.tmp {rc}'
-    process = subprocess.Popen(["/bin/sh", "-c", script, "sh", *argv], env=env, cwd=cwd, start_new_session=True)
-
-    def stop() -> None:  # never outlives an interrupted run
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    atexit.register(stop)
+    script = f'"$@" > {shlex.quote(str(log_of(name)))} 2>&1; echo $? > {tmp} && mv {tmp} {done}'
+    try:
+        process = subprocess.Popen(["/bin/sh", "-c", script, "sh", *argv], env=env, cwd=cwd, start_new_session=True)
+    except OSError as e:  # a waiter must not wait for a job that never started
+        log_of(name).write_text(f"could not start {argv}: {e}\n")
+        rc.write_text("127")
+        return True
+    # The process that started the run stops what is left at its end (stop_jobs): an xdist worker
+    # may finish its share of the tests while another still waits for this job.
+    (run_dir() / f"{name}.pgid").write_text(str(process.pid))
     return True
+
+
+def stop_jobs() -> None:
+    """Kill every job of the run still going, at the end of the process that started the run (not
+    of an xdist worker, nor of the PostgreSQL re-run, which inherit the folder)."""
+    if not _owner["this process"]:
+        return
+    for pgid in run_dir().glob("*.pgid"):
+        try:
+            os.killpg(int(pgid.read_text()), signal.SIGKILL)
+        except (ProcessLookupError, ValueError, PermissionError):
+            pass
 
 
 def started(name: str) -> bool:

@@ -10,6 +10,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from basin.courses.models import Homework
+from basin.submissions import runs
+from basin.submissions.models import Submission
 
 from .conftest import console_errors, csp_violations, screenshot
 
@@ -62,7 +64,15 @@ def test_every_kind_of_page_works_under_the_content_security_policy(browser, liv
     visit(browser, f"{base}/accounts/email/", "main h1", "email", artifacts)
     browser.delete_all_cookies()
 
-    # A TA: the queue page.
+    # A TA: the queue page, with a submission scored after a lost try and its diagnostics running.
+    submission = Submission.objects.create(homework=homework, user=people["student"], file="x.zip",
+                                           original_name="x.zip", kind="bundle", size=1, sha256="0" * 64)
+    first = runs.claim(runs.open_run(submission.pk, runs.SCORE).pk, runs.SCORE, "celery@gpu-1")
+    runs.release(first, "InfrastructureError: Docker failed: 500 Server Error")
+    again = runs.claim(first.run.pk, runs.SCORE, "celery@gpu-2")
+    runs.finish(again, outcome="scored", status="scored", run_fields={"backend": "docker", "timings": {"sandbox_s": 4}},
+                submission_fields={"verdict": "scored", "public_score": 0.81})
+    runs.claim(runs.open_run(submission.pk, runs.DIAGNOSE).pk, runs.DIAGNOSE, "celery@gpu-1")
     log_in(browser, base, "/accounts/login/?next=/queue/", "ta", "ta-password-1", "/queue/")
     visit(browser, f"{base}/queue/", "main h1", "queue", artifacts)
     browser.delete_all_cookies()
@@ -76,6 +86,7 @@ def test_every_kind_of_page_works_under_the_content_security_policy(browser, liv
         ("admin-homeworks", "/admin/courses/homework/", "#changelist-form"),
         ("admin-homework", f"/admin/courses/homework/{pk}/change/", "form#homework_form"),
         ("admin-submissions", "/admin/submissions/submission/", "#changelist"),
+        ("admin-submission", f"/admin/submissions/submission/{submission.pk}/change/", "#runs-group"),
         ("admin-add-user", "/admin/auth/user/add/", "form#user_form"),
     ]:
         visit(browser, f"{base}{path}", ready, name, artifacts)

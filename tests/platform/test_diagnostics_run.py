@@ -193,3 +193,15 @@ def test_a_rescore_gives_the_new_diagnostics_run_its_own_tries(scored, settings,
     rounds = settings.BASIN_MAX_ATTEMPTS + 1
     assert history.count(("score", "finished")) == rounds + 1 and history.count(("diagnose", "cancelled")) == rounds
     assert latest(submission, runs.DIAGNOSE).state == "queued"
+
+
+def test_cancelling_a_submission_ends_its_live_diagnostics_run_and_says_so(scored, people):
+    from basin.submissions.services import cancel
+
+    submission = scored()
+    run = live(submission, runs.DIAGNOSE)
+    Submission.objects.filter(pk=submission.pk).update(status="running")  # a TA cancels it while it runs again
+    cancel(submission=submission, actor_is_staff=True)
+    submission.refresh_from_db()
+    run.refresh_from_db()
+    assert (submission.status, submission.diagnostics_status, run.state) == ("cancelled", "", "cancelled")

@@ -54,6 +54,15 @@ def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_st
     assert (lost.state, lost.outcome) == ("failed", "infrastructure_error")
 
 
+def test_a_run_released_for_a_retry_is_not_resent_before_its_backoff_ends(submission, sent, settings):
+    settings.BASIN_RESEND_AFTER_SECONDS = 10
+    lost = submission("running", attempts=1, lease_in=-timedelta(seconds=1), age=timedelta(hours=1))
+    assert watchdog.run_watchdog().requeued == 1 and sent() == [lost.pk]
+    lost.refresh_from_db()
+    assert lost.enqueued_at > timezone.now() + timedelta(seconds=5)  # due after its 10 s backoff
+    assert watchdog.run_watchdog().resent == 0 and sent() == [lost.pk]
+
+
 def test_a_restarted_worker_gives_back_the_runs_its_previous_process_held_at_once(submission, sent):
     """No wait for the lease: a worker that starts holds nothing, so what runs under its name was lost."""
     mine = submission("running", attempts=1, lease_in=timedelta(minutes=5))

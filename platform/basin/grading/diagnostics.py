@@ -80,7 +80,7 @@ def _diagnose(claim: runs.Claim) -> None:
             runs.release(claim, f"{type(e).__name__}: {e}")
             return
         except BaseException as e:
-            runs.release(claim, f"unexpected {type(e).__name__}: {e}")
+            runs.release(claim, f"unexpected {type(e).__name__}")  # its text is in the worker's log
             raise
     report["profile"] = settings.BASIN_DIAGNOSTICS
     timings = {"sandbox_s": round(time.monotonic() - started, 3)}  # the worker's own clock, not the report's

@@ -56,6 +56,7 @@ def record(claim: runs.Claim, evaluation: Evaluation) -> bool:
                 "diagnostics_status": Submission.DiagnosticsStatus.NONE, "model_diagnostics": {},
                 "landscape_thumbnail": None, "sharpness": None})
         if stored and diagnose:
+            runs.cancel_live(claim.submission.pk, "superseded by a new score", kind=runs.DIAGNOSE)
             runs.open_run(claim.submission.pk, runs.DIAGNOSE)
     return stored
 
@@ -119,7 +120,8 @@ def _grade(claim: runs.Claim) -> None:
             runs.release(claim, f"{type(e).__name__}: {e}")
             return
         except BaseException as e:  # a bug or a time limit: retry rather than leave it running
-            runs.release(claim, f"unexpected {type(e).__name__}: {e}")
+            # Only the type in the run's log (which every TA reads): the traceback is in the worker's log.
+            runs.release(claim, f"unexpected {type(e).__name__}")
             raise
         if not record(claim, evaluation):
             log.warning("scoring run %s, try %s, finished after losing its claim; result dropped",

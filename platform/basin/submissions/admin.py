@@ -69,11 +69,24 @@ class RunInline(admin.TabularInline):
     model = Run
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("kind", "state", "outcome", "attempt", "worker", "backend", "created_at",
-                                "enqueued_at", "started_at", "lease_expires_at", "finished_at", "timings", "log")
+    fields = readonly_fields = ("kind", "state", "outcome", "attempt", "worker", "backend", "times", "tries")
+
+    class Media:
+        css = {"all": ["basin/admin_runs.css"]}  # the page's CSP allows no inline style
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="queued · started · lease · finished")
+    def times(self, run: Run) -> str:
+        def at(moment):
+            return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+        return format_html("<pre class=\"basin-run-times\">{}</pre>", "\n".join(
+            at(m) for m in (run.created_at, run.started_at, run.lease_expires_at, run.finished_at)))
+
+    @admin.display(description="log of its tries")
+    def tries(self, run: Run) -> str:
+        return format_html("<pre class=\"basin-run-log\">{}</pre>", run.log or "-")
 
 
 @admin.register(Submission)

@@ -130,7 +130,9 @@ class Run(models.Model):
         constraints = [models.UniqueConstraint(
             fields=["submission", "kind"], condition=models.Q(state__in=["queued", "running"]),
             name="one_live_run_per_submission_and_kind")]
-        indexes = [models.Index(fields=["kind", "state", "lease_expires_at"]),
+        # The watchdog's sweeps (expired leases, stale messages, a restarted worker's runs) and the
+        # queue page's tallies.
+        indexes = [models.Index(fields=["state", "lease_expires_at"]),
                    models.Index(fields=["kind", "state", "finished_at"])]
         ordering = ["pk"]
 

@@ -77,7 +77,8 @@ def open_run(submission_id: int, kind: str) -> Run:
     with transaction.atomic():
         run = Run.objects.create(submission_id=submission_id, kind=kind, created_at=database_now())
         _mirror(submission_id, kind, State.QUEUED)
-        transaction.on_commit(lambda: send(run.pk, kind))
+        # robust: a broker or stamp that fails must not turn a committed upload into an error
+        transaction.on_commit(lambda: send(run.pk, kind), robust=True)
     return run
 
 
@@ -126,15 +127,20 @@ def release(claim: Claim, reason: str) -> None:
     run, kind = claim.run, claim.run.kind
     if claim.attempt >= settings.BASIN_MAX_ATTEMPTS:
         with transaction.atomic():
-            if _current(claim).update(state=State.FAILED, outcome=INFRASTRUCTURE_ERROR, finished_at=database_now(),
-                                      lease_expires_at=None, log=_note(f"try {claim.attempt}: {reason}; given up")):
+            failed = _current(claim).update(state=State.FAILED, outcome=INFRASTRUCTURE_ERROR,
+                                            finished_at=database_now(), lease_expires_at=None,
+                                            log=_note(f"try {claim.attempt}: {reason}; given up"))
+            if failed:
                 _mirror(run.submission_id, kind, State.FAILED, **_GIVEN_UP[kind])
-        log.error("%s run %s of submission %s failed for good after %s tries: %s",
-                  kind, run.pk, run.submission_id, claim.attempt, reason)
+        if failed:
+            log.error("%s run %s of submission %s failed for good after %s tries: %s",
+                      kind, run.pk, run.submission_id, claim.attempt, reason)
         return
     delay = RETRY_BACKOFF_S[min(claim.attempt, len(RETRY_BACKOFF_S)) - 1]
     with transaction.atomic():
+        # Stamped as sent when it is due: the watchdog does not resend it before its backoff ends.
         released = _current(claim).update(state=State.QUEUED, lease_expires_at=None,
+                                          enqueued_at=database_now() + timedelta(seconds=delay),
                                           log=_note(f"try {claim.attempt}: {reason}; again in {delay} s"))
         if released:
             _mirror(run.submission_id, kind, State.QUEUED)
@@ -144,11 +150,26 @@ def release(claim: Claim, reason: str) -> None:
         send(run.pk, kind, countdown=delay)
 
 
-def cancel_live(submission_id: int, reason: str) -> int:
-    """End the submission's live runs (a worker still running one stores nothing: its claim is
-    no longer current, and its container is an orphan for the sweep)."""
-    return Run.objects.filter(submission_id=submission_id, state__in=Run.LIVE_STATES).update(
-        state=State.CANCELLED, lease_expires_at=None, finished_at=database_now(), log=_note(reason))
+def lock_live(submission_id: int) -> list[Run]:
+    """Lock the submission's live runs, in the order every change here takes them (a run, then its
+    submission): a service that changes a submission and its runs together calls this first, so
+    it never waits on a worker that waits on it."""
+    return list(Run.objects.select_for_update().filter(submission_id=submission_id, state__in=Run.LIVE_STATES))
+
+
+def cancel_live(submission_id: int, reason: str, kind: str | None = None) -> int:
+    """End the submission's live runs (of one kind, or all): a worker still running one stores
+    nothing (its claim is no longer current, and its container is an orphan for the sweep). A
+    diagnostics run ended so leaves the submission without diagnostics."""
+    live = Run.objects.filter(submission_id=submission_id, state__in=Run.LIVE_STATES)
+    if kind is not None:
+        live = live.filter(kind=kind)
+    with transaction.atomic():
+        kinds = set(live.values_list("kind", flat=True))
+        ended = live.update(state=State.CANCELLED, lease_expires_at=None, finished_at=database_now(), log=_note(reason))
+        if DIAGNOSE in kinds:
+            Submission.objects.filter(pk=submission_id).update(diagnostics_status=Submission.DiagnosticsStatus.NONE)
+    return ended
 
 
 def is_current(run_id: int, attempt: int) -> bool:

@@ -149,6 +149,7 @@ def cancel(*, submission: Submission, actor_is_staff: bool) -> Submission:
     if actor_is_staff:
         allowed.append(Submission.Status.RUNNING)
     with transaction.atomic():
+        runs.lock_live(submission.pk)
         done = Submission.objects.filter(pk=submission.pk, status__in=allowed).update(
             status=Submission.Status.CANCELLED,
             message="Cancelled before it was scored; it does not count against the quota.")
@@ -167,6 +168,7 @@ def rescore(submission: Submission) -> bool:
     scoring run, with tries of its own; a diagnostics run still live is cancelled, and the old
     runs stay as its history. False for a submission that is still queued or running."""
     with transaction.atomic():
+        runs.lock_live(submission.pk)
         done = Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
             verdict="", message="", log_tail="", hidden_log="", public_score=None, private_score=None, scores={},
             diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,

@@ -8,7 +8,8 @@ from its own columns into a run of each kind, with nothing lost:
 - a submission only received (never queued) has no run, as before it had no message.
 
 A live run's message is not carried (its task's name and argument changed: basin.dispatch):
-the runs are left unstamped, so the watchdog sends them at its next beat. A worker of the older
+the runs are left unstamped, so the watchdog sends them once they are BASIN_RESEND_AFTER_SECONDS
+old (most are: a run is as old as its submission). A worker of the older
 release still running a submission can no longer store its result; its lease runs out and the
 watchdog queues the run again.
 
@@ -63,7 +64,10 @@ def _diagnostics_run(Run, s):
                outcome=(s.diagnostics_status if state == "finished" else GRADER_GAVE_UP if state == "failed" else ""),
                attempt=max(1, tries) if state != "queued" else tries,
                lease_expires_at=s.diagnostics_lease_expires_at if state == "running" else None,
-               created_at=s.finished_at or s.created_at, log="carried over from the submission's own columns\n")
+               created_at=s.finished_at or s.created_at,
+               # Its end is not recorded: its scoring's stands for it (the queue page's 24 hours).
+               finished_at=s.finished_at if state in ("finished", "failed") else None,
+               log="carried over from the submission's own columns\n")
 
 
 def runs_from_columns(apps, schema_editor):
@@ -82,7 +86,9 @@ def columns_from_runs(apps, schema_editor):
     Submission = apps.get_model("submissions", "Submission")
     Run = apps.get_model("submissions", "Run")
     latest = {}
-    for run in Run.objects.order_by("pk").iterator(chunk_size=BATCH):  # the last one of each kind wins
+    runs = Run.objects.order_by("pk").only("submission_id", "kind", "attempt", "lease_expires_at", "enqueued_at",
+                                           "started_at", "finished_at", "worker", "backend", "timings")
+    for run in runs.iterator(chunk_size=BATCH):  # the last one of each kind wins
         latest[(run.submission_id, run.kind)] = run
     changed = []
     for s in Submission.objects.filter(runs__isnull=False).distinct().iterator(chunk_size=BATCH):
@@ -130,7 +136,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['pk'],
-                'indexes': [models.Index(fields=['kind', 'state', 'lease_expires_at'], name='submissions_kind_86969d_idx'), models.Index(fields=['kind', 'state', 'finished_at'], name='submissions_kind_887207_idx')],
+                'indexes': [models.Index(fields=['state', 'lease_expires_at'], name='submissions_state_101b2a_idx'), models.Index(fields=['kind', 'state', 'finished_at'], name='submissions_kind_887207_idx')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('state__in', ['queued', 'running'])), fields=('submission', 'kind'), name='one_live_run_per_submission_and_kind')],
             },
         ),
