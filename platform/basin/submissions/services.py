@@ -204,7 +204,7 @@ def select_final(*, homework: Homework, user, ids: list[int]) -> list[Submission
                                    f"{', '.join(map(str, unscored))} {'is' if len(unscored) == 1 else 'are'} not.")
         mine.exclude(pk__in=ids).filter(selected=True).update(selected=False)
         mine.filter(pk__in=ids).update(selected=True)
-    return list(mine.filter(selected=True).order_by("pk"))
+    return list(mine.filter(selected=True).select_related("homework__course").prefetch_related("runs").order_by("pk"))
 
 
 def disqualify(submission: Submission, reason: str) -> None:
