@@ -45,6 +45,7 @@ def record(claim: runs.Claim, evaluation: Evaluation) -> bool:
     scored = evaluation.verdict == SCORED
     diagnose = scored and wants_diagnostics(claim.submission)
     with transaction.atomic():
+        runs.lock_live(claim.submission.pk)  # its runs before its submission: the order cancel and rescore take
         stored = runs.finish(
             claim, outcome=evaluation.verdict, status=Submission.Status.SCORED if scored else Submission.Status.FAILED,
             run_fields={"backend": evaluation.backend, "timings": evaluation.timings},
