@@ -30,17 +30,18 @@ def sweep_this_host() -> None:
 
 @worker_ready.connect
 def _recover_at_start(sender=None, **kwargs) -> None:
-    """What this worker's previous process left: its containers, and the runs it held."""
-    sweep_this_host()  # a worker without the Docker socket (the general one) finds no engine: nothing to do
+    """What this worker's previous process left: the runs it held (given back first, so that their
+    containers are orphans), then its containers."""
     hostname = getattr(sender, "hostname", None)  # the consumer's: this worker's Celery name
     if hostname:
         try:
             released = runs.release_held_by(services.worker_name(hostname))
         except Exception:  # the database may be down at start; the watchdog still ends those leases
             log.exception("could not release the runs this worker held before it restarted")
-            return
-        if released:
-            log.warning("queued again %s run(s) this worker held when its previous process ended", released)
+        else:
+            if released:
+                log.warning("queued again %s run(s) this worker held when its previous process ended", released)
+    sweep_this_host()  # a worker without the Docker socket (the general one) finds no engine: nothing to do
 
 
 # Each task also names its queue, so a task sent some other way than basin.dispatch (a shell, a
