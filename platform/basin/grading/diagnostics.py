@@ -11,21 +11,18 @@ import logging
 import math
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from django.conf import settings
 
 from basin import leases
-from basin.logs import about_submission
 from basin.submissions import runs
 from basin.submissions.models import Submission
 from basin_grader.budgets import BudgetError, resolve_budget
 from basin_grader.diagnostics_trust import storable, trusted
 from basin_grader.evaluate import diagnose_in_sandbox
 from basin_grader.sandbox_diagnostics import add_test_gaps
-from basin_grader.verdicts import InfrastructureError
 
-from .services import _local_copy, limits_for, run_identity, sandbox_backend, work_folder, worker_name
+from .services import _local_copy, limits_for, run_identity, sandbox_backend, sandbox_try, take
 
 log = logging.getLogger(__name__)
 DiagnosticsStatus = Submission.DiagnosticsStatus
@@ -52,37 +49,25 @@ def _record(claim: runs.Claim, report: dict, timings: dict | None = None) -> boo
 
 
 def diagnose(run_id: int) -> None:
-    claim = runs.claim(run_id, runs.DIAGNOSE, worker_name())
-    if claim is None:
-        log.info("diagnostics run %s is not queued (taken or over); nothing to do", run_id)
-        return
-    with about_submission(claim.run.submission_id):
-        _diagnose(claim)
+    take(run_id, runs.DIAGNOSE, _diagnose)
 
 
 def _diagnose(claim: runs.Claim) -> None:
-    submission, run_id = claim.submission, claim.run.pk
-    homework = submission.homework
+    submission, homework = claim.submission, claim.submission.homework
     try:
         budget = resolve_budget(settings.BASIN_DIAGNOSTICS, homework.diagnostics_budget)
     except BudgetError as e:  # an override the admin form would have refused; tell the staff, keep the score
         _record(claim, {"status": "partial", "errors": {"budget": f"the homework's diagnostics budget: {e}"}})
         return
     budget = replace(budget, time_limit_s=int(leases.clamp(budget.time_limit_s)))
-    with work_folder(claim) as tmp:
-        try:
-            backend = sandbox_backend()
-            upload = _local_copy(submission, Path(tmp))
-            started = time.monotonic()
-            report = diagnose_in_sandbox(upload, homework.dataset.path, Path(tmp) / "attempt", backend,
-                                         budget, limits_for(homework), run_identity(claim))
-        except (InfrastructureError, OSError) as e:
-            runs.release(claim, f"{type(e).__name__}: {e}")
-            return
-        except BaseException as e:
-            runs.release(claim, f"unexpected {type(e).__name__}")  # its text is in the worker's log
-            raise
+    started = time.monotonic()
+    report = sandbox_try(claim, lambda tmp: diagnose_in_sandbox(
+        _local_copy(submission, tmp), homework.dataset.path, tmp / "attempt", sandbox_backend(), budget,
+        limits_for(homework), run_identity(claim)))
+    if report is None:
+        return
     report["profile"] = settings.BASIN_DIAGNOSTICS
     timings = {"sandbox_s": round(time.monotonic() - started, 3)}  # the worker's own clock, not the report's
     if not _record(claim, add_test_gaps(report, submission.scores), timings):
-        log.warning("diagnostics run %s, try %s, finished after losing its claim; dropped", run_id, claim.attempt)
+        log.warning("diagnostics run %s, try %s, finished after losing its claim; dropped", claim.run.pk,
+                    claim.attempt)

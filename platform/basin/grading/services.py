@@ -7,7 +7,9 @@ import logging
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +23,7 @@ from basin_grader.sandbox import RunIdentity, SandboxLimits, get_backend
 from basin_grader.verdicts import SCORED, InfrastructureError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def worker_name(hostname: str | None = None) -> str:
@@ -90,43 +93,48 @@ def run_identity(claim: runs.Claim) -> RunIdentity:
                                "basin.run": str(run.pk), "basin.attempt": str(claim.attempt)})
 
 
-def work_folder(claim: runs.Claim):
-    """A temporary folder for one try (ignore_cleanup_errors: what a sandbox left in /out must
-    never keep a result from being stored)."""
-    work_root = Path(settings.BASIN_WORK_DIR)
-    work_root.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix=f"{claim.run.kind}-{claim.run.pk}-a{claim.attempt}-", dir=work_root,
-                                       ignore_cleanup_errors=True)
-
-
-def grade(run_id: int) -> None:
-    claim = runs.claim(run_id, runs.SCORE, worker_name())
+def take(run_id: int, kind: str, work: Callable[[runs.Claim], None]) -> None:
+    """Claim a queued run of this kind for this worker and do its work, the lines it logs tagged
+    with its submission; nothing when another worker took it or it is over."""
+    claim = runs.claim(run_id, kind, worker_name())
     if claim is None:
-        log.info("scoring run %s is not queued (taken or over); nothing to do", run_id)
+        log.info("%s run %s is not queued (taken or over); nothing to do", kind, run_id)
         return
     with about_submission(claim.run.submission_id):
-        _grade(claim)
+        work(claim)
 
 
-def _grade(claim: runs.Claim) -> None:
-    submission, run_id = claim.submission, claim.run.pk
-    with work_folder(claim) as tmp:
+def sandbox_try(claim: runs.Claim, attempt: Callable[[Path], T]) -> T | None:
+    """One try's sandbox work, in a folder of its own: None when an infrastructure failure released
+    the run for a retry; anything else releases it too, then goes on up. ignore_cleanup_errors:
+    what a sandbox left in /out must never keep a result from being stored."""
+    work_root = Path(settings.BASIN_WORK_DIR)
+    work_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{claim.run.kind}-{claim.run.pk}-a{claim.attempt}-", dir=work_root,
+                                     ignore_cleanup_errors=True) as tmp:
         try:
-            backend = sandbox_backend()
-            upload = _local_copy(submission, Path(tmp))
-            evaluation = evaluate(upload, submission.homework.dataset.path, Path(tmp) / "attempt", backend,
-                                  limits_for(submission.homework), run_identity(claim),
-                                  diagnostics=settings.BASIN_DIAGNOSTICS)
+            return attempt(Path(tmp))
         except (InfrastructureError, OSError) as e:
             runs.release(claim, f"{type(e).__name__}: {e}")
-            return
+            return None
         except BaseException as e:  # a bug or a time limit: retry rather than leave it running
             # Only the type in the run's log (which every TA reads): the traceback is in the worker's log.
             runs.release(claim, f"unexpected {type(e).__name__}")
             raise
-        if not record(claim, evaluation):
-            log.warning("scoring run %s, try %s, finished after losing its claim; result dropped",
-                        run_id, claim.attempt)
+
+
+def grade(run_id: int) -> None:
+    take(run_id, runs.SCORE, _grade)
+
+
+def _grade(claim: runs.Claim) -> None:
+    submission, homework = claim.submission, claim.submission.homework
+    evaluation = sandbox_try(claim, lambda tmp: evaluate(
+        _local_copy(submission, tmp), homework.dataset.path, tmp / "attempt", sandbox_backend(),
+        limits_for(homework), run_identity(claim), diagnostics=settings.BASIN_DIAGNOSTICS))
+    if evaluation is not None and not record(claim, evaluation):
+        log.warning("scoring run %s, try %s, finished after losing its claim; result dropped",
+                    claim.run.pk, claim.attempt)
 
 
 def sandbox_backend():
