@@ -25,6 +25,25 @@ def pytest_configure(config):
 
         run_once.run_dir()
         canned_sandbox.cache_folder()
+        one_thread_per_process()
+
+
+# What each test process, and every process it starts, computes with: one thread. The suite runs in
+# two processes on two cores beside sandboxes, servers and workers of its own; a second OpenMP or BLAS
+# thread per process oversubscribes the cores, and OpenMP's spinning waits then cost more than the
+# thread gains (two copies of tests/grader/test_model_diagnostics.py side by side: 210 s with two
+# threads each, 66 s with one). A value set in the environment is kept.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_thread_per_process() -> None:
+    import os
+    import sys
+
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+    if "torch" in sys.modules:  # imported before the environment was read (a plugin, a conftest)
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only a re-run that will be waited for
