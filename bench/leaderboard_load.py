@@ -89,7 +89,7 @@ def trusted_report(rng: np.random.Generator, labels: np.ndarray, is_private: np.
 
 
 def model_report(rng: np.random.Generator) -> dict:
-    """Submission.model_diagnostics as the sandbox's CPU budget fills it in: 1D lines, sharpness,
+    """Submission.sandbox_diagnostics as the sandbox's CPU budget fills it in: 1D lines, sharpness,
     train/val metrics, the 2D grid and the feature projection (random numbers, real shape)."""
     budget = DEFAULTS["cpu"]
     alphas, coefficients = axis(budget.line_points), axis(budget.grid)
@@ -168,8 +168,8 @@ def seed(students: int, per_student: int, rng: np.random.Generator) -> int:
                 homework=homework, user=user, file=f"submissions/{homework.pk}/{digest[:32]}.zip",
                 original_name="model.zip", kind=BUNDLE, size=int(rng.integers(200_000, 5_000_000)), sha256=digest,
                 status=Submission.Status.SCORED, public_score=scores["public"]["accuracy"],
-                private_score=scores["private"]["accuracy"], scores=scores, diagnostics=diagnostics,
-                model_diagnostics=report, diagnostics_status=Submission.DiagnosticsStatus.COMPLETE,
+                private_score=scores["private"]["accuracy"], scores=scores, trusted_diagnostics=diagnostics,
+                sandbox_diagnostics=report, diagnostics_status=Submission.DiagnosticsStatus.COMPLETE,
                 **leaderboard_fields(report),  # as the worker's _record copies them out
                 timings={"queue_s": 0.4, "sandbox_s": 7.9, "scoring_s": 0.2}, backend="docker", worker="gpu-0",
                 log_tail="loaded bundle: model.py + weights.safetensors\npredicted 10000 images\n"))

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests import services
+from tests import services, threads
 from tests.smtp import smtp_server  # noqa: F401  (a fixture, for every test module that asks for it)
 
 TINY_COUNTS = {"train": 150, "val": 60, "test": 300, "shift": 60}
@@ -18,32 +18,15 @@ def pytest_report_header(config):
 
 def pytest_configure(config):
     """The process that starts the run names what its processes share (with pytest-xdist, before
-    its workers start, so that they inherit it): the run's folder (tests/run_once.py) and the
-    canned sandbox's cache, which the PostgreSQL re-run shares too."""
+    its workers start, so that they inherit it): the run's folder (tests/run_once.py), the
+    canned sandbox's cache, which the PostgreSQL re-run shares too, and the threads each process
+    computes with (tests/threads.py)."""
     if not hasattr(config, "workerinput"):
         from tests import canned_sandbox, run_once
 
         run_once.run_dir()
         canned_sandbox.cache_folder()
-        one_thread_per_process()
-
-
-# What each test process, and every process it starts, computes with: one thread. The suite runs in
-# two processes on two cores beside sandboxes, servers and workers of its own; a second OpenMP or BLAS
-# thread per process oversubscribes the cores, and OpenMP's spinning waits then cost more than the
-# thread gains (two copies of tests/grader/test_model_diagnostics.py side by side: 210 s with two
-# threads each, 66 s with one). A value set in the environment is kept.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def one_thread_per_process() -> None:
-    import os
-    import sys
-
-    for name in THREAD_VARIABLES:
-        os.environ.setdefault(name, "1")
-    if "torch" in sys.modules:  # imported before the environment was read (a plugin, a conftest)
-        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        threads.one_per_process()
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only a re-run that will be waited for
@@ -53,7 +36,15 @@ def pytest_collection_modifyitems(session, config, items):
 
     # Long jobs start now, once per run, and go on beside the rest of the suite:
     test_on_postgres.start_if_selected(items)  # the PostgreSQL re-run of tests/platform
-    bare_machine.start_if_selected(items)  # a new venv with torch (gigabytes copied)
+    bare_machine.start_if_selected(items)  # a new venv with Jupyter, beside a preinstalled torch
+    # The longest files first (a live platform each, a minute or more), so that the run ends on
+    # short ones: pytest-xdist hands out files in this order, and a long file dealt last leaves
+    # the other process idle while it runs. A stable sort keeps each file's own order.
+    items.sort(key=lambda item: next((i for i, folder in enumerate(LONG_FIRST) if item.nodeid.startswith(folder)),
+                                     len(LONG_FIRST)))
+
+
+LONG_FIRST = ("tests/e2e/", "tests/grader/", "tests/browser/")  # then the rest, each in pytest's own order
 
 
 def pytest_unconfigure(config):

@@ -6,11 +6,17 @@ folder of the run's own in BASIN_TEST_RUN_DIR before the workers start; they inh
 - `start(name, argv)`: a long background job (the PostgreSQL re-run, a bare venv's install)
   started by the first process whose collection selects the test that waits for it, whichever
   process that test then runs in;
-- `wait(name)`: that job's exit status and output, read from files, from any process.
+- `wait(name)`: that job's exit status and output, read from files, from any process;
+- `made(name, make)`: a folder made once, by the first process to ask, under a lock; the others
+  wait for it and share it;
+- `at_end(name, argv)`: a command the process that started the run runs at its end (cleanup of
+  what lives outside the run's folder, such as a database).
 """
 from __future__ import annotations
 
 import atexit
+import fcntl
+import json
 import os
 import shlex
 import shutil
@@ -18,6 +24,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 RUN_DIR_ENV = "BASIN_TEST_RUN_DIR"
@@ -64,9 +71,33 @@ def start(name: str, argv: list[str], env: dict | None = None, cwd: Path | None 
     return True
 
 
+def made(name: str, make: Callable[[Path], None]) -> Path:
+    """run_dir()/name, made by make(folder) once per run: the first process to ask makes it while
+    holding a lock, the others wait for the lock and find it made. A make() that raised leaves it
+    unmade, for the next process to try again (and fail with its own message)."""
+    folder, done = run_dir() / name, run_dir() / f"{name}.made"
+    with open(run_dir() / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                make(folder)
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
+
+
+def at_end(name: str, argv: list[str]) -> None:
+    """Run argv when the run ends (stop_jobs), once, whichever process asked."""
+    (run_dir() / f"{name}.at-end").write_text(json.dumps(argv))
+
+
 def stop_jobs() -> None:
-    """Kill every job of the run still going, at the end of the process that started the run (not
-    of an xdist worker, nor of the PostgreSQL re-run, which inherit the folder)."""
+    """Kill every job of the run still going, then run what at_end() asked for, at the end of the
+    process that started the run (not of an xdist worker, nor of the PostgreSQL re-run, which
+    inherit the folder)."""
     if not _owner["this process"]:
         return
     for pgid in run_dir().glob("*.pgid"):
@@ -74,6 +105,8 @@ def stop_jobs() -> None:
             os.killpg(int(pgid.read_text()), signal.SIGKILL)
         except (ProcessLookupError, ValueError, PermissionError):
             pass
+    for command in run_dir().glob("*.at-end"):
+        subprocess.run(json.loads(command.read_text()), check=False, capture_output=True, timeout=120)
 
 
 def started(name: str) -> bool:

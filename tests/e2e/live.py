@@ -1,13 +1,13 @@
 """A live Basin for end-to-end tests: seeded by `manage.py demo`, a real web server on loopback,
 real Celery worker processes, all with their own data directory.
 
-`manage.py demo` runs once per session and database kind (SQLite, PostgreSQL); each live platform
-starts from a copy of what it wrote: the data directory (datasets, toolkit, secret key; not the
-instance id, so each platform's watchdog still sees only its own containers) and, on PostgreSQL, a
-database made from a template database in one statement."""
+`manage.py demo` runs once per test run and database kind (SQLite, PostgreSQL), in whichever test
+process asks first (tests/run_once.py); each live platform starts from a copy of what it wrote: the
+data directory (datasets, toolkit, secret key; not the instance id, so each platform's watchdog
+still sees only its own containers) and, on PostgreSQL, a database made from a template database
+in one statement."""
 from __future__ import annotations
 
-import atexit
 import os
 import secrets
 import shutil
@@ -15,10 +15,8 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +25,7 @@ import requests
 
 from basin.demo.management.commands.demo import worker_command
 from basin.demo.services import LOGINS
+from tests import run_once
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,24 +80,27 @@ def _postgres(statement: str) -> None:
         conn.execute(statement)
 
 
-@cache
 def seeded(postgres: bool) -> tuple[Path, str | None]:
-    """A data directory seeded by `manage.py demo` once per session, and on PostgreSQL the name
-    of the template database it seeded. Removed when the session ends."""
-    folder = Path(tempfile.mkdtemp(prefix="basin-e2e-seed-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    env = base_env(folder)
-    template = None
-    if postgres:
-        sqlite_seed, _ = seeded(postgres=False)  # the dataset files, built once: the demo registers them
-        shutil.copytree(sqlite_seed / "datasets", folder / "datasets")
-        template = f"basin_e2e_seed_{os.getpid()}"
-        _postgres(f"CREATE DATABASE {template}")
-        atexit.register(_postgres, f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{template}"
-    demo(env)
-    (folder / "instance_id").unlink(missing_ok=True)
-    return folder, template
+    """A data directory seeded by `manage.py demo` once per run, whichever test process asks first
+    (tests/run_once.py), and on PostgreSQL the name of the template database it seeded (dropped
+    when the run ends)."""
+    template = f"basin_e2e_seed_{run_once.run_dir().name.rsplit('-', 1)[-1].lower()}" if postgres else None
+
+    def make(folder: Path) -> None:
+        env = base_env(folder)
+        if template:
+            sqlite_seed, _ = seeded(postgres=False)  # the dataset files, built once: the demo registers them
+            shutil.copytree(sqlite_seed / "datasets", folder / "datasets")
+            run_once.at_end(template, [sys.executable, "-c", "import sys, psycopg; psycopg.connect(sys.argv[1], "
+                                       "autocommit=True).execute(sys.argv[2])", POSTGRES_ADMIN,
+                                       f"DROP DATABASE IF EXISTS {template} WITH (FORCE)"])
+            _postgres(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+            _postgres(f"CREATE DATABASE {template}")
+            env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{template}"
+        demo(env)
+        (folder / "instance_id").unlink(missing_ok=True)
+
+    return run_once.made("e2e-seed-postgres" if postgres else "e2e-seed-sqlite", make), template
 
 
 class LivePlatform:

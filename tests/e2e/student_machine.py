@@ -2,7 +2,6 @@
 Basin's sources on its path, and a browser-like session that logs in through the login form."""
 from __future__ import annotations
 
-import atexit
 import os
 import shlex
 import subprocess
@@ -11,8 +10,10 @@ from pathlib import Path
 
 import requests
 
-# The torch and torchvision a student's environment brings (here from the machine's local disk).
-TORCH = ("torch==2.14.1", "torchvision==0.29.1")
+from tests import threads
+
+# What a student's environment brings before Basin: PyTorch preinstalled, as Colab has it, and Jupyter.
+TORCH = ("torch", "torchvision")
 JUPYTER = ("ipykernel==7.4.0", "nbclient==0.11.0", "nbformat==5.11.1")
 
 
@@ -28,20 +29,20 @@ class BareVenv:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return machine
 
-    def install_script(self, packages: tuple[str, ...]) -> str:
-        """A new venv and the packages, as one shell command (also run in the background; see
-        start_in_background). --no-compile: torch's thousands of modules are compiled when imported."""
+    def install_script(self, packages: tuple[str, ...], preinstalled: tuple[str, ...] = ()) -> str:
+        """A new venv and the packages, as one shell command (also run in the background by a test
+        run's job). --no-compile: modules are compiled when imported. `preinstalled`: distributions
+        of this interpreter's environment the venv sees as installed system-wide (with what they
+        require), as Colab's PyTorch is: on its path, not copied into it (see preinstalled_layer)."""
         venv_dir, home = shlex.quote(str(self.root / "venv")), shlex.quote(str(self.root / "home"))
-        install = f" && {venv_dir}/bin/pip install -q --no-compile {' '.join(map(shlex.quote, packages))}"
-        return f"mkdir -p {home} && {shlex.quote(sys.executable)} -m venv --clear {venv_dir}" + (
-            install if packages else "")
-
-    def start_in_background(self, packages: tuple[str, ...]) -> subprocess.Popen:
-        with open(self.root / "install.log", "w") as log:  # the child keeps its own copy of the file
-            process = subprocess.Popen(["/bin/sh", "-c", self.install_script(packages)], stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-        atexit.register(lambda: process.poll() is None and process.kill())  # never outlives the session
-        return process
+        script = f"mkdir -p {home} && {shlex.quote(sys.executable)} -m venv --clear {venv_dir}"
+        if preinstalled:
+            layer = preinstalled_layer(self.root / "preinstalled", preinstalled)
+            site = f"{venv_dir}/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
+            script += f" && echo {shlex.quote(str(layer))} > {site}/_preinstalled.pth"
+        if packages:
+            script += f" && {venv_dir}/bin/pip install -q --no-compile {' '.join(map(shlex.quote, packages))}"
+        return script
 
     @property
     def bin(self) -> Path:
@@ -49,8 +50,10 @@ class BareVenv:
 
     def env(self, **extra: str) -> dict:
         """Only what a student's shell has: no PYTHONPATH, a home and config of its own; pip keeps
-        the machine's own configuration (its package registries)."""
-        keep = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ", "PIP_CONFIG_FILE")}
+        the machine's own configuration (its package registries), and the test run's thread counts
+        (tests/threads.py: they change how fast it trains, not what it does)."""
+        kept = ("LANG", "LC_ALL", "TZ", "PIP_CONFIG_FILE", *threads.VARIABLES)
+        keep = {k: v for k, v in os.environ.items() if k in kept}
         home = str(self.root / "home")
         return keep | {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": f"{home}/.config",
                        "JUPYTER_CONFIG_DIR": f"{home}/.jupyter", "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
@@ -66,6 +69,34 @@ class BareVenv:
 
     def python(self, code: str, **env: str) -> subprocess.CompletedProcess:
         return self.run(self.bin / "python", "-c", code, **env)
+
+
+def preinstalled_layer(folder: Path, names: tuple[str, ...]) -> Path:
+    """A folder of links to the named distributions of this environment and everything they require
+    (their packages and their .dist-info, so pip counts them as installed): a venv that puts it on
+    its path has them as a machine's system-wide packages, without copying gigabytes of torch."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    folder.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        distribution = metadata.distribution(name)
+        for requirement in map(Requirement, distribution.requires or ()):
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+        site = Path(str(distribution.locate_file("")))
+        for top in {file.parts[0] for file in distribution.files or () if file.parts[0] != ".."}:
+            if not (folder / top).exists() and (site / top).exists():
+                (folder / top).symlink_to(site / top)
+    return folder
 
 
 def browser_session(base: str, username: str, password: str) -> requests.Session:

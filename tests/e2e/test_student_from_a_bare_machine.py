@@ -1,6 +1,7 @@
-"""A student with nothing but the course's address and a bare Python with PyTorch and Jupyter:
-the homework page, the notebook downloaded over HTTP and executed unchanged (SMALL), which installs
-Basin's student toolkit from <server>/simple/, and a submission that gets scored."""
+"""A student with nothing but the course's address and a bare Python with PyTorch (preinstalled, as
+Colab has it) and Jupyter: the homework page, the notebook downloaded over HTTP and executed
+unchanged (SMALL), which installs Basin's student toolkit from <server>/simple/, and a submission
+that gets scored."""
 from __future__ import annotations
 
 import json
@@ -38,14 +39,15 @@ def _machine() -> BareVenv:
 
 
 def start_if_selected(items) -> None:
-    """Installing torch into a new venv copies gigabytes and takes minutes: it starts when the session
-    is collected and goes on beside the other tests (tests/conftest.py); the test waits for it. Once
-    per run, whichever process collects it first (tests/run_once.py)."""
+    """A new venv with Jupyter installed, and PyTorch preinstalled as Colab has it (on its path, not
+    copied): it starts when the session is collected and goes on beside the other tests
+    (tests/conftest.py); the test waits for it. Once per run, whichever process collects it first
+    (tests/run_once.py)."""
     if run_once.started(JOB) or not any(item.name == NAME for item in items):
         return
     machine = _machine()
     machine.root.mkdir(exist_ok=True)
-    run_once.start(JOB, ["/bin/sh", "-c", machine.install_script(TORCH + JUPYTER)])
+    run_once.start(JOB, ["/bin/sh", "-c", machine.install_script(JUPYTER, preinstalled=TORCH)])
 
 
 @pytest.fixture
@@ -54,10 +56,10 @@ def bare_torch():
     start_if_selected([type("Item", (), {"name": NAME})()])  # selected some other way than the collection
     status, log = run_once.wait(JOB, timeout=1800)
     assert status == 0, log[-4000:]
-    print(f"bare venv with torch, torchvision and Jupyter: waited {time.monotonic() - started:.0f} s for it")
+    print(f"bare venv with Jupyter and a preinstalled torch: waited {time.monotonic() - started:.0f} s for it")
     machine = _machine()
     yield machine
-    shutil.rmtree(machine.root, ignore_errors=True)  # 5.5 GB
+    shutil.rmtree(machine.root, ignore_errors=True)
 
 
 def test_the_notebook_downloaded_over_http_runs_unchanged_in_a_bare_environment(bare_torch, tmp_path):

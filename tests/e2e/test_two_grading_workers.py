@@ -12,7 +12,7 @@ from tests import factories, services
 
 from .live import LivePlatform, RedisBroker, base_env
 
-BATCH = 8
+BATCH = 6  # enough that neither worker can take them all before the other starts (prefetch 1, acks late)
 
 
 def test_two_workers_with_their_own_gpu_slots_grade_a_batch_with_none_lost_or_doubled(tmp_path, postgres_database):

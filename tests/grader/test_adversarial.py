@@ -146,25 +146,22 @@ CASES = [
                                               "print('interfaces:', sorted(n for _, n in socket.if_nameindex()))"),
          SCORED, in_log=("interfaces: ['lo']",), process_needs_root=True),
     Case("environment secrets", before_build("import os\nprint(dict(os.environ))"), SCORED, not_in_output=(CANARY,)),
-    Case("PID 1's environment", before_build("print(open('/proc/1/environ', 'rb').read())"), (SCORED, RUNTIME_ERROR),
-         docker_only=True, not_in_output=(CANARY,)),
-    Case("search the filesystem for labels", before_build(
-         "import os\nfor root, dirs, files in os.walk('/'):\n    if root.startswith(('/proc', '/sys')):\n"
+    # The container's walls, probed in one run (each probe says what it met; none changes the verdict):
+    # PID 1's environment, the filesystem searched for labels, the image written to, root regained.
+    Case("a container's walls", before_build(
+         "import os, sysconfig\ntry:\n    print('PID 1:', open('/proc/1/environ', 'rb').read())\n"
+         "except OSError as e:\n    print('PID 1 refused:', e)\n"
+         "for root, dirs, files in os.walk('/'):\n    if root.startswith(('/proc', '/sys')):\n"
          "        dirs[:] = []\n        continue\n    for f in files:\n"
          "        if f in ('labels.npy', 'is_private.npy', 'hidden.json'):\n"
-         "            print('FOUND', os.path.join(root, f))"),
-         SCORED, docker_only=True, not_in_output=("FOUND",)),
-    Case("write to the image", before_build("import sysconfig\ntry:\n"
-                                            "    open(sysconfig.get_paths()['purelib'] + '/evil.py', 'w').write('x')\n"
-                                            "    print('IMAGE WRITTEN')\n"
-                                            "except OSError as e:\n    print('write refused:', e)"),
-         SCORED, docker_only=True, in_log=("Read-only file system",), not_in_output=("IMAGE WRITTEN",)),
-    Case("privilege escalation", before_build("import os\nprint([l for l in open('/proc/self/status') "
-                                              "if l.startswith(('Uid', 'CapEff', 'NoNewPrivs'))])\n"
-                                              "try:\n    os.setuid(0)\n    print('BECAME ROOT')\n"
-                                              "except PermissionError as e:\n    print('setuid refused')"),
-         SCORED, docker_only=True, in_log=("setuid refused", "CapEff:\\t0000000000000000", "NoNewPrivs:\\t1"),
-         not_in_output=("BECAME ROOT",)),
+         "            print('FOUND', os.path.join(root, f))\n"
+         "try:\n    open(sysconfig.get_paths()['purelib'] + '/evil.py', 'w').write('x')\n"
+         "    print('IMAGE WRITTEN')\nexcept OSError as e:\n    print('write refused:', e)\n"
+         "print([l for l in open('/proc/self/status') if l.startswith(('Uid', 'CapEff', 'NoNewPrivs'))])\n"
+         "try:\n    os.setuid(0)\n    print('BECAME ROOT')\nexcept PermissionError as e:\n    print('setuid refused')"),
+         SCORED, docker_only=True, in_log=("Read-only file system", "setuid refused", "CapEff:\\t0000000000000000",
+                                          "NoNewPrivs:\\t1"),
+         not_in_output=("FOUND", "IMAGE WRITTEN", "BECAME ROOT")),  # and the worker's CANARY, as for every case
     Case("pickle payload in a .pt", pickled_payload_bundle, INVALID_SUBMISSION, either_backend=True),
     Case("whole pickled module", lambda: saved(torch.nn.Linear(2, 2)), INVALID_SUBMISSION,
          in_message=("torch.save(model)",), either_backend=True),
@@ -180,8 +177,6 @@ CASES = [
          INVALID_SUBMISSION, in_message=("missing: head.bias",), either_backend=True),
     Case("unexpected state_dict keys", unexpected_keys_bundle, INVALID_SUBMISSION,
          in_message=("unexpected: extra.weight",), either_backend=True),
-    Case("exception in build_model", factories.RAISES_IN_BUILD, RUNTIME_ERROR, in_message=("my model is broken",),
-         either_backend=True),
 ]
 
 

@@ -1,4 +1,5 @@
-"""One evaluation through a real sandbox, per backend: the verdict a student would read."""
+"""One evaluation through a real sandbox, per backend (once, where no backend code has a part): the
+verdict a student would read."""
 import numpy as np
 import pytest
 import torch
@@ -17,6 +18,12 @@ def backend(request):
     if request.param == "docker":
         services.require("docker")
     return get_backend(request.param)
+
+
+@pytest.fixture
+def either_backend():
+    """For a verdict the worker or the runtime decides the same way on either backend: run once."""
+    return get_backend(services.either_sandbox())
 
 
 def run(backend, tmp_path, dataset, data: bytes, name="submission.zip", **limits):
@@ -51,11 +58,11 @@ def test_a_model_that_never_finishes_hits_the_time_limit(backend, tmp_path, tiny
     assert "8 s" in result.message
 
 
-def test_wrong_output_shape_is_invalid_output(backend, tmp_path, tiny_dataset):
+def test_wrong_output_shape_is_invalid_output(either_backend, tmp_path, tiny_dataset):
     source = factories.WRONG_SHAPE
     state = factories.baseline_state()
     state["head.weight"], state["head.bias"] = torch.zeros(7, 64), torch.zeros(7)
-    result = run(backend, tmp_path, tiny_dataset, factories.bundle(model_source=source, state=state))
+    result = run(either_backend, tmp_path, tiny_dataset, factories.bundle(model_source=source, state=state))
     assert result.verdict == INVALID_OUTPUT
     assert "(2, 10)" in result.message
 
@@ -64,14 +71,6 @@ def test_a_memory_bomb_hits_the_memory_limit(backend, tmp_path, tiny_dataset):
     result = run(backend, tmp_path, tiny_dataset, factories.bundle(model_source=factories.MEMORY_BOMB),
                  memory_mb=1024)
     assert result.verdict == MEMORY_LIMIT
-
-
-def test_mismatched_weights_name_the_missing_keys(backend, tmp_path, tiny_dataset):
-    state = factories.baseline_state()
-    del state["head.bias"]
-    result = run(backend, tmp_path, tiny_dataset, factories.bundle(state=state))
-    assert result.verdict == INVALID_SUBMISSION
-    assert "missing: head.bias" in result.message
 
 
 def test_weights_of_another_shape_get_one_line_naming_the_first_key_and_the_rest_go_to_the_log(tmp_path, tiny_dataset):

@@ -38,9 +38,17 @@ def run(model, data, budget=BUDGET, deadline=math.inf):
     return report, flushed
 
 
-def test_the_landscape_centre_is_the_plain_loss(data):
+@pytest.fixture(scope="module")
+def honest(data):
+    """(model, report): one honest run of the baseline, read by every test that only looks at it
+    (a run leaves its model untouched: test_a_run_leaves_parameters_and_buffers_untouched_...)."""
     model = factories.baseline(factories.baseline_state(seed=1))
     report, _ = run(model, data)
+    return model, report
+
+
+def test_the_landscape_centre_is_the_plain_loss(data, honest):
+    model, report = honest
     subset = ls.Subset(torch.from_numpy(factories.model_input(data["train"][0][:BUDGET.samples])),
                        torch.from_numpy(data["train"][1][:BUDGET.samples]), 7)  # another batching, same loss
     loss, accuracy = plain_loss(model, subset)
@@ -93,9 +101,8 @@ class ViewsAFeatureMap(torch.nn.Module):
         return self.fc(h.view(h.size(0), -1))
 
 
-def test_channels_last_is_used_where_the_model_agrees_and_dropped_where_it_cannot(data):
-    report, _ = run(factories.baseline(factories.baseline_state(seed=1)), data)
-    assert report["memory_format"] == "channels_last"
+def test_channels_last_is_used_where_the_model_agrees_and_dropped_where_it_cannot(data, honest):
+    assert honest[1]["memory_format"] == "channels_last"
     torch.manual_seed(0)
     model = ViewsAFeatureMap().eval()
     report, _ = run(model, data)
@@ -128,10 +135,10 @@ def test_a_model_that_views_its_own_weights_keeps_the_plain_layout(data):
     assert report["memory_format"] == "plain" and not report["errors"] and not report["partial"]
 
 
-def test_a_program_exported_in_training_mode_is_run_in_eval_mode_like_its_bundle(tmp_path, data):
+def test_a_program_exported_in_training_mode_is_run_in_eval_mode_like_its_bundle(tmp_path, data, honest):
     from basin.demo import baseline_model
 
-    state = factories.baseline_state(seed=6)
+    state = factories.baseline_state(seed=1)  # honest's
     model = baseline_model.build_model()
     model.load_state_dict(state)
     model.train()  # the mistake: exported before model.eval()
@@ -140,7 +147,7 @@ def test_a_program_exported_in_training_mode_is_run_in_eval_mode_like_its_bundle
                       str(tmp_path / "train.pt2"))
     exported = load_model(tmp_path / "train.pt2", tmp_path / "e")
     buffers = {k: v.clone() for k, v in exported.named_buffers()}
-    bundle_report, _ = run(factories.baseline(state), data)
+    bundle_report = honest[1]
     export_report, _ = run(exported, data)
     np.testing.assert_allclose(_numbers(export_report["landscape"]), _numbers(bundle_report["landscape"]),
                                rtol=1e-4, atol=1e-5)
@@ -278,15 +285,15 @@ def test_budgets_default_by_device_and_refuse_bad_settings_with_a_fix():
 
 # --- the worker's side: a report from the sandbox is untrusted input ---------------------------
 
-def _honest_report(data, tmp_path):
-    report, _ = run(factories.baseline(factories.baseline_state(seed=1)), data)
+def _honest_report(honest, tmp_path):
+    """The honest report, a copy of its own to tamper with, and the file it was written to."""
     path = tmp_path / "diagnostics.json"
-    path.write_text(json.dumps(report))
-    return report, path
+    path.write_text(json.dumps(honest[1]))
+    return json.loads(path.read_text()), path
 
 
-def test_an_honest_report_reads_back_with_summaries_recomputed(data, tmp_path):
-    raw, path = _honest_report(data, tmp_path)
+def test_an_honest_report_reads_back_with_summaries_recomputed(honest, tmp_path):
+    raw, path = _honest_report(honest, tmp_path)
     report = read_report(path, BUDGET)
     assert report["partial"] == [] and report["errors"] == {}
     assert report["landscape"]["grid"]["train"]["loss"] == raw["landscape"]["grid"]["train"]["loss"]
@@ -303,8 +310,8 @@ def test_an_honest_report_reads_back_with_summaries_recomputed(data, tmp_path):
     (lambda r: r["sharpness"].update(converged="yes"), "sharpness"),
     (lambda r: r["sharpness"].update(iterations=10**9), "sharpness"),
 ])
-def test_a_tampered_part_is_dropped_and_the_rest_kept(data, tmp_path, tamper, part):
-    raw, path = _honest_report(data, tmp_path)
+def test_a_tampered_part_is_dropped_and_the_rest_kept(honest, tmp_path, tamper, part):
+    raw, path = _honest_report(honest, tmp_path)
     tamper(raw)
     path.write_text(json.dumps(raw))
     report = read_report(path, BUDGET)
@@ -313,8 +320,8 @@ def test_a_tampered_part_is_dropped_and_the_rest_kept(data, tmp_path, tamper, pa
                if p != part)
 
 
-def test_diverged_points_count_as_outside_the_basin_and_are_stored_as_gaps(data, tmp_path):
-    raw, path = _honest_report(data, tmp_path)
+def test_diverged_points_count_as_outside_the_basin_and_are_stored_as_gaps(honest, tmp_path):
+    raw, path = _honest_report(honest, tmp_path)
     side = BUDGET.grid
     raw["landscape"]["grid"]["train"]["loss"] = [["diverged"] * side for _ in range(side)]
     raw["landscape"]["grid"]["train"]["loss"][side // 2][side // 2] = 2.0
@@ -327,8 +334,8 @@ def test_diverged_points_count_as_outside_the_basin_and_are_stored_as_gaps(data,
     json.dumps(report, allow_nan=False)  # storable: no infinity left
 
 
-def test_a_grid_cut_short_has_no_basin_area(data, tmp_path):
-    raw, path = _honest_report(data, tmp_path)
+def test_a_grid_cut_short_has_no_basin_area(honest, tmp_path):
+    raw, path = _honest_report(honest, tmp_path)
     raw["landscape"]["grid"]["val"]["loss"][-1] = [None] * BUDGET.grid
     raw["partial"] = ["grid"]
     path.write_text(json.dumps(raw))
@@ -337,8 +344,8 @@ def test_a_grid_cut_short_has_no_basin_area(data, tmp_path):
     assert report["landscape"]["grid"]["basin_area"]["train"] is not None
 
 
-def test_hostile_numbers_and_text_in_a_report_never_break_the_worker(data, tmp_path):
-    raw, path = _honest_report(data, tmp_path)
+def test_hostile_numbers_and_text_in_a_report_never_break_the_worker(honest, tmp_path):
+    raw, path = _honest_report(honest, tmp_path)
     raw["errors"] = {"features": "bad\x00bytes\udcff"}
     path.write_text(json.dumps(raw).replace('"n": 64', '"n": ' + "9" * 400, 1))  # an int no float can hold
     report = read_report(path, BUDGET)
@@ -385,25 +392,25 @@ def _read_in_time(path, budget=BUDGET) -> dict:
     return found["report"]
 
 
-def test_a_fifo_or_a_link_in_place_of_the_report_is_refused_without_hanging(tmp_path, data):
+def test_a_fifo_or_a_link_in_place_of_the_report_is_refused_without_hanging(tmp_path, honest):
     import os
 
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
     report = _read_in_time(fifo)
     assert "not a regular file" in report["trust"]["failed"]["report"] and report["trust"]["trusted"] is False
-    _, honest = _honest_report(data, tmp_path)
+    _, path = _honest_report(honest, tmp_path)
     link = tmp_path / "link.json"
-    link.symlink_to(honest)
+    link.symlink_to(path)
     report = _read_in_time(link)
     assert "not a regular file" in report["trust"]["failed"]["report"]
     assert report["partial"] == ["generalization", "features", "lines", "sharpness", "grid"]
 
 
-def test_a_report_larger_than_the_budget_can_produce_is_refused_before_parsing(tmp_path, data):
+def test_a_report_larger_than_the_budget_can_produce_is_refused_before_parsing(tmp_path, honest):
     from basin_grader.sandbox_diagnostics import max_report_bytes
 
-    raw, path = _honest_report(data, tmp_path)
+    raw, path = _honest_report(honest, tmp_path)
     assert path.stat().st_size < max_report_bytes(BUDGET)  # an honest one fits
     assert max_report_bytes(DEFAULTS["gpu"]) < 1 << 20  # the cap follows the budget: under a MiB by default
     path.write_text(json.dumps(raw) + " " * max_report_bytes(BUDGET))
@@ -413,8 +420,8 @@ def test_a_report_larger_than_the_budget_can_produce_is_refused_before_parsing(t
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
-def test_a_report_with_a_number_json_does_not_allow_is_unreadable(tmp_path, data, constant):
-    raw, path = _honest_report(data, tmp_path)
+def test_a_report_with_a_number_json_does_not_allow_is_unreadable(tmp_path, honest, constant):
+    raw, path = _honest_report(honest, tmp_path)
     path.write_text(json.dumps(raw).replace('"trace": ', f'"trace": {constant}, "was": ', 1))
     report = read_report(path, BUDGET)
     assert "generalization" not in report and report["errors"]["report"]

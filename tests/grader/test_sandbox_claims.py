@@ -1,6 +1,7 @@
 """What a run says of itself is the model's word. Time and memory verdicts come only from what the
 worker observed, whatever result.json claims; a rescore gives the same score, however the model
-draws its random numbers. Both sandbox backends."""
+draws its random numbers (the runtime's seeds: run once, in Docker where it runs). The claims on both
+sandbox backends, each of which observes time and memory its own way."""
 from __future__ import annotations
 
 import pytest
@@ -62,7 +63,8 @@ def build_model():
 '''
 
 
-def test_a_rescore_gives_the_same_score_however_the_model_draws_random_numbers(backend, tmp_path, tiny_dataset):
+def test_a_rescore_gives_the_same_score_however_the_model_draws_random_numbers(tmp_path, tiny_dataset):
+    backend = get_backend(services.either_sandbox())
     path = factories.write(tmp_path / "submission.zip", factories.bundle(model_source=RANDOM_EVERYWHERE))
     first, second = (evaluate(path, tiny_dataset, tmp_path / f"attempt{i}", backend, SandboxLimits(wall_seconds=120))
                      for i in (1, 2))

@@ -47,7 +47,7 @@ def make(homeworks):
         values = {"public_score": 0.8125, "private_score": PRIVATE} if status == "scored" else {}
         values |= {"scores": {"public": {"accuracy": 0.8125}, "private": {"accuracy": PRIVATE},
                               "all": {"accuracy": PRIVATE_ALL}},
-                   "diagnostics": {"public": {"ece": 0.05}, "private": {"ece": PRIVATE_ECE}}
+                   "trusted_diagnostics": {"public": {"ece": 0.05}, "private": {"ece": PRIVATE_ECE}}
                    } if status == "scored" else {}
         return Submission.objects.create(homework=homeworks[hw], user=user, file=ContentFile(b"x", name="s.zip"),
                                          original_name="s.zip", kind="bundle", size=1, sha256="0" * 64,
@@ -199,7 +199,8 @@ def test_no_private_score_shows_before_the_reveal_and_all_show_after(staff, worl
 
 def test_the_private_score_cannot_be_guessed_through_changelist_filters(staff, world):
     root = login(staff["root"])
-    for lookup in ("private_score__gt=0.4", "scores__private__accuracy__gt=0.4", "diagnostics__private__isnull=False",
+    for lookup in ("private_score__gt=0.4", "scores__private__accuracy__gt=0.4",
+                   "trusted_diagnostics__private__isnull=False",
                    "hidden_log__contains=a", "hidden_log__startswith=x"):  # a course may hide it from its TAs
         assert root.get(f"/admin/submissions/submission/?{lookup}").status_code == 400, lookup
     assert root.get("/admin/submissions/submission/?public_score__gt=0.4").status_code == 200

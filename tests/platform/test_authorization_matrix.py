@@ -127,7 +127,7 @@ def world(homework, people, scored):
                    hidden_log=HIDDEN_LOG_LINE,
                    scores={"public": {"accuracy": 0.8125}, "private": {"accuracy": PRIVATE_PART},
                            "all": {"accuracy": PRIVATE_PART}},
-                   diagnostics={"public": {"ece": 0.01}, "private": {"ece": PRIVATE_PART}})
+                   trusted_diagnostics={"public": {"ece": 0.01}, "private": {"ece": PRIVATE_PART}})
     scored(people["other_student"], 0.5, private=0.5)
     return owner
 

@@ -29,10 +29,10 @@ def stored(homework, user, **fields) -> Submission:
         status="scored", public_score=0.5, private_score=0.625,
         scores={"public": {"accuracy": 0.5, "confusion": [[1]]}, "private": {"accuracy": 0.625, "confusion": [[2]]},
                 "all": {"accuracy": 0.5625, "confusion": [[3]]}, "shift": {"accuracy": 0.25}},
-        diagnostics={"profile": "cpu", "public": {"calibration": {"ece": 0.1}}, "private": PRIVATE},
-        diagnostics_status="complete", model_diagnostics={"status": "complete"})
+        trusted_diagnostics={"profile": "cpu", "public": {"calibration": {"ece": 0.1}}, "private": PRIVATE},
+        diagnostics_status="complete", sandbox_diagnostics={"status": "complete"})
     row |= fields
-    row |= leaderboard_fields(row["model_diagnostics"])
+    row |= leaderboard_fields(row["sandbox_diagnostics"])
     return Submission.objects.create(homework=homework, user=user, file=ContentFile(b"x", name="s.zip"),
                                      original_name="s.zip", kind="bundle", size=1, sha256="0" * 64, **row)
 
@@ -158,10 +158,10 @@ def test_each_leaderboard_row_carries_its_landscape_thumbnail_and_sharpness(home
     line = [2.5, 2.1, 2.0, 2.2, 2.9]
     report = {"status": "complete", "trust": {"trusted": True, "failed": {}}, "sharpness": {"top_eigenvalue": 12.3456},
               "landscape": {"lines": [{"train": {"loss": line}, "val": {"loss": line}}]}}
-    stored(homework, people["student"], model_diagnostics=report)
+    stored(homework, people["student"], sandbox_diagnostics=report)
     stored(homework, people["other_student"], public_score=0.4)  # no diagnostics yet: an empty cell, no error
     # the same numbers in a report that failed a check (or was never checked) stay off the leaderboard
-    stored(homework, people["ta"], public_score=0.3, model_diagnostics={
+    stored(homework, people["ta"], public_score=0.3, sandbox_diagnostics={
         **report, "sharpness": {"top_eigenvalue": 65.4321}, "trust": {"trusted": False, "failed": {"device": "cuda"}}})
     page = Client().get(f"/homeworks/{homework.slug}/leaderboard/").content.decode()
     assert page.count('<svg class="sparkline"') == 1 and "12.346" in page and "65.432" not in page
@@ -174,7 +174,7 @@ def test_each_leaderboard_row_carries_its_landscape_thumbnail_and_sharpness(home
 @pytest.mark.parametrize("persona, quoted", [("student", True), ("ta", True), ("other_student", False),
                                              ("anonymous", False)])
 def test_why_a_part_failed_is_quoted_only_to_the_owner_and_the_tas(homework, people, persona, quoted):
-    submission = stored(homework, people["student"], model_diagnostics={
+    submission = stored(homework, people["student"], sandbox_diagnostics={
         "status": "partial", "errors": {"sharpness": "RuntimeError: secret path /home/me/model.py"}})
     page = login(persona, people).get(f"/submissions/{submission.pk}/diagnostics/").content.decode()
     assert ("secret path" in page) is quoted

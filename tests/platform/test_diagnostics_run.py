@@ -35,16 +35,17 @@ def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching
     submission = scored()
     run = live(submission, runs.DIAGNOSE)
     assert submission.diagnostics_status == "queued" and sent() == [(run.pk, 0)]
-    before = (submission.public_score, submission.private_score, submission.scores, submission.diagnostics)
+    scored_fields = ("public_score", "private_score", "scores", "trusted_diagnostics")
+    before = [getattr(submission, name) for name in scored_fields]
     diagnose(submission)
     submission.refresh_from_db()
-    assert submission.diagnostics_status == "complete", submission.model_diagnostics
-    report = submission.model_diagnostics
+    assert submission.diagnostics_status == "complete", submission.sandbox_diagnostics
+    report = submission.sandbox_diagnostics
     assert report["profile"] == "cpu" and report["budget"]["grid"] == factories.SMALL_BUDGET["grid"]
     assert {"generalization", "features", "landscape", "sharpness"} <= set(report)
     gap = report["generalization"]["val_minus_public_test"]["accuracy"]
     assert gap == pytest.approx(report["generalization"]["val"]["accuracy"] - submission.public_score)
-    assert (submission.public_score, submission.private_score, submission.scores, submission.diagnostics) == before
+    assert [getattr(submission, name) for name in scored_fields] == before
     from basin.grading import diagnostics
 
     diagnostics.diagnose(run.pk)  # a duplicate message: nothing to claim
@@ -56,9 +57,9 @@ def test_the_api_shows_the_model_diagnostics_before_the_reveal_and_never_the_pri
     submission = Submission.objects.create(
         homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
         kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5, private_score=0.6,
-        diagnostics={"profile": "cpu", "public": {"n": 1}, "private": {"n": 2}},
+        trusted_diagnostics={"profile": "cpu", "public": {"n": 1}, "private": {"n": 2}},
         diagnostics_status="complete",
-        model_diagnostics={"status": "complete", "landscape": {"grid": {"alphas": [-1.0]}}})
+        sandbox_diagnostics={"status": "complete", "landscape": {"grid": {"alphas": [-1.0]}}})
     body = api("student").get(f"/api/submissions/{submission.pk}/").json()
     assert body["diagnostics_status"] == "complete"
     assert body["diagnostics"]["model"]["landscape"]["grid"]["alphas"] == [-1.0]
@@ -92,8 +93,8 @@ def test_diagnostics_out_of_time_are_stored_as_partial(scored, homework):
     homework.save()
     diagnose(submission)
     submission.refresh_from_db()
-    assert submission.diagnostics_status == "partial" and "grid" in submission.model_diagnostics["partial"]
-    assert submission.model_diagnostics["generalization"]["train"]["n"] == factories.SMALL_BUDGET["eval_samples"]
+    assert submission.diagnostics_status == "partial" and "grid" in submission.sandbox_diagnostics["partial"]
+    assert submission.sandbox_diagnostics["generalization"]["train"]["n"] == factories.SMALL_BUDGET["eval_samples"]
 
 
 def test_a_grader_failure_is_retried_then_failed_and_the_score_stands(scored, settings, sent):
@@ -110,7 +111,7 @@ def test_a_grader_failure_is_retried_then_failed_and_the_score_stands(scored, se
     diagnose(submission)
     submission.refresh_from_db()
     run.refresh_from_db()
-    assert submission.diagnostics_status == "failed" and "score is not affected" in str(submission.model_diagnostics)
+    assert submission.diagnostics_status == "failed" and "score is not affected" in str(submission.sandbox_diagnostics)
     assert (run.state, run.outcome) == ("failed", "infrastructure_error") and "given up" in run.log
     assert submission.status == "scored" and submission.public_score is not None
 
@@ -183,7 +184,7 @@ def test_a_rescore_gives_the_new_diagnostics_run_its_own_tries(scored, settings,
         settings.BASIN_SANDBOX_BACKEND, settings.BASIN_SANDBOX_IMAGE = "docker", "basin-sandbox:does-not-exist"
         diagnose(submission)  # one grader failure: retried, never final
         submission.refresh_from_db()
-        assert submission.diagnostics_status == "queued", (round, submission.model_diagnostics)
+        assert submission.diagnostics_status == "queued", (round, submission.sandbox_diagnostics)
         settings.BASIN_SANDBOX_BACKEND = "process"
         assert rescore(submission)
         grade(submission)

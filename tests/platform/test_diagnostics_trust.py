@@ -44,7 +44,7 @@ def client(people, persona: str | None) -> Client:
 # (test_adversarial_diagnostics.py).
 def test_a_lying_report_is_stored_untrusted_and_kept_off_the_leaderboard(scored_submission, quiet, people, homework):
     liar = diagnosed(scored_submission, LIAR)
-    report = liar.model_diagnostics
+    report = liar.sandbox_diagnostics
     assert report["trust"]["trusted"] is False
     assert {"device", "precision", "sharpness_zero"} <= set(report["trust"]["failed"])
     assert liar.diagnostics_status == "partial" and report["status"] == "untrusted"
@@ -61,9 +61,9 @@ def test_a_lying_report_is_stored_untrusted_and_kept_off_the_leaderboard(scored_
 
 def test_an_honest_report_is_trusted_and_on_the_leaderboard(scored_submission, quiet, people, homework):
     honest = diagnosed(scored_submission, factories.BASELINE_SOURCE)
-    assert honest.model_diagnostics["trust"] == {"trusted": True, "failed": {}}
+    assert honest.sandbox_diagnostics["trust"] == {"trusted": True, "failed": {}}
     assert honest.diagnostics_status == "complete"
-    assert honest.landscape_thumbnail and honest.sharpness == honest.model_diagnostics["sharpness"]["top_eigenvalue"]
+    assert honest.landscape_thumbnail and honest.sharpness == honest.sandbox_diagnostics["sharpness"]["top_eigenvalue"]
     board = client(people, "other_student").get(f"/homeworks/{homework.slug}/leaderboard/").content.decode()
     assert "<svg class=\"sparkline\"" in board
     page = client(people, "other_student").get(f"/submissions/{honest.pk}/diagnostics/").content.decode()
@@ -86,7 +86,7 @@ def test_every_number_stored_is_finite(homework, people):
               "landscape": {"lines": [{"train": {"loss": [1.0, -math.inf, 2.0]}}]}}
     assert diagnostics._record(claim, report)
     submission.refresh_from_db()
-    stored = submission.model_diagnostics
+    stored = submission.sandbox_diagnostics
     json.dumps(stored, allow_nan=False)
     assert stored["sharpness"] == {"top_eigenvalue": None, "trace": None}
     assert submission.sharpness is None and submission.landscape_thumbnail == [1.0, None, 2.0]
@@ -101,7 +101,7 @@ def test_which_checks_failed_is_for_the_tas_in_the_api_too(homework, people, api
     submission = Submission.objects.create(
         homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
         kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5, diagnostics_status="partial",
-        model_diagnostics={"status": "untrusted",
+        sandbox_diagnostics={"status": "untrusted",
                            "trust": {"trusted": False, "failed": {"feature_labels": "not the val labels"}}})
     response = api(persona).get(f"/api/submissions/{submission.pk}/")
     if persona == "other_student":

@@ -54,9 +54,9 @@ def test_extreme_finite_logits_are_recorded_finite_and_the_page_parses(kind, hom
     assert record(claimed, Evaluation(SCORED, "Scored.", scores=scores, diagnostics=diagnostics, backend="process"))
     submission.refresh_from_db()
     assert submission.status == "scored"
-    strict(json.dumps({"scores": submission.scores, "diagnostics": submission.diagnostics}))  # what jsonb took
+    strict(json.dumps({"scores": submission.scores, "diagnostics": submission.trusted_diagnostics}))  # what jsonb took
     assert math.isfinite(submission.scores["all"]["nll"])
-    assert submission.diagnostics["public"]["calibration"] is not None
+    assert submission.trusted_diagnostics["public"]["calibration"] is not None
     client = Client()
     client.force_login(people["student"])
     page = client.get(f"/submissions/{submission.pk}/diagnostics/")

@@ -65,8 +65,8 @@ def test_a_queued_submission_is_scored_through_the_sandbox(queued, settings):
     assert run.backend == sandbox and run.attempt == 1 and (run.state, run.outcome) == ("finished", "scored")
     assert submission.public_score == submission.scores["public"]["accuracy"]
     assert submission.private_score == submission.scores["private"]["accuracy"]
-    assert submission.diagnostics["profile"] == settings.BASIN_DIAGNOSTICS == "cpu"
-    assert submission.diagnostics["public"]["calibration"]["ece"] >= 0.0
+    assert submission.trusted_diagnostics["profile"] == settings.BASIN_DIAGNOSTICS == "cpu"
+    assert submission.trusted_diagnostics["public"]["calibration"]["ece"] >= 0.0
     assert 0.0 <= submission.public_score <= 1.0 and run.finished_at and run.lease_expires_at is None
     assert run.timings["sandbox_s"] > 0 and submission.diagnostics_status == "queued"  # its diagnostics run is next
     assert live(submission, runs.DIAGNOSE).attempt == 0

@@ -181,7 +181,7 @@ def test_the_grader_scores_and_diagnoses_a_submission_read_from_the_bucket(s3, s
     assert sent == [submission.runs.get(kind="diagnose").pk]
     diagnose(submission)
     submission.refresh_from_db()
-    assert submission.diagnostics_status == "complete", submission.model_diagnostics
+    assert submission.diagnostics_status == "complete", submission.sandbox_diagnostics
 
 
 def _storage_errors(settings, options: dict) -> dict[str, str]:

@@ -113,8 +113,8 @@ def test_the_private_score_is_shown_only_after_the_reveal(api, homework):
     submission_id = upload(api("student")).json()["id"]
     Submission.objects.filter(pk=submission_id).update(
         status="scored", public_score=0.61, private_score=0.59, scores={"private": {"accuracy": 0.59}},
-        diagnostics={"profile": "cpu", "public": {"calibration": {"ece": 0.125}},
-                     "private": {"calibration": {"ece": 0.0625}, "gap_from_public": {"gap": 0.02}}})
+        trusted_diagnostics={"profile": "cpu", "public": {"calibration": {"ece": 0.125}},
+                             "private": {"calibration": {"ece": 0.0625}, "gap_from_public": {"gap": 0.02}}})
     before = api("student").get(f"/api/submissions/{submission_id}/")
     assert before.json()["private_score"] is None and "0.59" not in before.content.decode()
     # before the reveal, a rounded summary of the hidden split (submissions.selectors._SUMMARY)

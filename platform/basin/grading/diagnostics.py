@@ -1,5 +1,5 @@
 """The diagnostics run of a scored submission: a second, lower-priority sandbox run (queue
-"diagnostics", after "scoring" and the watchdog's) that fills in Submission.model_diagnostics.
+"diagnostics", after "scoring" and the watchdog's) that fills in Submission.sandbox_diagnostics.
 
 Scores first: a deadline rush never waits behind loss landscapes, and a diagnostics run that
 fails or runs out of time never touches the score. Claims, retries and fencing are the same as
@@ -45,7 +45,7 @@ def _record(claim: runs.Claim, report: dict, timings: dict | None = None) -> boo
     report = storable(report)  # every number finite: jsonb refuses NaN and infinity
     status = DiagnosticsStatus.COMPLETE if report.get("status") == "complete" else DiagnosticsStatus.PARTIAL
     return runs.finish(claim, outcome=status, status=status, run_fields={"timings": timings or {}},
-                       submission_fields={"model_diagnostics": report, **leaderboard_fields(report)})
+                       submission_fields={"sandbox_diagnostics": report, **leaderboard_fields(report)})
 
 
 def diagnose(run_id: int) -> None:

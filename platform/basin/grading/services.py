@@ -54,10 +54,10 @@ def record(claim: runs.Claim, evaluation: Evaluation) -> bool:
             run_fields={"backend": evaluation.backend, "timings": evaluation.timings},
             submission_fields={
                 "verdict": evaluation.verdict, "message": evaluation.message, "log_tail": evaluation.log_tail,
-                "hidden_log": evaluation.hidden_log, "scores": scores, "diagnostics": evaluation.diagnostics,
+                "hidden_log": evaluation.hidden_log, "scores": scores, "trusted_diagnostics": evaluation.diagnostics,
                 "public_score": scores.get("public", {}).get("accuracy"),
                 "private_score": scores.get("private", {}).get("accuracy"),
-                "diagnostics_status": Submission.DiagnosticsStatus.NONE, "model_diagnostics": {},
+                "diagnostics_status": Submission.DiagnosticsStatus.NONE, "sandbox_diagnostics": {},
                 "landscape_thumbnail": None, "sharpness": None})
         if stored and diagnose:
             runs.cancel_live(claim.submission.pk, "superseded by a new score", kind=runs.DIAGNOSE)

@@ -34,9 +34,9 @@ def grades_not_final(homework: Homework) -> ApplicationError:
 
 
 def grades_frame(homework: Homework) -> pd.DataFrame:
+    """Ranked students first (by rank), then those with nothing scored (by student id, username)."""
     import pandas as pd  # here, where the table is built: a web process that exports nothing never loads it
 
-    """Ranked students first (by rank), then those with nothing scored (by student id, username)."""
     if not access.private_part_visible(homework):
         raise grades_not_final(homework)
     rows = [r for r in private_leaderboard(homework, access.STAFF) if not r.is_baseline]

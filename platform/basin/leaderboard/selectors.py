@@ -41,7 +41,7 @@ class Row:
 
 
 # The rows never load the reports: their thumbnail and sharpness are columns of their own.
-_HEAVY = ("scores", "diagnostics", "model_diagnostics", "log_tail", "hidden_log", "message")
+_HEAVY = ("scores", "trusted_diagnostics", "sandbox_diagnostics", "log_tail", "hidden_log", "message")
 PUBLIC = (F("public_score") * (1 - F("late_penalty")))
 PRIVATE = (F("private_score") * (1 - F("late_penalty")))
 # A student's best public submission first, ties to the earlier one (rows annotated effective=PUBLIC).

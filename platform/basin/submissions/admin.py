@@ -1,6 +1,6 @@
 """Submissions in the admin, scoped per course (basin.courses.admin). Grading results are
 read-only for everyone: state changes only through the actions, which call the services. The
-private part of a score (private_score, scores["private"], scores["all"], diagnostics["private"])
+private part of a score (private_score, scores["private"], scores["all"], trusted_diagnostics["private"])
 is shown to nobody, superusers included, before the homework's reveal."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .selectors import visible_diagnostics, visible_scores
 
 HIDDEN = "hidden until the reveal"
 # Stored fields that hold the private part: never displayed raw, never filtered or sorted on.
-PRIVATE_FIELDS = ("private_score", "scores", "diagnostics")
+PRIVATE_FIELDS = ("private_score", "scores", "trusted_diagnostics")
 HIDDEN_FIELDS = ("hidden_log",)  # filtering on it is refused to everyone; superusers read it on the page
 
 
@@ -104,7 +104,7 @@ class SubmissionAdmin(CourseScopedAdmin):
                            "is_baseline", "selected", "late_penalty", "disqualified", "disqualified_reason"]}),
         ("Grading", {"fields": ["status", "verdict", "message", "public_score", "private", "visible_scores",
                                 "visible_diagnostics", "log_tail", "hidden_pass_log", "created_at"]}),
-        ("Diagnostics", {"fields": ["diagnostics_status", "model_diagnostics"]}),
+        ("Diagnostics", {"fields": ["diagnostics_status", "sandbox_diagnostics"]}),
     ]
     inlines = [RunInline]  # its runs, oldest first: a rescore adds new ones
     # Everything but the note (a baseline's name on the leaderboard) is the grader's or a service's.
@@ -157,9 +157,9 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     @admin.display(description="diagnostics (trusted)")
     def visible_diagnostics(self, submission: Submission):
-        # model_diagnostics are shown below
+        # sandbox_diagnostics are shown below
         shown = {k: v for k, v in visible_diagnostics(submission, access.STAFF).items() if k != "model"}
-        if not access.private_part_visible(submission.homework) and "private" in (submission.diagnostics or {}):
+        if not access.private_part_visible(submission.homework) and "private" in (submission.trusted_diagnostics or {}):
             shown["private"] = HIDDEN
         return _pretty(shown)
 

@@ -67,12 +67,13 @@ class Submission(models.Model):
     public_score = models.FloatField(null=True, blank=True)
     private_score = models.FloatField(null=True, blank=True)
     scores = models.JSONField(default=dict, blank=True)
-    # By leaderboard part; the "private" parts are shown only after the reveal (basin_grader.trusted_diagnostics).
-    diagnostics = models.JSONField(default=dict, blank=True)
+    # The worker's own, from the hidden labels (basin_grader.trusted_diagnostics), by leaderboard part;
+    # the "private" parts are shown only after the reveal.
+    trusted_diagnostics = models.JSONField(default=dict, blank=True)
     # The sandbox's diagnostics run (public-label subsets only: shown before the reveal too).
-    model_diagnostics = models.JSONField(default=dict, blank=True)
+    sandbox_diagnostics = models.JSONField(default=dict, blank=True)
     diagnostics_status = models.CharField(max_length=16, choices=DiagnosticsStatus.choices, blank=True, default="")
-    # Copied out of model_diagnostics when it is recorded: what a leaderboard row shows, read
+    # Copied out of sandbox_diagnostics when it is recorded: what a leaderboard row shows, read
     # without unpacking the whole report for every row.
     landscape_thumbnail = models.JSONField(null=True, blank=True,
                                            help_text="train loss along the first 1D landscape direction")

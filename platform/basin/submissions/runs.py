@@ -46,7 +46,7 @@ _GIVEN_UP: dict[str, dict[str, Any]] = {
     SCORE: {"verdict": INFRASTRUCTURE_ERROR,
             "message": "The grader failed on this submission several times; the course staff have been told. "
                        "It does not count against your quota."},
-    DIAGNOSE: {"model_diagnostics": {"status": "failed", "errors": {
+    DIAGNOSE: {"sandbox_diagnostics": {"status": "failed", "errors": {
         "grader": "The diagnostics could not be computed; the score is not affected."}}},
 }
 

@@ -74,8 +74,8 @@ def submissions_of(user, homework) -> list[Submission]:
 # What of a submission's stored scores and trusted diagnostics anyone may see, by key: an
 # allow-list, so a part added later stays hidden until it is put here. "all" is the whole test
 # split: with the public part it gives the private part away, so it waits for the reveal too.
-_BEFORE_REVEAL = {"scores": ("public", "shift"), "diagnostics": ("profile", "error", "public", "shift")}
-_AFTER_REVEAL = {"scores": ("private", "all"), "diagnostics": ("private",)}
+_BEFORE_REVEAL = {"scores": ("public", "shift"), "trusted_diagnostics": ("profile", "error", "public", "shift")}
+_AFTER_REVEAL = {"scores": ("private", "all"), "trusted_diagnostics": ("private",)}
 
 # Before the reveal, a student reads of the hidden splits only these summary numbers, rounded
 # (decimals; None: as stored). Every number computed from the model's logits on hidden images is
@@ -86,7 +86,7 @@ _AFTER_REVEAL = {"scores": ("private", "all"), "diagnostics": ("private",)}
 # the course's TAs read everything.
 _SUMMARY = {"scores": {"public": {"accuracy": 4, "macro_f1": 2, "nll": 2, "count": None},
                        "shift": {"accuracy": 4, "macro_f1": 2, "nll": 2, "count": None}},
-            "diagnostics": {"profile": None, "error": None,
+            "trusted_diagnostics": {"profile": None, "error": None,
                             "public": {"calibration": {"ece": 2, "nll": 2, "brier": 2}},
                             "shift": {"accuracy": 4, "drop_from_public": {"gap": 4, "ci95": 4},
                                       "calibration": {"ece": 2, "nll": 2, "brier": 2}}}}
@@ -120,9 +120,9 @@ def visible_diagnostics(submission: Submission, viewer: access.Viewer) -> dict:
     ones (the private part's only after the reveal; before it, for students, only a summary);
     under "model", the sandbox's run on public-label subsets (no hidden labels, no hidden images:
     shown in full, but which of the worker's checks it failed only to the course staff)."""
-    diagnostics = _visible(submission.diagnostics, "diagnostics", submission.homework, viewer)
-    if submission.model_diagnostics:
-        model = submission.model_diagnostics
+    diagnostics = _visible(submission.trusted_diagnostics, "trusted_diagnostics", submission.homework, viewer)
+    if submission.sandbox_diagnostics:
+        model = submission.sandbox_diagnostics
         if not access.report_checks_visible(viewer) and isinstance(model.get("trust"), dict):
             model = {**model, "trust": {"trusted": model["trust"].get("trusted") is True}}
         diagnostics["model"] = model

@@ -171,7 +171,7 @@ def rescore(submission: Submission) -> bool:
         runs.lock_live(submission.pk)
         done = Submission.objects.filter(pk=submission.pk, status__in=Submission.TERMINAL_STATUSES).update(
             verdict="", message="", log_tail="", hidden_log="", public_score=None, private_score=None, scores={},
-            diagnostics={}, model_diagnostics={}, landscape_thumbnail=None, sharpness=None,
+            trusted_diagnostics={}, sandbox_diagnostics={}, landscape_thumbnail=None, sharpness=None,
             diagnostics_status=Submission.DiagnosticsStatus.NONE)
         if done:
             runs.cancel_live(submission.pk, "superseded by a rescore")

@@ -398,7 +398,7 @@ class Command(BaseCommand):
         assert scoring is not None  # a scored submission was scored by a run
         reporter.event(f"public accuracy {submission.public_score:.4f} ({scoring.backend} sandbox, "
                        f"{scoring.timings.get('sandbox_s', 0):.1f} s in it)")
-        report = submission.model_diagnostics
+        report = submission.sandbox_diagnostics
         if submission.diagnostics_status and report:
             sharpness, grid = report.get("sharpness") or {}, (report.get("landscape") or {}).get("grid") or {}
             reporter.event(f"diagnostics {submission.diagnostics_status} ({report.get('sandbox_s', 0):.1f} s in the "
