@@ -20,8 +20,8 @@ from basin.accounts.models import ApiToken
 from basin.courses.models import Course
 from basin.courses.roster import set_password_link
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): one token maker per account under a row lock.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 GET_A_NEW_TOKEN = "run `basin login`, or create a new token on the homework page"
 
@@ -125,6 +125,8 @@ def test_logout_revokes_the_token_it_is_sent_with_and_no_other(people):
     assert with_token(cluster).get("/api/auth/me/").json()["username"] == "student"
 
 
+# create_token locks the account (SELECT ... FOR UPDATE): SQLite has no row locks
+@pytest.mark.database_sensitive
 def test_a_new_web_token_replaces_the_old_web_token_and_leaves_basin_login_tokens(people):
     page = browser(people["student"])
     cli = log_in("student")["token"]
@@ -220,6 +222,8 @@ def test_an_account_makes_a_limited_number_of_tokens_an_hour(people, settings):
     assert log_in("other_student")["token"]  # counted per account
 
 
+# create_token's row lock, and the tokens past the kept number deleted under it
+@pytest.mark.database_sensitive
 def test_basin_login_tokens_past_the_kept_number_revoke_the_oldest(people, settings):
     settings.BASIN_LOGIN_TOKENS_KEPT = 2
     page = browser(people["student"])

@@ -13,9 +13,8 @@ from basin.submissions.models import Run, Submission
 from tests import factories
 from tests.runs import diagnose, grade, latest, live
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs, leases on the
-# database clock.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -31,6 +30,8 @@ def scored(scored_submission, sent):
 
 # The canned process sandbox (tests/platform/conftest.py): the same run through Docker and a real
 # worker is tests/e2e/test_submission_flow.py's.
+# the claim (a conditional UPDATE) taken once, a duplicate message claims nothing; the report stored in jsonb
+@pytest.mark.database_sensitive
 def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching_the_score(scored, sent):
     submission = scored()
     run = live(submission, runs.DIAGNOSE)
@@ -97,6 +98,8 @@ def test_diagnostics_out_of_time_are_stored_as_partial(scored, homework):
     assert submission.sandbox_diagnostics["generalization"]["train"]["n"] == factories.SMALL_BUDGET["eval_samples"]
 
 
+# release and give up: conditional UPDATEs fenced by the attempt, the backoff stamped on the database clock
+@pytest.mark.database_sensitive
 def test_a_grader_failure_is_retried_then_failed_and_the_score_stands(scored, settings, sent):
     submission = scored()
     settings.BASIN_SANDBOX_BACKEND = "docker"
@@ -116,6 +119,8 @@ def test_a_grader_failure_is_retried_then_failed_and_the_score_stands(scored, se
     assert submission.status == "scored" and submission.public_score is not None
 
 
+# leases judged on the database clock (statement_timestamp() on PostgreSQL)
+@pytest.mark.database_sensitive
 def test_the_watchdog_requeues_a_lost_diagnostics_run_and_resends_a_lost_message(homework, people, sent, monkeypatch):
     now = timezone.now()
 
@@ -174,6 +179,8 @@ def test_a_ta_sets_a_budget_in_the_admin_and_a_bad_one_is_refused_with_the_fix(h
     assert homework.diagnostics_budget == {"grid": 21}
 
 
+# rescore locks the live runs (select_for_update); one live run per kind is a partial unique index
+@pytest.mark.database_sensitive
 def test_a_rescore_gives_the_new_diagnostics_run_its_own_tries(scored, settings, sent):
     """Each rescore makes a new diagnostics run: a grader failure on it is retried, however many
     rescores came before (the tries of earlier runs are theirs, not this one's)."""
@@ -197,6 +204,8 @@ def test_a_rescore_gives_the_new_diagnostics_run_its_own_tries(scored, settings,
     assert latest(submission, runs.DIAGNOSE).state == "queued"
 
 
+# cancel locks the live runs (select_for_update) and ends them with a conditional UPDATE
+@pytest.mark.database_sensitive
 def test_cancelling_a_submission_ends_its_live_diagnostics_run_and_says_so(scored, people):
     from basin.submissions.services import cancel
 

@@ -13,8 +13,8 @@ from tests import factories
 from tests.grader.test_adversarial_diagnostics import forging
 from tests.runs import diagnose
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): jsonb refuses NaN and infinity.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 # A model whose runtime claims a GPU and a flat minimum: every number the leaderboard would show.
 LIAR = forging("report['device'], report['precision'] = 'cuda', 'bf16'\n"
@@ -70,6 +70,7 @@ def test_an_honest_report_is_trusted_and_on_the_leaderboard(scored_submission, q
     assert "come from running the submission's own code" in page and "Not trustworthy" not in page
 
 
+@pytest.mark.database_sensitive
 def test_every_number_stored_is_finite(homework, people):
     """PostgreSQL's jsonb refuses NaN and infinity; a report is stored with them as null."""
     from django.core.files.base import ContentFile

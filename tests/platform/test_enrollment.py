@@ -16,8 +16,8 @@ from basin.courses.models import Course, Membership
 from basin.courses.roster import import_roster
 from basin.errors import ApplicationError
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): the homework row lock of enrolment.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 # What a spreadsheet in a European locale saves as "CSV UTF-8": a byte-order mark, ';', headers in
@@ -56,6 +56,8 @@ def role(course, username: str) -> str | None:
 
 # --- the roster file ---------------------------------------------------------------------------
 
+# the import on PostgreSQL: look-alikes read through a server-side cursor (.iterator()), Lower() matching, bulk_create
+@pytest.mark.database_sensitive
 def test_a_roster_creates_accounts_without_passwords_and_enrolls_them(course):
     summary = imported(course, ROSTER)
     assert (summary.created, summary.updated, summary.unchanged) == (["alice", "bob", "tara"], [], [])
@@ -100,6 +102,8 @@ def test_importing_again_changes_nothing_and_a_changed_file_updates_in_place(cou
     assert Membership.objects.filter(course=course).count() == 6
 
 
+# matched without case in the database: Lower() and iexact fold case differently on each engine
+@pytest.mark.database_sensitive
 def test_an_existing_account_is_matched_whatever_the_case_and_enrolled(course, people):
     people["outsider"].email = "Out@uni.example"  # the same person: the roster's email is theirs, confirmed
     people["outsider"].save()
@@ -293,6 +297,8 @@ def join(client, code: str):
     return client.post("/api/courses/join/", {"code": code}, format="json")
 
 
+# an exact match, then iexact: LIKE on SQLite (ASCII case folding), UPPER() = UPPER() on PostgreSQL
+@pytest.mark.database_sensitive
 def test_a_join_code_makes_you_a_student_once(api, course, people):
     assert join(api(None), course.join_code).status_code == 401
     first = join(api("outsider"), f"  {course.join_code.upper()} ")  # as people type it
@@ -322,6 +328,8 @@ def test_unknown_codes_and_roster_only_courses_are_refused_clearly(api, course):
 
 # --- pages -------------------------------------------------------------------------------------
 
+# "Student" taken: the form's iexact lookup; look-alikes read through a server-side cursor on PostgreSQL
+@pytest.mark.database_sensitive
 def test_signing_up_with_a_join_code_creates_the_account_joins_and_logs_in(course):
     client = Client(enforce_csrf_checks=True)
     page = client.get(reverse("signup") + f"?code={course.join_code}")
@@ -418,6 +426,8 @@ def test_a_self_registered_account_is_adopted_only_by_an_address_it_confirmed(co
     assert summary.updated == ["carol"] and summary.conflicts == []  # the same person (confirmed): enrolled
 
 
+# one_pseudonym_per_course is a partial unique index, checked by the admin form's query too
+@pytest.mark.database_sensitive
 def test_every_way_into_a_course_draws_a_pseudonym_of_its_own(course, people):
     """Enrolment, joining by code, the roster and the admin all draw pseudonyms one way
     (services.draw_pseudonym): never empty, never two alike in a course."""

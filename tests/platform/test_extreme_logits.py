@@ -22,7 +22,7 @@ from basin_grader.evaluate import Evaluation, score
 from basin_grader.verdicts import SCORED
 from tests import factories
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): jsonb refuses NaN and infinity.
+# The whole module re-runs on PostgreSQL (test_on_postgres.py): it stores extreme floats in jsonb (no NaN, no inf).
 pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
 
 

@@ -11,8 +11,8 @@ from basin_grader.evaluate import Evaluation
 from tests import factories
 from tests.runs import latest, live
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): claims are conditional UPDATEs.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -26,6 +26,8 @@ def queued(homework, people):
     return make
 
 
+# a claim is a conditional UPDATE
+@pytest.mark.database_sensitive
 def test_only_one_claim_wins(queued):
     submission = queued()
     run = live(submission)
@@ -36,6 +38,8 @@ def test_only_one_claim_wins(queued):
     assert submission.status == "running" and run.lease_expires_at is not None and run.worker == "w1"
 
 
+# a claim is a conditional UPDATE
+@pytest.mark.database_sensitive
 def test_a_run_of_one_kind_is_never_claimed_as_the_other(queued):
     run = live(queued())
     assert runs.claim(run.pk, runs.DIAGNOSE, "w1") is None
@@ -43,6 +47,8 @@ def test_a_run_of_one_kind_is_never_claimed_as_the_other(queued):
     assert run.state == "queued" and run.attempt == 0
 
 
+# a partial unique index; PostgreSQL aborts the transaction on its IntegrityError, SQLite does not
+@pytest.mark.database_sensitive
 def test_a_submission_has_at_most_one_live_run_of_each_kind(queued):
     from django.db import IntegrityError, transaction
 
@@ -55,6 +61,8 @@ def test_a_submission_has_at_most_one_live_run_of_each_kind(queued):
 
 # The canned process sandbox (tests/platform/conftest.py): Docker through a real worker is
 # tests/e2e/test_submission_flow.py's, the sandbox itself tests/grader's.
+# claim, lock_live (select_for_update) and finish, the scores in jsonb, the diagnostics run opened
+@pytest.mark.database_sensitive
 def test_a_queued_submission_is_scored_through_the_sandbox(queued, settings):
     sandbox = "process"
     submission = queued()
@@ -80,6 +88,8 @@ def test_a_students_failure_is_stored_with_its_verdict(queued):
     assert "my model is broken" in submission.message
 
 
+# fencing: finish is a conditional UPDATE on the attempt; the log's lines stamped on the database clock
+@pytest.mark.database_sensitive
 def test_a_result_from_an_attempt_that_lost_its_lease_changes_nothing(queued):
     submission = queued()
     run = live(submission)
@@ -95,6 +105,8 @@ def test_a_result_from_an_attempt_that_lost_its_lease_changes_nothing(queued):
     assert "try 1: its lease expired; again in 10 s" in run.log and "try 2 on w2" in run.log
 
 
+# release and give up: conditional UPDATEs, the backoff stamped on the database clock
+@pytest.mark.database_sensitive
 def test_infrastructure_errors_are_retried_then_failed_without_blaming_the_student(queued, settings, dispatched):
     settings.BASIN_SANDBOX_BACKEND = "docker"
     settings.BASIN_SANDBOX_IMAGE = "basin-sandbox:does-not-exist"  # no engine, or no such image: the grader's fault

@@ -14,8 +14,8 @@ from basin.submissions import services
 from basin.submissions.models import Submission
 from tests.platform.test_submissions_api import upload
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): quotas counted under a row lock.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 
 def close(homework, hours_ago=1):
@@ -26,6 +26,8 @@ def close(homework, hours_ago=1):
     homework.refresh_from_db()
 
 
+# quotas counted under the membership's row lock (select_for_update); cancel locks the live runs
+@pytest.mark.database_sensitive
 def test_the_total_quota_holds_and_cancelled_or_grader_failed_submissions_do_not_count(api, homework):
     Homework.objects.filter(pk=homework.pk).update(total_quota=2, daily_quota=10)
     client = api("student")
@@ -41,6 +43,8 @@ def test_the_total_quota_holds_and_cancelled_or_grader_failed_submissions_do_not
     assert (quota["total_used"], quota["total_left"], quota["left"]) == (2, 0, 0)
 
 
+# quotas counted under the membership's row lock; resets_at from created_at as the database returns it
+@pytest.mark.database_sensitive
 def test_the_daily_quota_says_when_the_next_submission_frees_up(api, homework):
     client = api("student")
     ids = [upload(client).json()["id"] for _ in range(3)]
@@ -52,6 +56,8 @@ def test_the_daily_quota_says_when_the_next_submission_frees_up(api, homework):
     assert (quota["daily_used"], quota["daily_left"], quota["total_quota"]) == (3, 0, None)
 
 
+# cancel: the live runs locked (select_for_update), then a conditional UPDATE on the status
+@pytest.mark.database_sensitive
 def test_only_a_waiting_submission_can_be_cancelled_and_only_by_its_owner_or_a_ta(api, homework):
     mine = upload(api("student")).json()["id"]
     assert api("other_student").post(f"/api/submissions/{mine}/cancel/").status_code == 404
@@ -67,6 +73,8 @@ def test_late_submissions_are_refused_by_default(api, homework):
     assert response.status_code == 403 and response.json()["error"]["code"] == "deadline_passed"
 
 
+# the penalised score is computed and ranked in the database (window functions)
+@pytest.mark.database_sensitive
 def test_the_penalty_policy_takes_a_share_per_started_day_until_the_late_period_ends(api, homework, scored, people):
     close(homework, hours_ago=25)  # 25 h late: two started days
     Homework.objects.filter(pk=homework.pk).update(late_policy="penalty", late_penalty_percent=15,
@@ -97,6 +105,8 @@ def test_a_penalty_policy_needs_a_late_period_after_the_deadline(api, homework):
     assert created["late_policy"] == "penalty" and created["closes_at"] == created["late_until"]
 
 
+# a window-function query with a correlated subquery for the pseudonym
+@pytest.mark.database_sensitive
 def test_pseudonyms_hide_names_from_everyone_but_the_tas(client, api, homework, people, scored):
     scored(people["student"], 0.9)
     Homework.objects.filter(pk=homework.pk).update(pseudonymous_leaderboard=True)
@@ -110,6 +120,8 @@ def test_pseudonyms_hide_names_from_everyone_but_the_tas(client, api, homework, 
     assert pseudonym in page and ">student<" not in page
 
 
+# bulk_create returning ids, enroll's update_or_create (select_for_update), a partial unique index
+@pytest.mark.database_sensitive
 def test_pseudonyms_are_unique_in_a_course(people):
     course = Course.objects.create(slug="big", title="Big")
     from django.contrib.auth import get_user_model
@@ -191,6 +203,8 @@ def test_the_private_leaderboard_waits_for_the_reveal_and_the_reveal_for_the_clo
     assert "0.4375" not in client.get("/homeworks/hw1/leaderboard/?part=public").content.decode()
 
 
+# select_final takes the membership's row lock (select_for_update)
+@pytest.mark.database_sensitive
 def test_the_final_selection_stays_open_through_the_late_period(api, homework, people, scored):
     chosen = scored(people["student"], 0.7)
     close(homework)
@@ -202,6 +216,8 @@ def test_the_final_selection_stays_open_through_the_late_period(api, homework, p
                                format="json").status_code == 200
 
 
+# rescore locks the live runs (select_for_update); a conditional UPDATE on the status
+@pytest.mark.database_sensitive
 def test_a_rescore_puts_a_finished_submission_back_in_the_queue(homework, people, scored,
                                                                 django_capture_on_commit_callbacks):
     done = scored(people["student"], 0.7, private=0.6)
@@ -255,6 +271,8 @@ def test_a_revealed_homework_takes_no_more_submissions_or_selections_even_if_reo
     assert 'name="deadline_0"' not in form and 'name="title"' in form
 
 
+# quotas: the window of 24 hours counted on created_at as the database returns it
+@pytest.mark.database_sensitive
 def test_the_quota_says_when_one_frees_up_after_a_ta_lowers_it(api, homework, people, scored):
     for minutes in (0, 10, 20):
         scored(people["student"], 0.5, minutes=minutes)
@@ -265,6 +283,8 @@ def test_the_quota_says_when_one_frees_up_after_a_ta_lowers_it(api, homework, pe
     assert quota["resets_at"].replace("Z", "+00:00") == (times[2] + timedelta(days=1)).isoformat()
 
 
+# a CHECK constraint's IntegrityError inside a savepoint
+@pytest.mark.database_sensitive
 def test_a_daily_quota_below_one_is_refused_by_the_form_and_the_database(homework):
     """A quota of 0 once made every upload a server error: the admin's form refuses it, and so does
     the database for any other path."""

@@ -7,10 +7,12 @@ from django.test.utils import CaptureQueriesContext
 
 from basin.leaderboard.selectors import public_leaderboard
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): ranks are window functions.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 
+# public_leaderboard: ROW_NUMBER, COUNT and MAX over a window partitioned by student
+@pytest.mark.database_sensitive
 def test_each_student_appears_once_with_their_best_public_score(homework, people, scored):
     scored(people["student"], 0.50, minutes=1)
     best = scored(people["student"], 0.80, private=0.11, minutes=2)
@@ -23,12 +25,16 @@ def test_each_student_appears_once_with_their_best_public_score(homework, people
     assert rows[0].submission_id == best.pk
 
 
+# a tie ordered inside the window function
+@pytest.mark.database_sensitive
 def test_ties_go_to_the_earlier_submission(homework, people, scored):
     scored(people["other_student"], 0.75, minutes=10)
     scored(people["student"], 0.75, minutes=20)
     assert [r.name for r in public_leaderboard(homework)] == ["other_student", "student"]
 
 
+# window functions (public_leaderboard)
+@pytest.mark.database_sensitive
 def test_baselines_are_shown_in_place_without_a_rank(homework, people, scored):
     scored(people["student"], 0.9)
     scored(people["ta"], 0.7, baseline=True)
@@ -38,6 +44,8 @@ def test_baselines_are_shown_in_place_without_a_rank(homework, people, scored):
     assert rows[1].name == "baseline: baseline CNN"
 
 
+# the window query filtered on its row number: still one query on each engine
+@pytest.mark.database_sensitive
 def test_the_leaderboard_takes_the_same_number_of_queries_for_many_submissions(homework, people, scored):
     scored(people["student"], 0.5)
     with CaptureQueriesContext(connection) as few:

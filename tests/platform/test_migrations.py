@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): data migrations run differently on each database.
+# The whole module re-runs on PostgreSQL (test_on_postgres.py): migrations alter tables differently on each engine.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.database_sensitive]
 
 BEFORE = ("submissions", "0009_hidden_pass_log")

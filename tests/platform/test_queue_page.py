@@ -17,8 +17,8 @@ from basin.courses.models import Course, DatasetVersion, Homework
 from basin.grading.queue import Tally, queue_state
 from basin.submissions.models import Run, Submission
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): waits and ages on the database clock, aggregates.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 NOW = timezone.now()
 
 
@@ -95,6 +95,8 @@ def seeded(make):
     make("scored", hw="cv1", finished_at=ago(hours=1), diagnostics_status="queued")
 
 
+# aggregates (Min of datetimes: text on SQLite, timestamptz on PostgreSQL), grouped and ordered by worker
+@pytest.mark.database_sensitive
 def test_the_numbers_of_a_seeded_queue_for_the_courses_ta(seeded, people):
     state = queue_state(people["ta"], now=NOW)
     s, d = state.scoring, state.diagnostics
@@ -110,6 +112,8 @@ def test_the_numbers_of_a_seeded_queue_for_the_courses_ta(seeded, people):
     assert [(w.worker, w.running) for w in d.workers] == [("(unknown)", 1)]
 
 
+# the same aggregates, with the scope as a subquery
+@pytest.mark.database_sensitive
 def test_a_superuser_sees_every_course_and_another_ta_only_theirs(seeded, people):
     root = get_user_model().objects.create_superuser("root", "r@example.org", "root-password-1")
     everything = queue_state(root, now=NOW)
@@ -132,6 +136,8 @@ def test_an_empty_queue_says_so(homeworks, people):
     assert "No submission is being scored." in page and "No failure in the last 24 hours." in page
 
 
+# the page reads the database clock (statement_timestamp() on PostgreSQL) to judge leases
+@pytest.mark.database_sensitive
 def test_the_page_shows_the_numbers(seeded, people):
     client = Client()
     client.force_login(people["ta"])
@@ -157,6 +163,8 @@ def test_only_staff_see_the_page(seeded, people):
     assert "celery@cv-box" in root.get("/queue/").content.decode()
 
 
+# its count differs by engine (+ the database clock's query on PostgreSQL)
+@pytest.mark.database_sensitive
 def test_the_page_takes_the_same_number_of_queries_for_2_and_50_submissions(make, people):
     client = Client()
     client.force_login(people["ta"])

@@ -9,8 +9,8 @@ from django.utils import timezone
 from basin.submissions.models import Submission
 from tests import factories
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): quotas and duplicates decided under a row lock.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 
 _UPLOADS = itertools.count()
@@ -26,6 +26,8 @@ def upload(client, slug="hw1", data: bytes | None = None, name="model.zip", **ex
     return client.post(f"/api/homeworks/{slug}/submissions/", {"file": file, **extra}, format="multipart")
 
 
+# submit under the membership's row lock (select_for_update), the run queued on commit
+@pytest.mark.database_sensitive
 def test_a_student_submits_and_the_submission_is_queued_on_commit(api, homework, people,
                                                                   django_capture_on_commit_callbacks):
     data = fresh_bundle()
@@ -77,6 +79,8 @@ def test_an_upload_over_the_homework_limit_is_refused_with_413(api, homework):
     assert response.json()["error"]["code"] == "file_too_large"
 
 
+# the quota counted and used under the membership's row lock
+@pytest.mark.database_sensitive
 def test_the_daily_quota_holds_and_infrastructure_failures_do_not_count(api, homework, people):
     client = api("student")
     for _ in range(homework.daily_quota):
@@ -190,6 +194,8 @@ def test_an_upload_sent_as_json_is_told_the_form_it_takes(api, homework):
                                                    "multipart/form-data; send the request in that form.")
 
 
+# claim, release and finish (conditional UPDATEs), their log lines on the database clock, rescore's locks
+@pytest.mark.database_sensitive
 def test_a_submissions_runs_show_their_history_and_only_staff_see_who_ran_them_and_why(api, homework, people):
     """A rescore adds runs beside the old ones; the worker, backend, timings and log of each run
     (infrastructure errors, lost workers) are the course staff's, never the student's."""

@@ -11,8 +11,8 @@ from basin.submissions import runs
 from basin.submissions.models import Run, Submission
 from tests import services as real
 
-# Re-run on PostgreSQL (tests/platform/test_on_postgres.py): expired leases read on the database clock.
-pytestmark = [pytest.mark.django_db, pytest.mark.database_sensitive]
+# The tests marked database_sensitive are re-run on PostgreSQL (tests/platform/test_on_postgres.py).
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -36,6 +36,8 @@ def submission(homework, people):
     return make
 
 
+# leases judged on the database clock; release is a conditional UPDATE
+@pytest.mark.database_sensitive
 def test_a_running_submission_whose_lease_expired_is_queued_again(submission, sent):
     lost = submission("running", attempts=1, lease_in=-timedelta(seconds=1))
     busy = submission("running", attempts=1, lease_in=timedelta(minutes=5))
@@ -45,6 +47,8 @@ def test_a_running_submission_whose_lease_expired_is_queued_again(submission, se
     assert "try 1: its lease expired: its worker was lost; again in 10 s" in lost.log
 
 
+# leases judged on the database clock; giving up is a conditional UPDATE
+@pytest.mark.database_sensitive
 def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_student(submission, sent, settings):
     settings.BASIN_MAX_ATTEMPTS = 2
     lost = submission("running", attempts=2, lease_in=-timedelta(seconds=1))
@@ -54,6 +58,8 @@ def test_a_lost_submission_out_of_attempts_fails_without_counting_against_the_st
     assert (lost.state, lost.outcome) == ("failed", "infrastructure_error")
 
 
+# the backoff stamped on the database clock, compared with this process's
+@pytest.mark.database_sensitive
 def test_a_run_released_for_a_retry_is_not_resent_before_its_backoff_ends(submission, sent, settings):
     settings.BASIN_RESEND_AFTER_SECONDS = 10
     lost = submission("running", attempts=1, lease_in=-timedelta(seconds=1), age=timedelta(hours=1))
@@ -63,6 +69,8 @@ def test_a_run_released_for_a_retry_is_not_resent_before_its_backoff_ends(submis
     assert watchdog.run_watchdog().resent == 0 and sent() == [lost.pk]
 
 
+# release is a conditional UPDATE fenced by the attempt
+@pytest.mark.database_sensitive
 def test_a_restarted_worker_gives_back_the_runs_its_previous_process_held_at_once(submission, sent):
     """No wait for the lease: a worker that starts holds nothing, so what runs under its name was lost."""
     mine = submission("running", attempts=1, lease_in=timedelta(minutes=5))
@@ -75,6 +83,8 @@ def test_a_restarted_worker_gives_back_the_runs_its_previous_process_held_at_onc
     assert "its worker celery@gpu-1 restarted" in mine.log
 
 
+# stale messages judged on the database clock
+@pytest.mark.database_sensitive
 def test_a_queued_submission_whose_message_was_lost_is_sent_again(submission, sent, settings):
     settings.BASIN_RESEND_AFTER_SECONDS = 600
     lost = submission(age=timedelta(hours=1), enqueued_ago=timedelta(hours=1))
@@ -117,6 +127,8 @@ def test_containers_of_attempts_that_are_no_longer_running_are_removed(submissio
         client.close()
 
 
+# skipped on SQLite: PostgreSQL's clock only
+@pytest.mark.database_sensitive
 def test_leases_follow_the_database_clock_not_a_skewed_worker_clock(monkeypatch, submission, sent):
     """A worker whose clock runs an hour fast claims a submission; the watchdog (on a machine
     with the right time) must neither see the lease as an hour long nor re-queue it early."""
