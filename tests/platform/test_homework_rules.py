@@ -88,7 +88,7 @@ def test_the_penalty_policy_takes_a_share_per_started_day_until_the_late_period_
     scored(people["student"], 0.95, late_penalty=0.30)
     scored(people["other_student"], 0.80)
     rows = public_leaderboard(homework)
-    assert [(r.name, round(r.public_score, 3)) for r in rows] == [("other_student", 0.8), ("student", 0.665)]
+    assert [(r.name, round(r.effective_public_score, 3)) for r in rows] == [("other_student", 0.8), ("student", 0.665)]
     Homework.objects.filter(pk=homework.pk).update(late_until=timezone.now() - timedelta(minutes=1))
     refused = upload(api("student")).json()["error"]
     assert refused["code"] == "deadline_passed" and "late submissions were taken until" in refused["message"]
@@ -166,7 +166,7 @@ def test_the_private_leaderboard_counts_final_selections_or_else_the_best_public
     scored(people["ta"], 0.75, private=0.72, baseline=True)
     reveal(homework)
     rows = private_leaderboard(homework)
-    assert [(r.rank, r.name, r.private_score, r.public_rank, r.shake_up) for r in rows] == [
+    assert [(r.rank, r.name, r.effective_private_score, r.public_rank, r.shake_up) for r in rows] == [
         (1, "student", 0.85, 1, 0), (None, "baseline: baseline CNN", 0.72, None, None),
         (2, "other_student", 0.70, 2, 0)]
     # Ties on the private score go to the earlier submission, and the shake-up shows it.

@@ -20,7 +20,7 @@ def test_each_student_appears_once_with_their_best_public_score(homework, people
     scored(people["other_student"], 0.60, minutes=4)
     scored(people["other_student"], 0.99, minutes=5, status="failed")
     rows = public_leaderboard(homework)
-    assert [(r.rank, r.name, r.public_score, r.entries) for r in rows] == [
+    assert [(r.rank, r.name, r.effective_public_score, r.entries) for r in rows] == [
         (1, "student", 0.80, 3), (2, "other_student", 0.60, 1)]
     assert rows[0].submission_id == best.pk
 

@@ -13,7 +13,7 @@ from basin.courses.selectors import homework_for_viewer
 from basin.errors import ApplicationError
 from basin.schema import LEADERBOARD, errors
 
-from .selectors import private_leaderboard, public_leaderboard
+from .selectors import Row, private_leaderboard, public_leaderboard
 
 
 class LeaderboardApi(APIView):
@@ -32,4 +32,13 @@ class LeaderboardApi(APIView):
         # Before the reveal, private_leaderboard refuses (not_revealed), whoever asks.
         viewer = access.viewer_of(homework.course_id, request.user)
         rows = (private_leaderboard if part == "private" else public_leaderboard)(homework, viewer)
-        return Response({"homework": homework.slug, "part": part, "rows": [asdict(row) for row in rows]})
+        return Response({"homework": homework.slug, "part": part, "rows": [api_row(row) for row in rows]})
+
+
+def api_row(row: Row) -> dict:
+    """A row as the API has always sent it: its scores, after the late penalty, under the names
+    `public_score` and `private_score` (the leaderboard's; a submission's own are before it)."""
+    fields = asdict(row)
+    fields["public_score"] = fields.pop("effective_public_score")
+    fields["private_score"] = fields.pop("effective_private_score")
+    return fields

@@ -46,10 +46,11 @@ def grades_frame(homework: Homework) -> pd.DataFrame:
     for m in (Membership.objects.filter(course_id=homework.course_id, role=Membership.Role.STUDENT)
               .select_related("user")):
         row = by_user.get(m.user_id)
+        final = None if row is None else row.effective_private_score
         records.append({
             "student_id": m.student_id, "name": m.user.get_full_name() or m.user.get_username(),
             "username": m.user.get_username(),
-            "final_score": None if row is None or row.private_score is None else round(row.private_score, 6),
+            "final_score": None if final is None else round(final, 6),
             "rank": None if row is None else row.rank, "entries": 0 if row is None else row.entries,
             "late_penalty": None if row is None else row.late_penalty})
     frame = pd.DataFrame.from_records(records, columns=COLUMNS).astype({

@@ -27,7 +27,7 @@ from basin.submissions.models import Submission
 class Row:
     rank: int | None  # None for baselines: they are shown, not ranked
     name: str
-    public_score: float  # after the late penalty
+    effective_public_score: float  # the public score after the late penalty
     entries: int
     last_submission_at: datetime
     submission_id: int
@@ -35,7 +35,7 @@ class Row:
     late_penalty: float = 0.0
     landscape: list[float | None] | None = None  # train loss along the first 1D direction: the row's thumbnail
     sharpness: float | None = None  # top Hessian eigenvalue
-    private_score: float | None = None  # the private part only
+    effective_private_score: float | None = None  # the private part only, after the late penalty
     public_rank: int | None = None  # the private part only: the student's rank on the public part
     shake_up: int | None = None  # public rank − private rank: how many places the reveal moved the row up
 
@@ -94,9 +94,9 @@ def _name_of(homework: Homework, viewer: access.Viewer):
 
 def _baselines(homework: Homework, revealed: bool) -> list[Row]:
     return [Row(None, f"baseline: {s.note or s.original_name}", s.effective, 1, s.created_at, s.id, True,
-                private_score=s.private_score if revealed else None, **_thumbnail(s))
+                effective_private_score=s.effective_private if revealed else None, **_thumbnail(s))
             for s in _ranked(homework).filter(is_baseline=True).defer(*_HEAVY)
-            .annotate(effective=PUBLIC)]
+            .annotate(effective=PUBLIC, effective_private=PRIVATE)]
 
 
 def public_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBODY) -> list[Row]:
@@ -111,7 +111,8 @@ def public_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBODY
     rows = [Row(rank, s.shown_name, s.effective, s.entries, s.last_at, s.id, False, s.late_penalty, **_thumbnail(s))
             for rank, s in enumerate(best, start=1)]
     # Baselines sit where their score puts them; on a tie the student goes first.
-    return sorted(rows + _baselines(homework, False), key=lambda r: (-r.public_score, r.is_baseline, r.rank or 0))
+    return sorted(rows + _baselines(homework, False),
+                  key=lambda r: (-r.effective_public_score, r.is_baseline, r.rank or 0))
 
 
 def private_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBODY) -> list[Row]:
@@ -144,8 +145,8 @@ def private_leaderboard(homework: Homework, viewer: access.Viewer = access.NOBOD
     for rank, (s, entries, last_at) in enumerate(finals, start=1):
         before = public_rank[s["user_id"]]
         rows.append(Row(rank, s["shown_name"], s["effective"], entries, last_at, s["id"], False, s["late_penalty"],
-                        private_score=s["effective_private"], public_rank=before, shake_up=before - rank,
+                        effective_private_score=s["effective_private"], public_rank=before, shake_up=before - rank,
                         **thumbnails.get(s["id"], {})))
-    baselines = [b for b in _baselines(homework, True) if b.private_score is not None]
+    baselines = [b for b in _baselines(homework, True) if b.effective_private_score is not None]
     # every row has a private score: the students' rows are of submissions that have one, the baselines filtered
-    return sorted(rows + baselines, key=lambda r: (-cast(float, r.private_score), r.is_baseline, r.rank or 0))
+    return sorted(rows + baselines, key=lambda r: (-cast(float, r.effective_private_score), r.is_baseline, r.rank or 0))

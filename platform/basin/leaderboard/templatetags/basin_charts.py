@@ -65,8 +65,8 @@ def leaderboard_rows(rows, part: str):
             '<td><time datetime="{}">{}</time></td></tr>',
             "baseline" if row.is_baseline else "", row.rank or "", _shake_up(row) if private else "",
             before, row.submission_id, after, row.name, late,
-            format_html('<td class="num">{}</td>', _number(row.private_score, 4)) if private else "",
-            _number(row.public_score, 4), sparkline(row.landscape), _number(row.sharpness, 3), row.entries,
+            format_html('<td class="num">{}</td>', _number(row.effective_private_score, 4)) if private else "",
+            _number(row.effective_public_score, 4), sparkline(row.landscape), _number(row.sharpness, 3), row.entries,
             row.last_submission_at.isoformat(), row.last_submission_at.strftime("%Y-%m-%d %H:%M")))
     if not html:
         return mark_safe('<tr><td colspan="9" class="muted">No scored submission yet.</td></tr>')
