@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import subprocess
-import sys
 
 import pytest
 from django.core import mail
@@ -26,6 +24,7 @@ from basin.submissions import runs
 from basin.submissions.models import Submission
 from basin_grader.verdicts import HIDDEN_PASS_MESSAGES, INVALID_OUTPUT, RUNTIME_ERROR, SCORED
 from tests import factories, hostile_models, services
+from tests.cli import run_basin
 from tests.hidden_runs import HiddenImages
 from tests.tokens import token_for
 
@@ -60,8 +59,7 @@ def graded(homework, user, source: str) -> Submission:
 def cli(live_server, token: str, homework, tmp_path, *args) -> str:
     env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "config"), "BASIN_URL": live_server.url,
            "BASIN_TOKEN": token, "BASIN_HOMEWORK": homework.slug}
-    done = subprocess.run([sys.executable, "-m", "basin_cli", *args], capture_output=True, text=True, env=env,
-                          timeout=120, cwd=tmp_path)
+    done = run_basin(args, env=env, cwd=tmp_path)  # in this process, over real HTTP (tests/cli.py)
     return done.stdout + done.stderr
 
 
