@@ -3,6 +3,10 @@ working folder and standard input a shell would give it, and its exit status and
 as subprocess.run's would be. No interpreter start and no torch import per call (`basin check`
 loads torch once per session), so the CLI's many cases cost milliseconds each.
 
+It sets the process's environment for the call, so a server thread of the same process (pytest-
+django's live server) sees the command's environment while it answers: nothing Basin serves reads
+the environment per request.
+
 What only a real process shows is tested with one: the installed `basin` entry point
 (tests/test_cli_from_the_toolkit_index.py) and an interrupted download (tests/test_cli_live.py).
 """

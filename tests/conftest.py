@@ -37,9 +37,11 @@ def pytest_collection_modifyitems(session, config, items):
     # Long jobs start now, once per run, and go on beside the rest of the suite:
     test_on_postgres.start_if_selected(items)  # the PostgreSQL re-run of tests/platform
     bare_machine.start_if_selected(items)  # a new venv with Jupyter, beside a preinstalled torch
-    # The longest files first (a live platform each, a minute or more), so that the run ends on
-    # short ones: pytest-xdist hands out files in this order, and a long file dealt last leaves
-    # the other process idle while it runs. A stable sort keeps each file's own order.
+    # The folders of long files first (a live platform, or many sandbox runs, a minute or more each),
+    # so that the run ends on short ones: pytest-xdist hands out files in this order, and a long
+    # file dealt last leaves the other process idle while it runs. They overlap the PostgreSQL
+    # re-run, which is short now (tests marked database_sensitive only). A stable sort keeps each
+    # file's own order.
     items.sort(key=lambda item: next((i for i, folder in enumerate(LONG_FIRST) if item.nodeid.startswith(folder)),
                                      len(LONG_FIRST)))
 

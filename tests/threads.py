@@ -13,7 +13,8 @@ VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def one_per_process() -> None:
+    chosen = "OMP_NUM_THREADS" in os.environ
     for name in VARIABLES:
         os.environ.setdefault(name, "1")
-    if "torch" in sys.modules:  # imported before the environment was read (a plugin, a conftest)
-        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    if not chosen and "torch" in sys.modules:  # imported before the environment was read (a plugin)
+        sys.modules["torch"].set_num_threads(1)

@@ -8,6 +8,7 @@ still sees only its own containers) and, on PostgreSQL, a database made from a t
 in one statement."""
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -84,7 +85,8 @@ def seeded(postgres: bool) -> tuple[Path, str | None]:
     """A data directory seeded by `manage.py demo` once per run, whichever test process asks first
     (tests/run_once.py), and on PostgreSQL the name of the template database it seeded (dropped
     when the run ends)."""
-    template = f"basin_e2e_seed_{run_once.run_dir().name.rsplit('-', 1)[-1].lower()}" if postgres else None
+    run_id = hashlib.sha256(str(run_once.run_dir()).encode()).hexdigest()[:12]  # a name SQL takes unquoted
+    template = f"basin_e2e_seed_{run_id}" if postgres else None
 
     def make(folder: Path) -> None:
         env = base_env(folder)
@@ -111,7 +113,7 @@ class LivePlatform:
         self.http = requests.Session()
 
     def seed(self) -> None:
-        """What `manage.py demo --no-serve --no-baseline` makes, copied from the session's seed
+        """What `manage.py demo --no-serve --no-baseline` makes, copied from the run's seed
         (see the module's docstring); the database, on PostgreSQL, made anew from its template."""
         database = self.env.get("DATABASE_URL")
         source, template = seeded(postgres=bool(database))

@@ -29,17 +29,15 @@ class BareVenv:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return machine
 
-    def install_script(self, packages: tuple[str, ...], preinstalled: tuple[str, ...] = ()) -> str:
+    def install_script(self, packages: tuple[str, ...], preinstalled: Path | None = None) -> str:
         """A new venv and the packages, as one shell command (also run in the background by a test
-        run's job). --no-compile: modules are compiled when imported. `preinstalled`: distributions
-        of this interpreter's environment the venv sees as installed system-wide (with what they
-        require), as Colab's PyTorch is: on its path, not copied into it (see preinstalled_layer)."""
+        run's job). --no-compile: modules are compiled when imported. `preinstalled`: a folder the
+        venv has on its path, as a machine's system-wide packages are (see preinstalled_layer)."""
         venv_dir, home = shlex.quote(str(self.root / "venv")), shlex.quote(str(self.root / "home"))
         script = f"mkdir -p {home} && {shlex.quote(sys.executable)} -m venv --clear {venv_dir}"
-        if preinstalled:
-            layer = preinstalled_layer(self.root / "preinstalled", preinstalled)
+        if preinstalled is not None:
             site = f"{venv_dir}/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
-            script += f" && echo {shlex.quote(str(layer))} > {site}/_preinstalled.pth"
+            script += f" && echo {shlex.quote(str(preinstalled))} > {site}/_preinstalled.pth"
         if packages:
             script += f" && {venv_dir}/bin/pip install -q --no-compile {' '.join(map(shlex.quote, packages))}"
         return script
@@ -80,7 +78,6 @@ def preinstalled_layer(folder: Path, names: tuple[str, ...]) -> Path:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    folder.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     todo = list(names)
     while todo:

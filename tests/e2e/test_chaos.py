@@ -47,14 +47,20 @@ EXPECTED = {"seed1": ("scored",), "seed2": ("scored",), "seed3": ("scored",), "p
             "raises": ("runtime_error",), "wrong-shape": ("invalid_submission",)}
 
 
+# Graded quietly after the chaos whatever the copies say: an anchor no fault of the live platform
+# can reach (one that hit both copies of a checkpoint alike would pass the comparison of twins).
+ALWAYS_QUIET = ("seed1",)
+
+
 def calm_results(final: list[dict], order: list[str], checkpoints: dict, tmp_path: Path, dataset: Path) -> dict:
-    """(verdict, message, scores) of a calm run of each checkpoint: a copy of it that was graded in
-    one attempt (each is sent twice; a kill lands on few), else the same file graded quietly now
-    by the same code and sandbox."""
+    """(verdict, message, scores) of a calm run of each checkpoint: a copy of it graded in one
+    attempt with the verdict it earns (each is sent twice; a kill lands on few), else, and for
+    ALWAYS_QUIET, the same file graded quietly now by the same code and sandbox."""
     calm = {}
     for row in sorted(final, key=lambda row: row["verdict"] != "scored"):  # a scored copy first
         name = order[int(row["original_name"][:2])]
-        if row["attempts"] == 1 and name not in calm:
+        if (row["attempts"] == 1 and row["verdict"] in EXPECTED[name] and name not in calm
+                and name not in ALWAYS_QUIET):
             calm[name] = (row["verdict"], row["message"], row["scores"])
     for name, (filename, data) in checkpoints.items():
         if name not in calm:

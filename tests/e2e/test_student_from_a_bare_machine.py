@@ -17,7 +17,7 @@ from basin.toolkit.wheel import current_version
 from tests import run_once
 
 from .live import LivePlatform, base_env, local_sandbox
-from .student_machine import JUPYTER, TORCH, BareVenv, browser_session
+from .student_machine import JUPYTER, TORCH, BareVenv, browser_session, preinstalled_layer
 
 EXECUTE = '''
 import sys, nbformat
@@ -45,9 +45,11 @@ def start_if_selected(items) -> None:
     (tests/run_once.py)."""
     if run_once.started(JOB) or not any(item.name == NAME for item in items):
         return
+    # Made once, under a lock (both test processes collect at the same time), before the claim below.
+    torch_layer = run_once.made("preinstalled-torch", lambda folder: preinstalled_layer(folder, TORCH))
     machine = _machine()
     machine.root.mkdir(exist_ok=True)
-    run_once.start(JOB, ["/bin/sh", "-c", machine.install_script(JUPYTER, preinstalled=TORCH)])
+    run_once.start(JOB, ["/bin/sh", "-c", machine.install_script(JUPYTER, preinstalled=torch_layer)])
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from tests import factories, services
 
 from .live import LivePlatform, RedisBroker, base_env
 
-BATCH = 6  # enough that neither worker can take them all before the other starts (prefetch 1, acks late)
+# With prefetch 1 and late acks each worker holds one at a time, and the second starts long before
+# the first is through six (a few seconds against a minute): both get a share.
+BATCH = 6
 
 
 def test_two_workers_with_their_own_gpu_slots_grade_a_batch_with_none_lost_or_doubled(tmp_path, postgres_database):

@@ -54,7 +54,7 @@ def test_scoring_queues_diagnostics_and_their_run_fills_them_in_without_touching
     assert (run.state, run.outcome, run.attempt) == ("finished", "complete", 1) and run.timings["sandbox_s"] > 0
 
 
-def test_the_api_shows_the_model_diagnostics_before_the_reveal_and_never_the_private_part(api, homework, people):
+def test_the_api_shows_the_sandbox_diagnostics_before_the_reveal_and_never_the_private_part(api, homework, people):
     submission = Submission.objects.create(
         homework=homework, user=people["student"], file=ContentFile(b"x", name="s.zip"), original_name="s.zip",
         kind="bundle", size=1, sha256="0" * 64, status="scored", public_score=0.5, private_score=0.6,

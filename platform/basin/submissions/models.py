@@ -69,9 +69,11 @@ class Submission(models.Model):
     scores = models.JSONField(default=dict, blank=True)
     # The worker's own, from the hidden labels (basin_grader.trusted_diagnostics), by leaderboard part;
     # the "private" parts are shown only after the reveal.
-    trusted_diagnostics = models.JSONField(default=dict, blank=True)
+    # (Their columns keep the names they had, "diagnostics" and "model_diagnostics": a worker of the
+    # release before still writes them while the web migrates.)
+    trusted_diagnostics = models.JSONField(default=dict, blank=True, db_column="diagnostics")
     # The sandbox's diagnostics run (public-label subsets only: shown before the reveal too).
-    sandbox_diagnostics = models.JSONField(default=dict, blank=True)
+    sandbox_diagnostics = models.JSONField(default=dict, blank=True, db_column="model_diagnostics")
     diagnostics_status = models.CharField(max_length=16, choices=DiagnosticsStatus.choices, blank=True, default="")
     # Copied out of sandbox_diagnostics when it is recorded: what a leaderboard row shows, read
     # without unpacking the whole report for every row.

@@ -1,7 +1,9 @@
 """Names that say one thing: a submission's two diagnostics are named by who computed them. The
 worker's own, from the hidden labels, were `diagnostics`; the sandbox's run on public-label subsets
-was `model_diagnostics`. Renamed in place: no data moves."""
-from django.db import migrations
+was `model_diagnostics`. Only the fields are renamed: their columns keep their names (db_column),
+so this migration changes nothing in the database, and a worker of the release before, still
+writing the old names, keeps working while the web migrates."""
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -11,6 +13,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(model_name="submission", name="diagnostics",
+                              field=models.JSONField(blank=True, default=dict, db_column="diagnostics")),
         migrations.RenameField(model_name="submission", old_name="diagnostics", new_name="trusted_diagnostics"),
+        migrations.AlterField(model_name="submission", name="model_diagnostics",
+                              field=models.JSONField(blank=True, default=dict, db_column="model_diagnostics")),
         migrations.RenameField(model_name="submission", old_name="model_diagnostics", new_name="sandbox_diagnostics"),
     ]
